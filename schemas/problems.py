@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from schemas.base import CompactResponse
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -31,4 +29,6 @@ class Problem(CompactResponse):
     """A finer-grained machine-readable cause where one exists (e.g. ``too_short``)."""
     errors: list[FieldError] | None = None
     missing: list[str] | None = None
-    retry_after: int | None = msgspec.field(default=None, name="retry_after")
+    retry_after: int | None = None
+    job: str | None = None
+    """For a failed analysis: the job that records it."""

@@ -45,7 +45,7 @@ class SignalsError(Exception):
             instance=instance,
             code=self.code,
             reason=self.reason,
-            **{k: v for k, v in self.extra.items() if k in {"errors", "missing", "retry_after"}},
+            **{k: v for k, v in self.extra.items() if k in {"errors", "missing", "retry_after", "job"}},
         )
 
     def headers(self) -> dict[str, str]:
@@ -219,3 +219,25 @@ class AnalysisUngrounded(LLMError):
     status = 422
     code = "analysis_ungrounded"
     title = "No key detail could be grounded in the article"
+
+
+# --- startup errors -------------------------------------------------------------------------------
+
+
+class StartupError(SignalsError):
+    """The service cannot start as configured; the detail says what to change."""
+
+    status = 503
+    code = "startup_failed"
+    title = "The service cannot start"
+
+
+def error_for_code(code: str, detail: str, reason: str | None = None) -> SignalsError:
+    """Rebuild the error a job stored by its code (to answer a request with it)."""
+    stack: list[type[SignalsError]] = [SignalsError]
+    while stack:
+        cls = stack.pop()
+        if cls.code == code:
+            return cls(detail, reason=reason)
+        stack.extend(cls.__subclasses__())
+    return SignalsError(detail, reason=reason)

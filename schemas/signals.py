@@ -1,0 +1,116 @@
+"""Signals: the analysis request and the signal card."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+from schemas.base import Request, Response
+
+Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2048, description="An http(s) URL.")]
+
+
+class AnalyzeRequest(Request):
+    """What to analyse. Exactly one of these shapes:
+
+    - ``{"url"}``: the service fetches and extracts the page;
+    - ``{"html", "url"}``: the page's HTML you already have (``url`` names its address);
+    - ``{"text", "title"?, "url"?}``: article text you already have (partners, paywalled sources).
+    """
+
+    url: Url | None = None
+    html: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    text: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    title: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+
+class KeyDetail(Response):
+    """One fact, with the verbatim quote from the article that backs it."""
+
+    text: str
+    evidence: str
+
+
+class Topic(Response):
+    """A topic; ``slug`` is normalised (lowercase, hyphenated) and stable across signals."""
+
+    slug: str
+    label: str
+
+
+class Entity(Response):
+    """A person, organization, product or place the article is about."""
+
+    name: str
+    type: str
+
+
+class Source(Response):
+    """Where the article came from (trafilatura's metadata)."""
+
+    url: str | None
+    canonical_url: str | None
+    site_name: str | None
+    author: str | None
+    published_date: date | None
+    language: str | None
+    image: str | None
+    word_count: int
+
+
+class Grounding(Response):
+    """How many key details were checked against the article and how many were found in it."""
+
+    checked: int
+    grounded: int
+
+
+class Provenance(Response):
+    """How this signal was made."""
+
+    model: str
+    prompt_version: str
+    input_tokens: int | None
+    output_tokens: int | None
+    llm_latency_ms: int | None
+    llm_attempts: int
+    created_at: datetime
+
+
+class RelatedLink(Response):
+    """Another signal on the same thread."""
+
+    id: UUID
+    title: str
+    url: str | None
+    reason: str
+
+
+class SignalLinks(Response):
+    self: str
+    article: str
+
+
+class Signal(Response):
+    """The signal card."""
+
+    id: UUID
+    title: str
+    summary: str
+    eli5: str
+    analysis: str
+    impact: str
+    key_details: list[KeyDetail]
+    optimistic_outlook: str
+    pessimistic_outlook: str
+    topics: list[Topic]
+    entities: list[Entity]
+    source: Source
+    grounding: Grounding
+    provenance: Provenance
+    article_id: UUID
+    related: list[RelatedLink]
+    links: SignalLinks

@@ -1,0 +1,115 @@
+"""Named SQL queries loaded once from sql/queries/*.sql.
+
+The files use aiosql's format (``-- name: get_signal_by_id^`` and a one-line comment),
+so they stay readable by aiosql tools; this loader is the small equivalent the issue
+allows: it turns ``:name`` parameters into asyncpg's ``$n`` once at import and then
+calls asyncpg directly, so a named query costs exactly what a hand-written one does
+(the list endpoints are benchmarked against bare asyncpg).
+
+    row = await queries.get_signal_by_id.fetchrow(conn, id=signal_id)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from service.db.paths import QUERIES_DIR
+
+Executor = asyncpg.Connection | asyncpg.Pool | Any
+
+# aiosql's operator suffixes (^ $ ! ...) are accepted and ignored: the call site picks
+# fetch / fetchrow / fetchval / execute.
+_NAME_RE = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)(?P<op>[!$^#*<>]*)\s*$", re.M)
+# A :param outside string literals and not part of a ::cast.
+_TOKEN_RE = re.compile(r"--[^\n]*|'(?:[^']|'')*'|\$\$.*?\$\$|(?<![:\w]):(?P<param>[a-z_][a-z0-9_]*)\b", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One named query, ready for asyncpg: ``sql`` uses $n, ``params`` names them in order."""
+
+    name: str
+    sql: str
+    params: tuple[str, ...]
+    doc: str
+
+    def _args(self, kwargs: dict[str, Any]) -> list[Any]:
+        missing = [p for p in self.params if p not in kwargs]
+        extra = [k for k in kwargs if k not in self.params]
+        if missing or extra:
+            raise TypeError(f"query {self.name}: missing {missing}, unexpected {extra}")
+        return [kwargs[p] for p in self.params]
+
+    async def fetch(self, conn: Executor, **kwargs: Any) -> list[asyncpg.Record]:
+        result: list[asyncpg.Record] = await conn.fetch(self.sql, *self._args(kwargs))
+        return result
+
+    async def fetchrow(self, conn: Executor, **kwargs: Any) -> asyncpg.Record | None:
+        result: asyncpg.Record | None = await conn.fetchrow(self.sql, *self._args(kwargs))
+        return result
+
+    async def fetchval(self, conn: Executor, **kwargs: Any) -> Any:
+        return await conn.fetchval(self.sql, *self._args(kwargs))
+
+    async def execute(self, conn: Executor, **kwargs: Any) -> str:
+        if not self.params and not kwargs:
+            status: str = await conn.execute(self.sql)  # simple protocol: scripts may hold many statements
+            return status
+        status = await conn.execute(self.sql, *self._args(kwargs))
+        return status
+
+
+def _compile(name: str, body: str) -> Query:
+    lines = body.strip().splitlines()
+    doc_lines = []
+    while lines and lines[0].lstrip().startswith("--"):
+        doc_lines.append(lines.pop(0).lstrip()[2:].strip())
+    raw = "\n".join(lines).strip().rstrip(";")
+    order: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        param = match.group("param")
+        if param is None:
+            return match.group(0)
+        if param not in order:
+            order.append(param)
+        return f"${order.index(param) + 1}"
+
+    return Query(name=name, sql=_TOKEN_RE.sub(replace, raw), params=tuple(order), doc=" ".join(doc_lines))
+
+
+def load_queries(folder: Path = QUERIES_DIR) -> dict[str, Query]:
+    """Every named query in ``folder``; a name defined twice is an error."""
+    found: dict[str, Query] = {}
+    for path in sorted(folder.glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        matches = list(_NAME_RE.finditer(text))
+        for i, match in enumerate(matches):
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+            name = match["name"]
+            if name in found:
+                raise ValueError(f"query {name} is defined twice ({path.name})")
+            found[name] = _compile(name, text[match.end() : end])
+    return found
+
+
+class _Queries:
+    def __init__(self, named: dict[str, Query]) -> None:
+        self._named = named
+
+    def __getattr__(self, name: str) -> Query:
+        try:
+            return self._named[name]
+        except KeyError:
+            raise AttributeError(f"no query named {name} in sql/queries") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._named
+
+
+queries = _Queries(load_queries())

@@ -1,0 +1,18 @@
+"""Readiness: can this process use its database right now?"""
+
+from __future__ import annotations
+
+import asyncio
+
+from service.db.queries import queries
+from service.errors import ServiceUnavailable
+from service.runtime import Runtime
+
+
+async def check_database(rt: Runtime, timeout: float = 2.0) -> None:
+    """Return when the database answers within ``timeout``; else 503."""
+    try:
+        async with asyncio.timeout(timeout):
+            await queries.ping.fetchval(rt.db.pool)
+    except Exception as exc:  # any failure to answer means "not ready"
+        raise ServiceUnavailable(f"database unreachable ({type(exc).__name__})", reason="database") from exc

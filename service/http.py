@@ -1,0 +1,107 @@
+"""HTTP plumbing shared by every route: problem+json rendering, auth guard, runtime access."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+
+from schemas.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem
+from service.errors import (
+    BadRequest,
+    Forbidden,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    SignalsError,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from service.keys.service import authenticate, require_scope
+from service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+_BY_STATUS: dict[int, type[SignalsError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    503: ServiceUnavailable,
+}
+
+
+def _as_signals_error(exc: Exception) -> SignalsError:
+    if isinstance(exc, SignalsError):
+        return exc
+    if isinstance(exc, HTTPException):
+        cls = _BY_STATUS.get(exc.status_code)
+        if isinstance(exc, ValidationException) or (cls is BadRequest):
+            errors = [
+                FieldError(message=str(e.get("message", "")), key=e.get("key"), source=e.get("source"))
+                for e in (exc.extra if isinstance(exc.extra, list) else [])
+                if isinstance(e, dict)
+            ]
+            return BadRequest(exc.detail or "invalid request", errors=errors or None)
+        if cls is not None:
+            return cls(exc.detail if exc.detail and exc.detail != cls.title else None)
+        error = SignalsError(exc.detail)
+        error.status = exc.status_code  # type: ignore[misc]
+        return error
+    log.exception("unhandled error", exc_info=exc)
+    return SignalsError("internal error; the request was not completed")
+
+
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """Render any error as RFC 9457 application/problem+json."""
+    error = _as_signals_error(exc)
+    headers = error.headers()
+    if isinstance(exc, HTTPException) and exc.headers:
+        headers = {**exc.headers, **headers}
+    return Response(
+        error.to_problem(instance=request.url.path),
+        status_code=error.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def provide_runtime(state: State) -> Runtime:
+    """Dependency: the process's Runtime."""
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard: a route's ``opt["scope"]`` names the scope its key must hold."""
+    scope = handler.opt.get("scope")
+    if scope is None:
+        return
+    rt: Runtime = connection.app.state.runtime
+    if rt.settings.public_read and scope == "signals:read" and connection.scope.get("method") in ("GET", "HEAD"):
+        return
+    async with rt.db.pool.acquire() as conn:
+        key = await authenticate(conn, connection.headers.get("authorization"))
+    require_scope(key, scope)
+    connection.state.api_key = key
+
+
+def problem_spec(description: str) -> ResponseSpec:
+    """An OpenAPI response entry for a problem+json error."""
+    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False)
+
+
+AUTH_ERRORS = {
+    401: problem_spec("Missing, malformed, unknown or revoked API key"),
+    403: problem_spec("The key lacks the required scope"),
+}

@@ -1,0 +1,1 @@
+"""Durable jobs on pgqueuer: entrypoints call services, nothing else."""

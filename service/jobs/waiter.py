@@ -1,0 +1,73 @@
+"""Waiting for a job to finish (``Prefer: wait=N``) without polling.
+
+A trigger on ``jobs`` notifies ``signals_job_finished`` with the job id when it reaches
+done or failed; one listening connection per API process wakes the waiters. A slow poll
+backs it up, so a lost notification (listener reconnecting) costs a second, not a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "signals_job_finished"
+_POLL_SECONDS = 1.0
+
+
+class JobWaiter:
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
+        self._connect = connect
+        self._conn: asyncpg.Connection | None = None
+        self._events: dict[UUID, set[asyncio.Event]] = defaultdict(set)
+
+    async def start(self) -> None:
+        self._conn = await self._connect()
+        await self._conn.add_listener(CHANNEL, self._on_notify)
+
+    async def stop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            job_id = UUID(payload)
+        except ValueError:
+            return
+        for event in self._events.get(job_id, ()):
+            event.set()
+
+    async def wait(self, job_id: UUID, seconds: float, is_final: Callable[[], Awaitable[bool]]) -> bool:
+        """Wait up to ``seconds`` for the job to finish; True if it did.
+
+        ``is_final`` re-reads the job: checked after registering (no lost wake-up between
+        the caller's read and our listen) and on every wake-up or poll tick.
+        """
+        event = asyncio.Event()
+        self._events[job_id].add(event)
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + seconds
+            while True:
+                if await is_final():
+                    return True
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=min(remaining, _POLL_SECONDS))
+                event.clear()
+        finally:
+            self._events[job_id].discard(event)
+            if not self._events[job_id]:
+                del self._events[job_id]

@@ -1,0 +1,95 @@
+"""Key use cases. Keys are 256-bit random secrets, so a SHA-256 of the key is a safe
+at-rest form (no slow hash needed: there is nothing to brute-force), and lookup by that
+hash plus a constant-time comparison leaks nothing useful through timing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from typing import Any
+
+from schemas.keys import SCOPES, ApiKey, ApiKeyCreated
+from service.errors import Forbidden, InvalidRequest, Unauthorized
+from service.keys import repository
+from service.keys.repository import StoredKey
+
+KEY_PREFIX = "sk_live_"
+_ALPHABET = string.ascii_letters + string.digits
+_SECRET_LENGTH = 43  # 43 base62 characters: about 256 bits
+_VISIBLE = len(KEY_PREFIX) + 8
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def new_key() -> str:
+    return KEY_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(_SECRET_LENGTH))
+
+
+def validate_scopes(scopes: list[str]) -> list[str]:
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise InvalidRequest(
+            f"unknown scopes {unknown}; choose from {', '.join(SCOPES)}" if unknown else "give at least one scope"
+        )
+    return sorted(set(scopes), key=SCOPES.index)
+
+
+async def create_key(conn: Any, *, name: str, scopes: list[str]) -> ApiKeyCreated:
+    """Create a key; the returned ``key`` is the only time it is ever visible."""
+    if not name.strip():
+        raise InvalidRequest("a key needs a name")
+    scopes = validate_scopes(scopes)
+    key = new_key()
+    row = await repository.insert_api_key(
+        conn, name=name.strip(), prefix=key[:_VISIBLE], key_hash=hash_key(key), scopes=scopes
+    )
+    return ApiKeyCreated(
+        id=row["id"], name=row["name"], prefix=row["prefix"], scopes=list(row["scopes"]),
+        created_at=row["created_at"], key=key,
+    )
+
+
+async def list_keys(conn: Any) -> list[ApiKey]:
+    return await repository.list_api_keys(conn)
+
+
+async def revoke_key(conn: Any, ident: str) -> list[ApiKey]:
+    """Revoke by id or visible prefix; returns the revoked keys (empty: nothing matched)."""
+    return await repository.revoke_api_key(conn, ident)
+
+
+def parse_bearer(header: str | None) -> str:
+    """The key from an ``Authorization: Bearer <key>`` header, or 401."""
+    if not header:
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'", reason="missing")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("the Authorization header must be 'Bearer <key>'", reason="malformed")
+    if not token.startswith(KEY_PREFIX) or len(token) != len(KEY_PREFIX) + _SECRET_LENGTH:
+        raise Unauthorized("that is not a Signals API key", reason="malformed")
+    return token
+
+
+async def authenticate(conn: Any, header: str | None) -> StoredKey:
+    """The live key the request carries, or 401. Records use at most once a minute."""
+    token = parse_bearer(header)
+    digest = hash_key(token)
+    stored = await repository.get_api_key_by_hash(conn, digest)
+    if stored is None or not hmac.compare_digest(stored.key_hash, digest):
+        raise Unauthorized("unknown API key", reason="unknown")
+    if stored.revoked:
+        raise Unauthorized("this API key was revoked", reason="revoked")
+    await repository.touch_api_key(conn, stored.id)
+    return stored
+
+
+def require_scope(key: StoredKey, scope: str) -> None:
+    """403 unless the key holds ``scope`` (``admin`` holds every scope)."""
+    if scope not in key.scopes and "admin" not in key.scopes:
+        raise Forbidden(f"this API key lacks the '{scope}' scope", reason="missing_scope")

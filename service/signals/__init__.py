@@ -1,0 +1,1 @@
+"""Signals: submission, the pipeline that makes them, and reading them back."""

@@ -1,0 +1,209 @@
+"""One job, start to finish: fetch → extract → (dedupe) → analyze → store.
+
+Every stage is recorded on the job. Failures end the job with a typed error; the signal,
+its topics, its entities and the job's "done" are written in one transaction, so a crash
+or a failure never leaves half a signal behind. Each write is guarded by the attempt
+number, so a worker that lost its job (it stalled and another worker took over) cannot
+overwrite the newer attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from service.analysis.client import Analysis
+from service.analysis.prompt import PROMPT_VERSION, ArticleForPrompt
+from service.errors import LLMNotConfigured, SignalsError
+from service.ingest.canonical import canonicalize_url, choose_canonical
+from service.ingest.extract import ExtractedArticle, article_from_text
+from service.runtime import Runtime
+from service.signals import repository
+from service.signals.repository import JobRecord
+from service.signals.taxonomy import normalize_entities, normalize_topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Obtained:
+    article: ExtractedArticle
+    canonical_url: str | None
+    url: str | None
+    fetched_at: datetime | None
+
+
+async def process_job(rt: Runtime, job_id: UUID) -> None:
+    """Run one job to a final state. Never raises for a pipeline failure."""
+    async with rt.db.pool.acquire() as conn:
+        job = await repository.start_job_attempt(conn, job_id)
+    if job is None:
+        log.info("job %s is already finished; nothing to do", job_id)
+        return
+    article_id: UUID | None = None
+    try:
+        obtained = await _obtain_article(rt, job)
+        article_id, signal_id = await _store_article(rt, job, obtained)
+        if signal_id is not None:
+            await _finish_done(rt, job, signal_id, article_id, reused=True)
+            return
+        await _set_status(rt, job, "analyzing")
+        if rt.analyzer is None:
+            raise LLMNotConfigured("set " + " and ".join(rt.settings.llm_missing()) + " to enable analysis")
+        analysis = await rt.analyzer.analyze(_prompt_input(obtained), today=datetime.now(UTC).date())
+        signal_id = await _store_signal(rt, job, article_id, obtained.article.content_hash, analysis)
+        log.info("job %s done: signal %s", job.id, signal_id)
+    except SignalsError as exc:
+        await _finish_failed(rt, job, exc, article_id)
+    except Exception as exc:
+        log.exception("job %s failed unexpectedly", job.id)
+        await _finish_failed(rt, job, SignalsError(f"internal error ({type(exc).__name__})"), article_id)
+
+
+async def _set_status(rt: Runtime, job: JobRecord, status: str) -> None:
+    async with rt.db.pool.acquire() as conn:
+        await repository.set_job_status(conn, job.id, job.attempts, status)
+
+
+async def _obtain_article(rt: Runtime, job: JobRecord) -> _Obtained:
+    payload = job.payload or {}
+    min_words = rt.settings.extract_min_words
+    if job.input_kind == "text":
+        url = job.url
+        article = article_from_text(payload["text"], title=payload.get("title"), url=url, min_words=min_words)
+        await _set_status(rt, job, "extracting")
+        return _Obtained(article, canonicalize_url(url) if url else None, url, None)
+    if job.input_kind == "html":
+        assert job.url is not None
+        await _set_status(rt, job, "extracting")
+        article = await rt.extractor.extract(payload["html"], job.url, min_words=min_words)
+        return _Obtained(article, choose_canonical(job.url, article.canonical_url), job.url, None)
+    assert job.url is not None
+    page = await rt.fetcher.fetch_article(job.url)
+    fetched_at = datetime.now(UTC)
+    await _set_status(rt, job, "extracting")
+    if page.media_type == "text/plain":
+        article = article_from_text(page.text, title=None, url=page.final_url, min_words=min_words)
+    else:
+        article = await rt.extractor.extract(page.text, page.final_url, min_words=min_words)
+    canonical = choose_canonical(page.final_url, article.canonical_url)
+    return _Obtained(article, canonical, job.url, fetched_at)
+
+
+async def _store_article(rt: Runtime, job: JobRecord, obtained: _Obtained) -> tuple[UUID, UUID | None]:
+    """Upsert the article; return its id and the existing signal for this exact text, if any."""
+    a = obtained.article
+    async with rt.db.pool.acquire() as conn, conn.transaction():
+        article_id, _previous = await repository.upsert_article(
+            conn,
+            canonical_url=obtained.canonical_url,
+            url=obtained.url,
+            input_kind=job.input_kind,
+            content_hash=a.content_hash,
+            title=a.title,
+            author=a.author,
+            site_name=a.site_name,
+            published_date=a.published,
+            language=a.language,
+            image=a.image,
+            description=a.description,
+            word_count=a.word_count,
+            text=a.text,
+            fetched_at=obtained.fetched_at,
+        )
+        existing = await repository.find_signal_for_content(
+            conn, article_id=article_id, content_hash=a.content_hash, prompt_version=PROMPT_VERSION
+        )
+    return article_id, existing
+
+
+def _prompt_input(obtained: _Obtained) -> ArticleForPrompt:
+    a = obtained.article
+    return ArticleForPrompt(
+        text=a.text,
+        title=a.title,
+        site_name=a.site_name,
+        url=obtained.canonical_url or obtained.url,
+        published=a.published,
+        language=a.language,
+    )
+
+
+async def _store_signal(
+    rt: Runtime, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
+) -> UUID:
+    draft = analysis.draft
+    async with rt.db.pool.acquire() as conn, conn.transaction():
+        signal_id = await repository.insert_signal(
+            conn,
+            article_id=article_id,
+            content_hash=content_hash,
+            prompt_version=analysis.prompt_version,
+            title=draft.title,
+            summary=draft.summary,
+            eli5=draft.eli5,
+            analysis=draft.analysis,
+            impact=draft.impact,
+            optimistic_outlook=draft.optimistic_outlook,
+            pessimistic_outlook=draft.pessimistic_outlook,
+            key_details=[{"text": d.text, "evidence": d.evidence} for d in draft.key_details],
+            grounding_checked=analysis.grounding_checked,
+            grounding_grounded=analysis.grounding_grounded,
+            model=analysis.model,
+            input_tokens=analysis.input_tokens,
+            output_tokens=analysis.output_tokens,
+            llm_latency_ms=analysis.latency_ms,
+            llm_attempts=analysis.attempts,
+        )
+        reused = False
+        if signal_id is None:
+            # Another job analysed the same text meanwhile: its signal stands, ours is dropped.
+            signal_id = await repository.find_signal_for_content(
+                conn, article_id=article_id, content_hash=content_hash, prompt_version=analysis.prompt_version
+            )
+            assert signal_id is not None
+            reused = True
+        else:
+            await repository.link_signal_topics(conn, signal_id, normalize_topics(draft.topics))
+            await repository.link_signal_entities(
+                conn, signal_id, normalize_entities([(e.name, e.type) for e in draft.entities])
+            )
+        finished = await repository.finish_job_done(
+            conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused
+        )
+        if not finished:
+            # A newer attempt owns the job: roll back rather than write a signal twice.
+            raise _AttemptLost()
+    return signal_id
+
+
+class _AttemptLost(SignalsError):
+    code = "attempt_superseded"
+    title = "A newer attempt owns this job"
+
+
+async def _finish_done(rt: Runtime, job: JobRecord, signal_id: UUID, article_id: UUID, *, reused: bool) -> None:
+    async with rt.db.pool.acquire() as conn:
+        await repository.finish_job_done(
+            conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused
+        )
+    log.info("job %s done: existing signal %s (no LLM call)", job.id, signal_id)
+
+
+async def _finish_failed(rt: Runtime, job: JobRecord, exc: SignalsError, article_id: UUID | None) -> None:
+    if isinstance(exc, _AttemptLost):
+        log.warning("job %s: attempt %d was superseded; leaving the job to it", job.id, job.attempts)
+        return
+    async with rt.db.pool.acquire() as conn:
+        await repository.finish_job_failed(
+            conn,
+            job.id,
+            job.attempts,
+            code=exc.code,
+            reason=exc.reason,
+            detail=exc.detail,
+            article_id=article_id,
+        )
+    log.info("job %s failed: %s (%s)", job.id, exc.code, exc.reason or exc.detail)

@@ -1,0 +1,262 @@
+"""Rows for jobs, articles and signals, through the named queries; returns Structs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from schemas.articles import Article, ArticleLinks
+from schemas.jobs import Job, JobError, JobLinks
+from schemas.signals import (
+    Entity,
+    Grounding,
+    KeyDetail,
+    Provenance,
+    Signal,
+    SignalLinks,
+    Source,
+    Topic,
+)
+from service.db.queries import queries
+from service.errors import PROBLEM_BASE
+
+
+class JobRecord(msgspec.Struct, kw_only=True, frozen=True):
+    """A job row as the service and the pipeline use it."""
+
+    id: UUID
+    status: str
+    input_kind: str
+    url: str | None
+    dedupe_url: str | None
+    payload: dict[str, Any] | None
+    signal_id: UUID | None
+    article_id: UUID | None
+    reused: bool
+    error_code: str | None
+    error_reason: str | None
+    error_detail: str | None
+    api_key_id: UUID | None
+    idempotency_key: str | None
+    request_fingerprint: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    def to_wire(self) -> Job:
+        error = None
+        if self.error_code is not None:
+            error = JobError(
+                code=self.error_code,
+                reason=self.error_reason,
+                detail=self.error_detail or "",
+                type=PROBLEM_BASE + self.error_code,
+            )
+        return Job(
+            id=self.id,
+            status=self.status,  # type: ignore[arg-type]
+            signal_id=self.signal_id,
+            error=error,
+            links=JobLinks(
+                self=f"/v1/jobs/{self.id}",
+                signal=f"/v1/signals/{self.signal_id}" if self.signal_id else None,
+            ),
+            input_kind=self.input_kind,  # type: ignore[arg-type]
+            url=self.url,
+            reused=self.reused,
+            attempts=self.attempts,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            finished_at=self.finished_at,
+        )
+
+
+def _job(row: Any) -> JobRecord | None:
+    if row is None:
+        return None
+    return JobRecord(**dict(row))
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+async def insert_job(conn: Any, **fields: Any) -> JobRecord | None:
+    return _job(await queries.insert_job.fetchrow(conn, **fields))
+
+
+async def get_active_job_by_dedupe_url(conn: Any, dedupe_url: str) -> JobRecord | None:
+    return _job(await queries.get_active_job_by_dedupe_url.fetchrow(conn, dedupe_url=dedupe_url))
+
+
+async def get_job_by_idempotency_key(conn: Any, api_key_id: UUID | None, key: str) -> JobRecord | None:
+    row = await queries.get_job_by_idempotency_key.fetchrow(conn, api_key_id=api_key_id, idempotency_key=key)
+    return _job(row)
+
+
+async def get_job_by_id(conn: Any, job_id: UUID) -> JobRecord | None:
+    return _job(await queries.get_job_by_id.fetchrow(conn, id=job_id))
+
+
+async def start_job_attempt(conn: Any, job_id: UUID) -> JobRecord | None:
+    return _job(await queries.start_job_attempt.fetchrow(conn, id=job_id))
+
+
+async def set_job_status(conn: Any, job_id: UUID, attempt: int, status: str) -> None:
+    await queries.set_job_status.execute(conn, id=job_id, attempt=attempt, status=status)
+
+
+async def finish_job_done(
+    conn: Any, job_id: UUID, attempt: int, *, signal_id: UUID, article_id: UUID, reused: bool
+) -> bool:
+    row = await queries.finish_job_done.fetchrow(
+        conn, id=job_id, attempt=attempt, signal_id=signal_id, article_id=article_id, reused=reused
+    )
+    return row is not None
+
+
+async def finish_job_failed(
+    conn: Any,
+    job_id: UUID,
+    attempt: int,
+    *,
+    code: str,
+    reason: str | None,
+    detail: str,
+    article_id: UUID | None,
+) -> bool:
+    row = await queries.finish_job_failed.fetchrow(
+        conn,
+        id=job_id,
+        attempt=attempt,
+        error_code=code,
+        error_reason=reason,
+        error_detail=detail,
+        article_id=article_id,
+    )
+    return row is not None
+
+
+# --- articles -----------------------------------------------------------------------------------
+
+
+async def upsert_article(conn: Any, *, canonical_url: str | None, **fields: Any) -> tuple[UUID, str | None]:
+    """Store the article; return its id and the content hash it had before (None: new)."""
+    if canonical_url is None:
+        fields.pop("url", None)
+        fields.pop("fetched_at", None)
+        row = await queries.upsert_urlless_article.fetchrow(conn, **fields)
+    else:
+        row = await queries.upsert_article_by_canonical_url.fetchrow(conn, canonical_url=canonical_url, **fields)
+    assert row is not None
+    return row["id"], row["previous_hash"]
+
+
+async def get_article(conn: Any, article_id: UUID) -> Article | None:
+    row = await queries.get_article_by_id.fetchrow(conn, id=article_id)
+    if row is None:
+        return None
+    return Article(
+        id=row["id"],
+        url=row["url"],
+        canonical_url=row["canonical_url"],
+        input_kind=row["input_kind"],
+        title=row["title"],
+        author=row["author"],
+        site_name=row["site_name"],
+        published_date=row["published_date"],
+        language=row["language"],
+        image=row["image"],
+        description=row["description"],
+        word_count=row["word_count"],
+        content_hash=row["content_hash"],
+        text=row["text"],
+        fetched_at=row["fetched_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        signal_ids=list(row["signal_ids"]),
+        links=ArticleLinks(self=f"/v1/articles/{row['id']}"),
+    )
+
+
+# --- signals ------------------------------------------------------------------------------------
+
+
+async def find_signal_for_content(
+    conn: Any, *, article_id: UUID, content_hash: str, prompt_version: str
+) -> UUID | None:
+    value: UUID | None = await queries.find_signal_for_content.fetchval(
+        conn, article_id=article_id, content_hash=content_hash, prompt_version=prompt_version
+    )
+    return value
+
+
+async def insert_signal(conn: Any, **fields: Any) -> UUID | None:
+    value: UUID | None = await queries.insert_signal.fetchval(conn, **fields)
+    return value
+
+
+async def link_signal_topics(conn: Any, signal_id: UUID, topics: list[tuple[str, str]]) -> None:
+    if topics:
+        await queries.link_signal_topics.execute(
+            conn, signal_id=signal_id, slugs=[s for s, _ in topics], labels=[label for _, label in topics]
+        )
+
+
+async def link_signal_entities(conn: Any, signal_id: UUID, entities: list[tuple[str, str, str]]) -> None:
+    if entities:
+        await queries.link_signal_entities.execute(
+            conn,
+            signal_id=signal_id,
+            names=[n for n, _, _ in entities],
+            types=[t for _, t, _ in entities],
+            keys=[k for _, _, k in entities],
+        )
+
+
+
+
+async def get_signal(conn: Any, signal_id: UUID) -> Signal | None:
+    row = await queries.get_signal_by_id.fetchrow(conn, id=signal_id)
+    if row is None:
+        return None
+    return Signal(
+        id=row["id"],
+        title=row["title"],
+        summary=row["summary"],
+        eli5=row["eli5"],
+        analysis=row["analysis"],
+        impact=row["impact"],
+        key_details=[KeyDetail(text=d["text"], evidence=d["evidence"]) for d in row["key_details"]],
+        optimistic_outlook=row["optimistic_outlook"],
+        pessimistic_outlook=row["pessimistic_outlook"],
+        topics=[Topic(slug=t["slug"], label=t["label"]) for t in row["topics"]],
+        entities=[Entity(name=e["name"], type=e["type"]) for e in row["entities"]],
+        source=Source(
+            url=row["url"],
+            canonical_url=row["canonical_url"],
+            site_name=row["site_name"],
+            author=row["author"],
+            published_date=row["published_date"],
+            language=row["language"],
+            image=row["image"],
+            word_count=row["word_count"],
+        ),
+        grounding=Grounding(checked=row["grounding_checked"], grounded=row["grounding_grounded"]),
+        provenance=Provenance(
+            model=row["model"],
+            prompt_version=row["prompt_version"],
+            input_tokens=row["input_tokens"],
+            output_tokens=row["output_tokens"],
+            llm_latency_ms=row["llm_latency_ms"],
+            llm_attempts=row["llm_attempts"],
+            created_at=row["created_at"],
+        ),
+        article_id=row["article_id"],
+        related=[],
+        links=SignalLinks(self=f"/v1/signals/{row['id']}", article=f"/v1/articles/{row['article_id']}"),
+    )

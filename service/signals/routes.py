@@ -1,0 +1,99 @@
+"""Signals, jobs and articles over HTTP. Thin: parse, call one service function, return."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from schemas.articles import Article
+from schemas.jobs import Job
+from schemas.signals import AnalyzeRequest, Signal
+from service.errors import BadRequest, error_for_code
+from service.http import AUTH_ERRORS, problem_spec, provide_runtime
+from service.runtime import Runtime
+from service.signals import service
+
+_WAIT_RE = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
+_IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def prefer_wait(header: str | None) -> int:
+    """Seconds asked for by RFC 7240 ``Prefer: wait=N`` (clipped to 60), or 0."""
+    if not header:
+        return 0
+    match = _WAIT_RE.search(header)
+    return min(int(match.group(1)), service.MAX_WAIT_SECONDS) if match else 0
+
+
+class SignalsController(Controller):
+    path = "/v1"
+    tags = ["signals"]
+    dependencies = {"rt": Provide(provide_runtime, sync_to_thread=False)}
+
+    @post(
+        "/signals",
+        opt={"scope": "signals:write"},
+        status_code=202,
+        summary="Analyse an article",
+        description=(
+            "Queues an analysis and answers 202 with the job (Location: /v1/jobs/{id}). "
+            "With `Prefer: wait=N` (N ≤ 60) it answers 201 with the signal if it is ready in time. "
+            "A URL already in flight returns its job; a repeat of analysed content returns the "
+            "existing signal without calling the model. `Idempotency-Key` makes retries safe."
+        ),
+        responses={
+            400: problem_spec("Malformed body"),
+            413: problem_spec("Body over the size limit"),
+            422: problem_spec("Unusable request (refused URL, bad shape, reused Idempotency-Key) or, with Prefer: wait, the job's failure"),
+            503: problem_spec("No language model configured"),
+            **AUTH_ERRORS,
+        },
+    )
+    async def create_signal(
+        self,
+        rt: Runtime,
+        request: Request[Any, Any, Any],
+        data: AnalyzeRequest,
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", required=False)] = None,
+        prefer: Annotated[str | None, Parameter(header="Prefer", required=False)] = None,
+    ) -> Response[Job | Signal]:
+        if idempotency_key is not None and not _IDEMPOTENCY_RE.match(idempotency_key):
+            raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters", reason="idempotency_key")
+        key = getattr(request.state, "api_key", None)
+        submission = await service.submit_analysis(
+            rt, data, api_key_id=key.id if key else None, idempotency_key=idempotency_key
+        )
+        wait = prefer_wait(prefer)
+        job = await service.wait_for_job(rt, submission.job, wait) if wait else submission.job
+        if wait and job.status == "done" and job.signal_id is not None:
+            signal = await service.get_signal(rt, job.signal_id)
+            return Response(signal, status_code=201, headers={
+                "Location": f"/v1/signals/{signal.id}",
+                "Content-Location": f"/v1/signals/{signal.id}",
+                "Preference-Applied": f"wait={wait}",
+            })
+        if wait and job.status == "failed" and job.error_code is not None:
+            error = error_for_code(job.error_code, job.error_detail or "", job.error_reason)
+            error.extra["job"] = f"/v1/jobs/{job.id}"
+            raise error
+        return Response(job.to_wire(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+    @get("/jobs/{job_id:uuid}", opt={"scope": "signals:read"}, summary="A job's status",
+         responses={404: problem_spec("No such job"), **AUTH_ERRORS})
+    async def get_job(self, rt: Runtime, job_id: UUID) -> Job:
+        return (await service.get_job(rt, job_id)).to_wire()
+
+    @get("/signals/{signal_id:uuid}", opt={"scope": "signals:read"}, summary="A signal card",
+         responses={404: problem_spec("No such signal"), **AUTH_ERRORS})
+    async def get_signal(self, rt: Runtime, signal_id: UUID) -> Signal:
+        return await service.get_signal(rt, signal_id)
+
+    @get("/articles/{article_id:uuid}", opt={"scope": "signals:read"}, summary="An extracted article",
+         responses={404: problem_spec("No such article"), **AUTH_ERRORS})
+    async def get_article(self, rt: Runtime, article_id: UUID) -> Article:
+        return await service.get_article(rt, article_id)

@@ -1,0 +1,166 @@
+"""Use cases behind the signals API: submit an analysis, read jobs, signals and articles."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from schemas.articles import Article
+from schemas.base import json_encoder
+from schemas.signals import AnalyzeRequest, Signal
+from service.errors import (
+    IdempotencyKeyReused,
+    InvalidRequest,
+    LLMNotConfigured,
+    NotFound,
+)
+from service.ingest.canonical import canonicalize_url
+from service.ingest.fetch import check_url
+from service.jobs.queue import enqueue_analysis
+from service.runtime import Runtime
+from service.signals import repository
+from service.signals.repository import JobRecord
+
+FINAL_STATUSES = frozenset({"done", "failed"})
+MAX_WAIT_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """The job a submission created or joined."""
+
+    job: JobRecord
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    input_kind: str
+    url: str | None
+    dedupe_url: str | None
+    payload: dict[str, str] | None
+    fingerprint: str
+
+
+def _prepare(rt: Runtime, body: AnalyzeRequest) -> _Prepared:
+    """Check the request's shape and its URL; raise 422 problems for what cannot work."""
+    fingerprint = hashlib.sha256(json_encoder.encode(body)).hexdigest()
+    if body.html is not None and body.text is not None:
+        raise InvalidRequest("send either html or text, not both", reason="ambiguous_body")
+    if body.html is not None:
+        if body.url is None:
+            raise InvalidRequest("an html body needs the page's url", reason="missing_url")
+        url = check_url(body.url, rt.policy, resolve_policy=False)
+        return _Prepared("html", url, None, {"html": body.html}, fingerprint)
+    if body.text is not None:
+        url = check_url(body.url, rt.policy, resolve_policy=False) if body.url is not None else None
+        payload = {"text": body.text}
+        if body.title is not None:
+            payload["title"] = body.title
+        return _Prepared("text", url, None, payload, fingerprint)
+    if body.url is None:
+        raise InvalidRequest("send a url, {html, url} or {text}", reason="empty_body")
+    if body.title is not None:
+        raise InvalidRequest("title belongs with a text body", reason="unexpected_title")
+    url = check_url(body.url, rt.policy)
+    return _Prepared("url", url, canonicalize_url(url), None, fingerprint)
+
+
+async def submit_analysis(
+    rt: Runtime,
+    body: AnalyzeRequest,
+    *,
+    api_key_id: UUID | None,
+    idempotency_key: str | None,
+) -> Submission:
+    """Create a queued job for the request, or return the job it repeats.
+
+    - the same Idempotency-Key with the same body returns its earlier job (a different
+      body with that key is a 422);
+    - a URL already queued or in progress returns that job;
+    - everything else is a new job, committed together with its queue entry.
+    """
+    if not rt.settings.llm_configured:
+        missing = rt.settings.llm_missing()
+        raise LLMNotConfigured(
+            "analysis needs a language model: set " + " and ".join(missing)
+            + " (any OpenAI-compatible server; `signals llm-stub` serves a development one)",
+            missing=missing,
+        )
+    prepared = _prepare(rt, body)
+    for _ in range(5):
+        async with rt.db.pool.acquire() as conn:
+            if idempotency_key is not None:
+                earlier = await repository.get_job_by_idempotency_key(conn, api_key_id, idempotency_key)
+                if earlier is not None:
+                    if earlier.request_fingerprint != prepared.fingerprint:
+                        raise IdempotencyKeyReused(
+                            "this Idempotency-Key was already used with a different request body"
+                        )
+                    return Submission(earlier, created=False)
+            try:
+                async with conn.transaction():
+                    job = await repository.insert_job(
+                        conn,
+                        input_kind=prepared.input_kind,
+                        url=prepared.url,
+                        dedupe_url=prepared.dedupe_url,
+                        payload=prepared.payload,
+                        api_key_id=api_key_id,
+                        idempotency_key=idempotency_key,
+                        request_fingerprint=prepared.fingerprint,
+                    )
+                    if job is not None:
+                        await enqueue_analysis(conn, job.id)
+            except asyncpg.UniqueViolationError:
+                continue  # a concurrent request with the same Idempotency-Key won: read its job
+            if job is not None:
+                return Submission(job, created=True)
+            assert prepared.dedupe_url is not None
+            active = await repository.get_active_job_by_dedupe_url(conn, prepared.dedupe_url)
+            if active is not None:
+                return Submission(active, created=False)
+            # The in-flight job finished between our insert and our read: try again.
+    raise RuntimeError("could not create or find a job after 5 tries")
+
+
+async def get_job(rt: Runtime, job_id: UUID) -> JobRecord:
+    async with rt.db.pool.acquire() as conn:
+        job = await repository.get_job_by_id(conn, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
+async def wait_for_job(rt: Runtime, job: JobRecord, seconds: float) -> JobRecord:
+    """The job once final, or as it stands after ``seconds`` (at most 60)."""
+    if job.status in FINAL_STATUSES or seconds <= 0 or rt.waiter is None:
+        return job
+    latest = job
+
+    async def is_final() -> bool:
+        nonlocal latest
+        latest = await get_job(rt, job.id)
+        return latest.status in FINAL_STATUSES
+
+    await rt.waiter.wait(job.id, min(seconds, MAX_WAIT_SECONDS), is_final)
+    return latest
+
+
+async def get_signal(rt: Runtime, signal_id: UUID) -> Signal:
+    async with rt.db.pool.acquire() as conn:
+        signal = await repository.get_signal(conn, signal_id)
+    if signal is None:
+        raise NotFound(f"no signal {signal_id}")
+    return signal
+
+
+async def get_article(rt: Runtime, article_id: UUID) -> Article:
+    async with rt.db.pool.acquire() as conn:
+        article = await repository.get_article(conn, article_id)
+    if article is None:
+        raise NotFound(f"no article {article_id}")
+    return article

@@ -1,0 +1,51 @@
+-- name: upsert_article_by_canonical_url
+-- Stores the latest extraction of the page at a canonical URL; returns its id and previous hash.
+WITH previous AS (
+    -- the hash before this write, to tell the caller whether the text changed
+    SELECT content_hash FROM articles WHERE canonical_url = :canonical_url
+)
+INSERT INTO articles AS a (
+    canonical_url, url, input_kind, content_hash, title, author, site_name, published_date,
+    language, image, description, word_count, text, fetched_at
+) VALUES (
+    :canonical_url, :url, :input_kind, :content_hash, :title, :author, :site_name, :published_date,
+    :language, :image, :description, :word_count, :text, :fetched_at
+)
+ON CONFLICT (canonical_url) WHERE canonical_url IS NOT NULL DO UPDATE SET
+    url = EXCLUDED.url,
+    input_kind = EXCLUDED.input_kind,
+    content_hash = EXCLUDED.content_hash,
+    title = EXCLUDED.title,
+    author = EXCLUDED.author,
+    site_name = EXCLUDED.site_name,
+    published_date = EXCLUDED.published_date,
+    language = EXCLUDED.language,
+    image = EXCLUDED.image,
+    description = EXCLUDED.description,
+    word_count = EXCLUDED.word_count,
+    text = EXCLUDED.text,
+    fetched_at = EXCLUDED.fetched_at,
+    updated_at = now()
+RETURNING a.id, (SELECT content_hash FROM previous) AS previous_hash;
+
+-- name: upsert_urlless_article
+-- Stores text submitted without a URL, keyed by its content hash; returns its id.
+INSERT INTO articles AS a (
+    canonical_url, url, input_kind, content_hash, title, author, site_name, published_date,
+    language, image, description, word_count, text, fetched_at
+) VALUES (
+    NULL, NULL, :input_kind, :content_hash, :title, :author, :site_name, :published_date,
+    :language, :image, :description, :word_count, :text, NULL
+)
+ON CONFLICT (content_hash) WHERE canonical_url IS NULL DO UPDATE SET updated_at = now()
+RETURNING a.id, a.content_hash AS previous_hash;
+
+-- name: get_article_by_id
+-- One article with the ids of the signals made from it, newest first.
+SELECT a.*,
+       coalesce(
+           (SELECT array_agg(s.id ORDER BY s.created_at DESC) FROM signals s WHERE s.article_id = a.id),
+           '{}'::uuid[]
+       ) AS signal_ids
+FROM articles a
+WHERE a.id = :id;

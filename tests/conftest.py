@@ -1,0 +1,111 @@
+"""Shared fixtures: one real PostgreSQL per run (embedded, or DATABASE_URL), migrated once
+into a template database; each test module gets its own copy of the template."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from ipaddress import ip_network
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from service.db.database import init_connection
+from service.db.embedded import EmbeddedServer, with_database
+from service.db.migrate import migrate
+from service.settings import Settings
+
+TEMPLATE = "signals_test_template"
+
+
+@pytest.fixture(scope="session")
+def pg_maintenance_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A DSN of the server's maintenance database."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedServer(tmp_path_factory.mktemp("pg"))
+    dsn = server.start()
+    try:
+        yield dsn
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def template_database(pg_maintenance_dsn: str) -> str:
+    """A freshly migrated database that test databases are copied from."""
+    conn = await asyncpg.connect(pg_maintenance_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    finally:
+        await conn.close()
+    template_conn = await asyncpg.connect(with_database(pg_maintenance_dsn, TEMPLATE))
+    try:
+        await migrate(template_conn)
+    finally:
+        await template_conn.close()
+    return TEMPLATE
+
+
+async def create_test_database(maintenance_dsn: str, template: str) -> str:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(maintenance_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await conn.close()
+    return with_database(maintenance_dsn, name)
+
+
+@pytest.fixture(scope="module")
+async def database_url(pg_maintenance_dsn: str, template_database: str) -> AsyncIterator[str]:
+    """A private, migrated database for one test module."""
+    dsn = await create_test_database(pg_maintenance_dsn, template_database)
+    yield dsn
+    conn = await asyncpg.connect(pg_maintenance_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{dsn.split("/")[-1].split("?")[0]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the module's database, for setting up and checking state."""
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+LOOPBACK_V4 = ip_network("127.0.0.1/32")
+
+
+@pytest.fixture(scope="module")
+def make_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Settings]:
+    """Settings for a test: the module's database, loopback fake sites allowed, small pools."""
+    data_dir: Path = tmp_path_factory.mktemp("data")
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "data_dir": data_dir,
+            "fetch_allowed_networks": [LOOPBACK_V4],
+            "extract_workers": 2,
+            "db_pool_max": 5,
+            "openai_base_url": None,
+            "openai_api_key": None,
+            "llm_model": None,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
