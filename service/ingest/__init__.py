@@ -1,0 +1,1 @@
+"""Ingestion: fetching pages, extracting articles, canonical URLs."""
