@@ -1,0 +1,205 @@
+"""Scripted failures for the LLM stub, and the stub's counters.
+
+Tests queue faults (in-process or over HTTP); each chat-completion request takes the next
+one, so a test can say "the first call gets a 429, the second answers" and watch the real
+client handle it. The counters let tests prove how many model calls a feature made.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+
+from service.llmstub.generate import ChatAsk, render_answer
+from service.llmstub.schema_fill import resolve
+
+FaultKind = Literal[
+    "status",
+    "delay",
+    "truncate",
+    "invalid_schema",
+    "ungrounded",
+    "ungrounded_one",
+    "malformed_json",
+]
+
+MAX_DELAY_SECONDS = 300.0
+RECENT_REQUESTS = 50
+
+
+class Fault(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """One scripted failure, consumed by one chat-completion request."""
+
+    kind: FaultKind
+    status: int = 500
+    """For ``status``: the HTTP status to answer with (400-599)."""
+    retry_after: float | None = None
+    """For ``status``: the Retry-After header value in seconds."""
+    seconds: float = 0.0
+    """For ``delay``: how long to wait before answering normally."""
+
+    def __post_init__(self) -> None:
+        if self.kind == "status" and not 400 <= self.status <= 599:
+            raise ValueError("a status fault needs a status between 400 and 599")
+        if not 0 <= self.seconds <= MAX_DELAY_SECONDS:
+            raise ValueError(f"seconds must be between 0 and {MAX_DELAY_SECONDS:g}")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError("retry_after must not be negative")
+
+
+def parse_faults(items: Iterable[Fault | Mapping[str, Any]]) -> list[Fault]:
+    """Faults from Fault objects or plain dicts; raise msgspec.ValidationError on a bad one."""
+    return [f if isinstance(f, Fault) else msgspec.convert(dict(f), Fault) for f in items]
+
+
+class StubState:
+    """The fault queue and request counters of one stub app; safe to use from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: deque[Fault] = deque()
+        self._chat_completions = 0
+        self._embeddings = 0
+        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
+
+    def push_faults(self, faults: Iterable[Fault | Mapping[str, Any]]) -> int:
+        """Queue faults in order (all or none); return how many are now pending."""
+        parsed = parse_faults(faults)
+        with self._lock:
+            self._faults.extend(parsed)
+            return len(self._faults)
+
+    def clear_faults(self) -> int:
+        """Drop pending faults; return how many were dropped."""
+        with self._lock:
+            dropped = len(self._faults)
+            self._faults.clear()
+            return dropped
+
+    def pending_faults(self) -> list[Fault]:
+        """The faults not yet consumed, next first."""
+        with self._lock:
+            return list(self._faults)
+
+    def next_fault(self) -> Fault | None:
+        """Take the fault for the current chat-completion request, if any."""
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    def record_chat(self, summary: dict[str, Any]) -> None:
+        """Count one chat-completion request and remember its summary."""
+        with self._lock:
+            self._chat_completions += 1
+            self._recent.append({"endpoint": "chat.completions", **summary})
+
+    def record_embeddings(self, summary: dict[str, Any]) -> None:
+        """Count one embeddings request and remember its summary."""
+        with self._lock:
+            self._embeddings += 1
+            self._recent.append({"endpoint": "embeddings", **summary})
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and the most recent request summaries, oldest first."""
+        with self._lock:
+            return {
+                "chat_completions": self._chat_completions,
+                "embeddings": self._embeddings,
+                "pending_faults": len(self._faults),
+                "requests": [dict(r) for r in self._recent],
+            }
+
+    def reset(self) -> None:
+        """Zero the counters, forget recent requests and drop pending faults."""
+        with self._lock:
+            self._faults.clear()
+            self._chat_completions = 0
+            self._embeddings = 0
+            self._recent.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the stub 'writes' for one request, before it is wrapped in a completion."""
+
+    text: str
+    finish_reason: str
+
+
+def normal_answer(ask: ChatAsk, value: Any) -> Answer:
+    """The answer with no fault applied."""
+    return Answer(render_answer(ask, value), "tool_calls" if ask.shape == "tools" else "stop")
+
+
+def faulty_answer(ask: ChatAsk, value: Any, fault: Fault) -> Answer:
+    """The answer changed by an output fault (truncate, invalid_schema, ungrounded...).
+
+    Transport faults (status, delay) are the server's business and leave the answer alone.
+    """
+    normal = normal_answer(ask, value)
+    if fault.kind == "truncate":
+        # Cut mid-object: the text is no longer JSON, and finish_reason says why.
+        return Answer(normal.text[: max(1, len(normal.text) * 3 // 5)], "length")
+    if fault.kind == "malformed_json":
+        text = normal.text
+        if ask.schema is not None:
+            text = json.dumps(value, ensure_ascii=False)[:-1] + ', "stub_note": not quoted}'
+            text = f"```json\n{text}\n```" if ask.fenced else text
+        return Answer(text, normal.finish_reason)
+    if ask.schema is None:
+        return normal
+    if fault.kind == "invalid_schema":
+        return Answer(render_answer(ask, violate_schema(value, ask.schema)), normal.finish_reason)
+    if fault.kind in ("ungrounded", "ungrounded_one"):
+        changed = replace_evidence(value, only_last=fault.kind == "ungrounded_one")
+        return Answer(render_answer(ask, changed), normal.finish_reason)
+    return normal
+
+
+def violate_schema(value: Any, schema: Mapping[str, Any]) -> Any:
+    """Valid JSON that breaks ``schema``: the first required list emptied, else a key dropped."""
+    root = resolve(schema, schema)
+    if not isinstance(value, dict):
+        return {"stub_note": "invalid on purpose"}
+    changed = dict(value)
+    properties = root.get("properties") or {}
+    for key, prop in properties.items():
+        if int(resolve(prop, schema).get("minItems", 0)) >= 1 and key in changed:
+            changed[key] = []
+            return changed
+    required = root.get("required") or []
+    if required:
+        changed.pop(required[0], None)
+        return changed
+    return [changed]
+
+
+INVENTED_EVIDENCE = "{label} This invented sentence number {n} appears nowhere in the article."
+
+
+def replace_evidence(value: Any, *, only_last: bool) -> Any:
+    """``value`` with every ``evidence`` string (or only the last) replaced by an invented one."""
+    changed = copy.deepcopy(value)
+    slots: list[dict[str, Any]] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("evidence"), str):
+                slots.append(node)
+            for item in node.values():
+                collect(item)
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    collect(changed)
+    targets = slots[-1:] if only_last else slots
+    for number, slot in enumerate(targets, start=1):
+        slot["evidence"] = INVENTED_EVIDENCE.format(label="[stub]", n=number)
+    return changed
