@@ -53,7 +53,9 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
             version="0.1.0",
             description="Article in, grounded signal out. Errors are RFC 9457 problem+json.",
             components=Components(
-                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", description="sk_live_… API key")}
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", description="sk_live_… API key")
+                }
             ),
             security=[{"bearer": []}],
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],

@@ -132,7 +132,9 @@ async def _analyze(settings: Settings, url: str) -> int:
     from service.signals import service
 
     async with open_runtime(settings, extraction=True, waiter=True) as rt:
-        submission = await service.submit_analysis(rt, AnalyzeRequest(url=url), api_key_id=None, idempotency_key=None)
+        submission = await service.submit_analysis(
+            rt, AnalyzeRequest(url=url), api_key_id=None, idempotency_key=None
+        )
         stop = asyncio.Event()
         worker = asyncio.create_task(run_worker(rt, stop))
         try:
@@ -145,7 +147,9 @@ async def _analyze(settings: Settings, url: str) -> int:
                 await worker
         if job.status == "failed":
             _print_json(job.to_wire())
-            print(f"analysis failed: {job.error_code} ({job.error_reason or job.error_detail})", file=sys.stderr)
+            print(
+                f"analysis failed: {job.error_code} ({job.error_reason or job.error_detail})", file=sys.stderr
+            )
             return 1
         assert job.signal_id is not None
         _print_json(await service.get_signal(rt, job.signal_id))
@@ -182,14 +186,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-worker", action="store_true", help="API only; run `signals worker` elsewhere")
     serve.set_defaults(handler=cmd_serve)
 
-    sub.add_parser("worker", help="run a queue worker (any number, any machine)").set_defaults(handler=cmd_worker)
+    sub.add_parser("worker", help="run a queue worker (any number, any machine)").set_defaults(
+        handler=cmd_worker
+    )
     sub.add_parser("migrate", help="apply database migrations and exit").set_defaults(handler=cmd_migrate)
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key and print it (shown once)")
     create.add_argument("--name", required=True)
-    create.add_argument("--scopes", default="signals:read", help="comma-separated: signals:read,signals:write,admin")
+    create.add_argument(
+        "--scopes", default="signals:read", help="comma-separated: signals:read,signals:write,admin"
+    )
     keys_sub.add_parser("list", help="list keys as NDJSON (never the secret)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id or prefix")
     revoke.add_argument("ident")
@@ -204,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("url")
     analyze.set_defaults(handler=cmd_analyze)
 
-    extract = sub.add_parser("extract", help="extract articles (no LLM): NDJSON, one line per input, in order")
+    extract = sub.add_parser(
+        "extract", help="extract articles (no LLM): NDJSON, one line per input, in order"
+    )
     extract.add_argument("inputs", nargs="+", metavar="FILE|URL")
     extract.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     extract.set_defaults(handler=cmd_extract)

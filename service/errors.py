@@ -175,7 +175,8 @@ class UnsupportedContent(PipelineError):
 
 
 class ExtractionFailed(PipelineError):
-    """``reason`` is one of: too_short, paywall, not_article, empty."""
+    """``reason``: too_short, paywall, not_article, empty, too_large, not_html, parser_error,
+    extractor_crashed, unreadable."""
 
     code = "extraction_failed"
     title = "No article could be extracted from the page"

@@ -88,7 +88,11 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     if scope is None:
         return
     rt: Runtime = connection.app.state.runtime
-    if rt.settings.public_read and scope == "signals:read" and connection.scope.get("method") in ("GET", "HEAD"):
+    if (
+        rt.settings.public_read
+        and scope == "signals:read"
+        and connection.scope.get("method") in ("GET", "HEAD")
+    ):
         return
     async with rt.db.pool.acquire() as conn:
         key = await authenticate(conn, connection.headers.get("authorization"))
@@ -98,7 +102,12 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
 
 def problem_spec(description: str) -> ResponseSpec:
     """An OpenAPI response entry for a problem+json error."""
-    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False)
+    return ResponseSpec(
+        data_container=Problem,
+        description=description,
+        media_type=PROBLEM_MEDIA_TYPE,
+        generate_examples=False,
+    )
 
 
 AUTH_ERRORS = {

@@ -47,6 +47,7 @@ async def open_runtime(
             # Before anything else starts threads: the pool's processes come from a forkserver.
             extractor = Extractor(settings.extract_workers)
             stack.callback(extractor.close)
+            await extractor.ready()  # warm workers: the first article is not slow
         db = Database(settings)
         await db.open()
         stack.push_async_callback(db.close)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class LLMMode(str, Enum):
+class LLMMode(StrEnum):
     """How instructor asks the model for structured output."""
 
     tools = "tools"
@@ -59,22 +59,34 @@ class Settings(BaseSettings):
     llm_mode: LLMMode = Field(default=LLMMode.tools, validation_alias=AliasChoices("SIGNALS_LLM_MODE"))
     """instructor mode: tools, json_schema or json."""
 
-    llm_max_retries: int = Field(default=2, ge=0, le=5, validation_alias=AliasChoices("SIGNALS_LLM_MAX_RETRIES"))
+    llm_max_retries: int = Field(
+        default=2, ge=0, le=5, validation_alias=AliasChoices("SIGNALS_LLM_MAX_RETRIES")
+    )
     """Re-asks after a validation failure (ungrounded evidence, schema errors)."""
 
-    llm_http_retries: int = Field(default=2, ge=0, le=5, validation_alias=AliasChoices("SIGNALS_LLM_HTTP_RETRIES"))
+    llm_http_retries: int = Field(
+        default=2, ge=0, le=5, validation_alias=AliasChoices("SIGNALS_LLM_HTTP_RETRIES")
+    )
     """Transport-level retries for 429 (Retry-After honoured) and 5xx, per call."""
 
-    llm_timeout_seconds: float = Field(default=120.0, gt=0, le=900, validation_alias=AliasChoices("SIGNALS_LLM_TIMEOUT"))
+    llm_timeout_seconds: float = Field(
+        default=120.0, gt=0, le=900, validation_alias=AliasChoices("SIGNALS_LLM_TIMEOUT")
+    )
     """Deadline for one LLM HTTP request."""
 
-    llm_max_output_tokens: int = Field(default=4096, ge=256, validation_alias=AliasChoices("SIGNALS_LLM_MAX_TOKENS"))
+    llm_max_output_tokens: int = Field(
+        default=4096, ge=256, validation_alias=AliasChoices("SIGNALS_LLM_MAX_TOKENS")
+    )
     """max_tokens for the analysis call; output cut at this length fails as truncated."""
 
-    llm_max_article_chars: int = Field(default=60_000, ge=2_000, validation_alias=AliasChoices("SIGNALS_LLM_MAX_ARTICLE_CHARS"))
+    llm_max_article_chars: int = Field(
+        default=60_000, ge=2_000, validation_alias=AliasChoices("SIGNALS_LLM_MAX_ARTICLE_CHARS")
+    )
     """Article text beyond this many characters is cut before it is sent to the model."""
 
-    embedding_model: str | None = Field(default=None, validation_alias=AliasChoices("SIGNALS_EMBEDDING_MODEL"))
+    embedding_model: str | None = Field(
+        default=None, validation_alias=AliasChoices("SIGNALS_EMBEDDING_MODEL")
+    )
     """Embeddings model on the same server (related coverage); unset: no embeddings."""
 
     # --- fetching and extraction -------------------------------------------------------------
@@ -83,13 +95,19 @@ class Settings(BaseSettings):
     )
     """CIDRs the fetcher may reach although they are not global (tests, local development)."""
 
-    fetch_timeout_seconds: float = Field(default=20.0, gt=0, le=300, validation_alias=AliasChoices("SIGNALS_FETCH_TIMEOUT"))
+    fetch_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=300, validation_alias=AliasChoices("SIGNALS_FETCH_TIMEOUT")
+    )
     """Total deadline for one page fetch, redirects and slow bodies included."""
 
-    fetch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("SIGNALS_FETCH_MAX_BYTES"))
+    fetch_max_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("SIGNALS_FETCH_MAX_BYTES")
+    )
     """Cap on the decompressed body of a fetched page."""
 
-    fetch_max_redirects: int = Field(default=5, ge=0, le=20, validation_alias=AliasChoices("SIGNALS_FETCH_MAX_REDIRECTS"))
+    fetch_max_redirects: int = Field(
+        default=5, ge=0, le=20, validation_alias=AliasChoices("SIGNALS_FETCH_MAX_REDIRECTS")
+    )
     """Redirect hops followed, each re-checked."""
 
     fetch_user_agent: str = Field(
@@ -98,7 +116,9 @@ class Settings(BaseSettings):
     )
     """User-Agent sent with every fetch; says honestly who we are."""
 
-    extract_min_words: int = Field(default=120, ge=1, validation_alias=AliasChoices("SIGNALS_EXTRACT_MIN_WORDS"))
+    extract_min_words: int = Field(
+        default=120, ge=1, validation_alias=AliasChoices("SIGNALS_EXTRACT_MIN_WORDS")
+    )
     """Article text under this many words is refused (extraction_failed: too_short)."""
 
     extract_workers: int = Field(
@@ -119,17 +139,23 @@ class Settings(BaseSettings):
     public_read: bool = Field(default=False, validation_alias=AliasChoices("SIGNALS_PUBLIC_READ"))
     """true: GET endpoints need no key (frontends); writes always need one."""
 
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, validation_alias=AliasChoices("SIGNALS_MAX_BODY_BYTES"))
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, validation_alias=AliasChoices("SIGNALS_MAX_BODY_BYTES")
+    )
     """Request bodies over this size get 413."""
 
     # --- jobs ----------------------------------------------------------------------------------
     serve_worker: bool = Field(default=True, validation_alias=AliasChoices("SIGNALS_SERVE_WORKER"))
     """`signals serve` also runs a worker in the same process."""
 
-    worker_concurrency: int = Field(default=4, ge=1, le=256, validation_alias=AliasChoices("SIGNALS_WORKER_CONCURRENCY"))
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=256, validation_alias=AliasChoices("SIGNALS_WORKER_CONCURRENCY")
+    )
     """Jobs one worker process runs at once."""
 
-    job_heartbeat_seconds: float = Field(default=30.0, ge=1, le=3600, validation_alias=AliasChoices("SIGNALS_JOB_HEARTBEAT_SECONDS"))
+    job_heartbeat_seconds: float = Field(
+        default=30.0, ge=1, le=3600, validation_alias=AliasChoices("SIGNALS_JOB_HEARTBEAT_SECONDS")
+    )
     """A running job whose worker is silent this long is picked up by another worker."""
 
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("SIGNALS_LOG_LEVEL"))

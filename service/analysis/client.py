@@ -163,9 +163,14 @@ def _translate(exc: BaseException) -> LLMError:
         if status >= 500:
             return LLMUnavailable(f"the model server failed with HTTP {status}", reason=f"http_{status}")
         if status in (401, 403):
-            return LLMError(f"the model server refused our credentials (HTTP {status}; check OPENAI_API_KEY)", reason=f"http_{status}")
+            return LLMError(
+                f"the model server refused our credentials (HTTP {status}; check OPENAI_API_KEY)",
+                reason=f"http_{status}",
+            )
         if status == 404:
-            return LLMError("the model server does not know this model (check SIGNALS_LLM_MODEL)", reason="http_404")
+            return LLMError(
+                "the model server does not know this model (check SIGNALS_LLM_MODEL)", reason="http_404"
+            )
         return LLMError(f"the model server rejected the request with HTTP {status}", reason=f"http_{status}")
     if isinstance(exc, InstructorRetryException):
         return LLMInvalidOutput(

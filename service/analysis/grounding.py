@@ -12,11 +12,28 @@ import unicodedata
 
 _TRANSLATE = str.maketrans(
     {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
-        "\u00ab": '"', "\u00bb": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
-        "\u00a0": " ", "\u200b": "", "\u00ad": "",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u200b": "",
+        "\u00ad": "",
     }
 )
 _SPACE = re.compile(r"\s+")
@@ -39,9 +56,7 @@ def evidence_problem(evidence: str, normalized_article: str) -> str | None:
     An ellipsis may elide words between fragments; every fragment must then appear,
     in order, and the fragments together must still carry enough words.
     """
-    fragments = [
-        normalize_text(part).strip(_EDGE) for part in _ELLIPSIS.split(evidence)
-    ]
+    fragments = [normalize_text(part).strip(_EDGE) for part in _ELLIPSIS.split(evidence)]
     fragments = [f for f in fragments if f]
     if not fragments:
         return "the evidence is empty"

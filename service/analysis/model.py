@@ -64,7 +64,9 @@ class SignalDraft(BaseModel):
         ),
     )
     impact: str = Field(
-        min_length=30, max_length=2000, description="Impact assessment: one paragraph on consequences for the field."
+        min_length=30,
+        max_length=2000,
+        description="Impact assessment: one paragraph on consequences for the field.",
     )
     key_details: list[KeyDetail] = Field(
         min_length=3,
@@ -101,8 +103,8 @@ class SignalDraft(BaseModel):
         context: dict[str, Any] | None = info.context
         if not context or "normalized_article" not in context:
             return self
-        context["attempts"] = context.get("attempts", 0) + 1
-        if context["attempts"] > context.get("max_reasks", 0):
+        # The caller counts attempts (one per completion); the last one is accepted as is.
+        if context.get("attempts", 1) > context.get("max_reasks", 0):
             # Last attempt: accept; the caller drops what is still ungrounded and records it.
             return self
         problems = []

@@ -11,6 +11,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 PROMPT_VERSION = "2026-11-23.1"
 
@@ -52,7 +53,7 @@ class ArticleForPrompt:
     language: str | None
 
 
-def build_messages(article: ArticleForPrompt, *, today: date, max_chars: int) -> list[dict[str, str]]:
+def build_messages(article: ArticleForPrompt, *, today: date, max_chars: int) -> list[Any]:
     """The chat messages for one analysis call."""
     text = article.text
     truncated = len(text) > max_chars

@@ -7,6 +7,7 @@ processes on this machine use one database.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,9 @@ class EmbeddedServer:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._server = pgserver.get_server(self.data_dir / "pgdata", cleanup_mode="stop")
+            self._server = pgserver.get_server(  # type: ignore[attr-defined]
+                self.data_dir / "pgdata", cleanup_mode="stop"
+            )
         except Exception as exc:
             raise ServiceUnavailable(
                 f"could not start the embedded PostgreSQL in {self.data_dir}: {exc}. "
@@ -70,10 +73,10 @@ async def ensure_database(maintenance_dsn: str, database: str) -> str:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
-            try:
+            # Another process may create it first; that is fine. The name is our constant,
+            # and CREATE DATABASE takes no bind parameters.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await conn.execute(f'CREATE DATABASE "{database}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another process created it first
     finally:
         await conn.close()
     return with_database(maintenance_dsn, database)

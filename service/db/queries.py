@@ -20,7 +20,8 @@ import asyncpg
 
 from service.db.paths import QUERIES_DIR
 
-Executor = asyncpg.Connection | asyncpg.Pool | Any
+Executor = Any
+"""An asyncpg Connection or Pool (asyncpg ships no type information)."""
 
 # aiosql's operator suffixes (^ $ ! ...) are accepted and ignored: the call site picks
 # fetch / fetchrow / fetchval / execute.

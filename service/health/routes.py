@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from schemas.health import Health, Readiness
 from service.health.service import check_database
@@ -20,7 +20,7 @@ class HealthController(Controller):
         return Health(status="ok")
 
     @get("/readyz", summary="The database answers", responses={503: problem_spec("Database unreachable")})
-    async def readyz(self, rt: Runtime) -> Readiness:
+    async def readyz(self, rt: NamedDependency[Runtime]) -> Readiness:
         await check_database(rt)
         return Readiness(
             status="ready",

@@ -9,10 +9,10 @@ from service.errors import ServiceUnavailable
 from service.runtime import Runtime
 
 
-async def check_database(rt: Runtime, timeout: float = 2.0) -> None:
-    """Return when the database answers within ``timeout``; else 503."""
+async def check_database(rt: Runtime, within_seconds: float = 2.0) -> None:
+    """Return when the database answers within ``within_seconds``; else 503."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within_seconds):
             await queries.ping.fetchval(rt.db.pool)
     except Exception as exc:  # any failure to answer means "not ready"
         raise ServiceUnavailable(f"database unreachable ({type(exc).__name__})", reason="database") from exc

@@ -29,9 +29,7 @@ def _is_url(value: str) -> bool:
     return value.startswith(("http://", "https://"))
 
 
-async def _fetch_all(
-    settings: Settings, urls: dict[int, str]
-) -> dict[int, tuple[str, str] | SignalsError]:
+async def _fetch_all(settings: Settings, urls: dict[int, str]) -> dict[int, tuple[str, str] | SignalsError]:
     results: dict[int, tuple[str, str] | SignalsError] = {}
     if not urls:
         return results

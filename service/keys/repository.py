@@ -23,7 +23,9 @@ class StoredKey(msgspec.Struct, kw_only=True, frozen=True):
 
 
 async def insert_api_key(conn: Any, *, name: str, prefix: str, key_hash: bytes, scopes: list[str]) -> Any:
-    return await queries.insert_api_key.fetchrow(conn, name=name, prefix=prefix, key_hash=key_hash, scopes=scopes)
+    return await queries.insert_api_key.fetchrow(
+        conn, name=name, prefix=prefix, key_hash=key_hash, scopes=scopes
+    )
 
 
 async def get_api_key_by_hash(conn: Any, key_hash: bytes) -> StoredKey | None:

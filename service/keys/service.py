@@ -34,7 +34,9 @@ def validate_scopes(scopes: list[str]) -> list[str]:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise InvalidRequest(
-            f"unknown scopes {unknown}; choose from {', '.join(SCOPES)}" if unknown else "give at least one scope"
+            f"unknown scopes {unknown}; choose from {', '.join(SCOPES)}"
+            if unknown
+            else "give at least one scope"
         )
     return sorted(set(scopes), key=SCOPES.index)
 
@@ -49,8 +51,12 @@ async def create_key(conn: Any, *, name: str, scopes: list[str]) -> ApiKeyCreate
         conn, name=name.strip(), prefix=key[:_VISIBLE], key_hash=hash_key(key), scopes=scopes
     )
     return ApiKeyCreated(
-        id=row["id"], name=row["name"], prefix=row["prefix"], scopes=list(row["scopes"]),
-        created_at=row["created_at"], key=key,
+        id=row["id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        scopes=list(row["scopes"]),
+        created_at=row["created_at"],
+        key=key,
     )
 
 

@@ -184,7 +184,9 @@ class _AttemptLost(SignalsError):
     title = "A newer attempt owns this job"
 
 
-async def _finish_done(rt: Runtime, job: JobRecord, signal_id: UUID, article_id: UUID, *, reused: bool) -> None:
+async def _finish_done(
+    rt: Runtime, job: JobRecord, signal_id: UUID, article_id: UUID, *, reused: bool
+) -> None:
     async with rt.db.pool.acquire() as conn:
         await repository.finish_job_done(
             conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused

@@ -151,7 +151,9 @@ async def upsert_article(conn: Any, *, canonical_url: str | None, **fields: Any)
         fields.pop("fetched_at", None)
         row = await queries.upsert_urlless_article.fetchrow(conn, **fields)
     else:
-        row = await queries.upsert_article_by_canonical_url.fetchrow(conn, canonical_url=canonical_url, **fields)
+        row = await queries.upsert_article_by_canonical_url.fetchrow(
+            conn, canonical_url=canonical_url, **fields
+        )
     assert row is not None
     return row["id"], row["previous_hash"]
 
@@ -216,8 +218,6 @@ async def link_signal_entities(conn: Any, signal_id: UUID, entities: list[tuple[
             types=[t for _, t, _ in entities],
             keys=[k for _, _, k in entities],
         )
-
-
 
 
 async def get_signal(conn: Any, signal_id: UUID) -> Signal | None:

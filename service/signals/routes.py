@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from schemas.articles import Article
 from schemas.jobs import Job
@@ -49,21 +49,28 @@ class SignalsController(Controller):
         responses={
             400: problem_spec("Malformed body"),
             413: problem_spec("Body over the size limit"),
-            422: problem_spec("Unusable request (refused URL, bad shape, reused Idempotency-Key) or, with Prefer: wait, the job's failure"),
+            422: problem_spec(
+                "Unusable request (refused URL, bad shape, reused Idempotency-Key) "
+                "or, with Prefer: wait, the job's failure"
+            ),
             503: problem_spec("No language model configured"),
             **AUTH_ERRORS,
         },
     )
     async def create_signal(
         self,
-        rt: Runtime,
+        rt: NamedDependency[Runtime],
         request: Request[Any, Any, Any],
-        data: AnalyzeRequest,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", required=False)] = None,
-        prefer: Annotated[str | None, Parameter(header="Prefer", required=False)] = None,
+        data: JSONBody[AnalyzeRequest],
+        idempotency_key: Annotated[
+            str | None, HeaderParameter(name="Idempotency-Key", required=False)
+        ] = None,
+        prefer: Annotated[str | None, HeaderParameter(name="Prefer", required=False)] = None,
     ) -> Response[Job | Signal]:
         if idempotency_key is not None and not _IDEMPOTENCY_RE.match(idempotency_key):
-            raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters", reason="idempotency_key")
+            raise BadRequest(
+                "Idempotency-Key must be 1-255 visible ASCII characters", reason="idempotency_key"
+            )
         key = getattr(request.state, "api_key", None)
         submission = await service.submit_analysis(
             rt, data, api_key_id=key.id if key else None, idempotency_key=idempotency_key
@@ -72,28 +79,44 @@ class SignalsController(Controller):
         job = await service.wait_for_job(rt, submission.job, wait) if wait else submission.job
         if wait and job.status == "done" and job.signal_id is not None:
             signal = await service.get_signal(rt, job.signal_id)
-            return Response(signal, status_code=201, headers={
-                "Location": f"/v1/signals/{signal.id}",
-                "Content-Location": f"/v1/signals/{signal.id}",
-                "Preference-Applied": f"wait={wait}",
-            })
+            return Response(
+                signal,
+                status_code=201,
+                headers={
+                    "Location": f"/v1/signals/{signal.id}",
+                    "Content-Location": f"/v1/signals/{signal.id}",
+                    "Preference-Applied": f"wait={wait}",
+                },
+            )
         if wait and job.status == "failed" and job.error_code is not None:
             error = error_for_code(job.error_code, job.error_detail or "", job.error_reason)
             error.extra["job"] = f"/v1/jobs/{job.id}"
             raise error
         return Response(job.to_wire(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
-    @get("/jobs/{job_id:uuid}", opt={"scope": "signals:read"}, summary="A job's status",
-         responses={404: problem_spec("No such job"), **AUTH_ERRORS})
-    async def get_job(self, rt: Runtime, job_id: UUID) -> Job:
+    @get(
+        "/jobs/{job_id:uuid}",
+        opt={"scope": "signals:read"},
+        summary="A job's status",
+        responses={404: problem_spec("No such job"), **AUTH_ERRORS},
+    )
+    async def get_job(self, rt: NamedDependency[Runtime], job_id: FromPath[UUID]) -> Job:
         return (await service.get_job(rt, job_id)).to_wire()
 
-    @get("/signals/{signal_id:uuid}", opt={"scope": "signals:read"}, summary="A signal card",
-         responses={404: problem_spec("No such signal"), **AUTH_ERRORS})
-    async def get_signal(self, rt: Runtime, signal_id: UUID) -> Signal:
+    @get(
+        "/signals/{signal_id:uuid}",
+        opt={"scope": "signals:read"},
+        summary="A signal card",
+        responses={404: problem_spec("No such signal"), **AUTH_ERRORS},
+    )
+    async def get_signal(self, rt: NamedDependency[Runtime], signal_id: FromPath[UUID]) -> Signal:
         return await service.get_signal(rt, signal_id)
 
-    @get("/articles/{article_id:uuid}", opt={"scope": "signals:read"}, summary="An extracted article",
-         responses={404: problem_spec("No such article"), **AUTH_ERRORS})
-    async def get_article(self, rt: Runtime, article_id: UUID) -> Article:
+    @get(
+        "/articles/{article_id:uuid}",
+        opt={"scope": "signals:read"},
+        summary="An extracted article",
+        responses={404: problem_spec("No such article"), **AUTH_ERRORS},
+    )
+    async def get_article(self, rt: NamedDependency[Runtime], article_id: FromPath[UUID]) -> Article:
         return await service.get_article(rt, article_id)

@@ -53,11 +53,11 @@ def _prepare(rt: Runtime, body: AnalyzeRequest) -> _Prepared:
     if body.html is not None:
         if body.url is None:
             raise InvalidRequest("an html body needs the page's url", reason="missing_url")
-        url = check_url(body.url, rt.policy, resolve_policy=False)
-        return _Prepared("html", url, None, {"html": body.html}, fingerprint)
+        html_url = check_url(body.url, rt.policy, resolve_policy=False)
+        return _Prepared("html", html_url, None, {"html": body.html}, fingerprint)
     if body.text is not None:
         url = check_url(body.url, rt.policy, resolve_policy=False) if body.url is not None else None
-        payload = {"text": body.text}
+        payload: dict[str, str] = {"text": body.text}
         if body.title is not None:
             payload["title"] = body.title
         return _Prepared("text", url, None, payload, fingerprint)
@@ -86,7 +86,8 @@ async def submit_analysis(
     if not rt.settings.llm_configured:
         missing = rt.settings.llm_missing()
         raise LLMNotConfigured(
-            "analysis needs a language model: set " + " and ".join(missing)
+            "analysis needs a language model: set "
+            + " and ".join(missing)
             + " (any OpenAI-compatible server; `signals llm-stub` serves a development one)",
             missing=missing,
         )

@@ -53,8 +53,12 @@ async def test_revoked_keys_stop_working(db):
 
 
 async def test_scopes_are_checked_and_admin_holds_all(db):
-    reader = await keys.authenticate(db, f"Bearer {(await keys.create_key(db, name='r', scopes=['signals:read'])).key}")
-    admin = await keys.authenticate(db, f"Bearer {(await keys.create_key(db, name='a', scopes=['admin'])).key}")
+    reader = await keys.authenticate(
+        db, f"Bearer {(await keys.create_key(db, name='r', scopes=['signals:read'])).key}"
+    )
+    admin = await keys.authenticate(
+        db, f"Bearer {(await keys.create_key(db, name='a', scopes=['admin'])).key}"
+    )
     keys.require_scope(reader, "signals:read")
     with pytest.raises(Forbidden):
         keys.require_scope(reader, "signals:write")

@@ -42,7 +42,7 @@ async def test_an_edited_applied_migration_stops_startup(empty_db, tmp_path: Pat
     await migrate(empty_db, folder)
     target = folder / "0001_core.sql"
     target.write_text(target.read_text() + "\n-- a later edit\n")
-    with pytest.raises(StartupError, match="0001_core.sql was edited after it was applied"):
+    with pytest.raises(StartupError, match=r"0001_core\.sql was edited after it was applied"):
         await migrate(empty_db, folder)
 
 
@@ -53,7 +53,9 @@ async def test_new_migrations_apply_in_order_and_a_failing_one_leaves_nothing(em
     (folder / "0003_broken.sql").write_text("CREATE TABLE extra_b (id int); SELECT no_such_function();")
     with pytest.raises(asyncpg.UndefinedFunctionError):
         await migrate(empty_db, folder)
-    versions = [r["version"] for r in await empty_db.fetch("SELECT version FROM schema_migrations ORDER BY 1")]
+    versions = [
+        r["version"] for r in await empty_db.fetch("SELECT version FROM schema_migrations ORDER BY 1")
+    ]
     assert versions == [1, 2]
     assert await empty_db.fetchval("SELECT to_regclass('extra_b')") is None  # rolled back whole
 
@@ -71,5 +73,5 @@ def test_badly_named_migration_files_are_refused(tmp_path: Path):
     from service.db.migrate import load_migrations
 
     (tmp_path / "1_core.sql").write_text("SELECT 1;")
-    with pytest.raises(StartupError, match="NNNN_name.sql"):
+    with pytest.raises(StartupError, match=r"NNNN_name\.sql"):
         load_migrations(tmp_path)

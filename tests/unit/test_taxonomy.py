@@ -10,10 +10,18 @@ def test_slugs_are_lowercase_hyphenated_and_stable():
 
 def test_normalize_topics_drops_duplicates_and_empty_and_caps():
     pairs = normalize_topics(["AI infrastructure", "ai-infrastructure", "!!!", "Energy", "A", "B", "C", "D"])
-    assert pairs == [("ai-infrastructure", "AI infrastructure"), ("energy", "Energy"), ("a", "A"), ("b", "B"), ("c", "C")]
+    assert pairs == [
+        ("ai-infrastructure", "AI infrastructure"),
+        ("energy", "Energy"),
+        ("a", "A"),
+        ("b", "B"),
+        ("c", "C"),
+    ]
 
 
 def test_entity_keys_fold_case_and_space():
     assert entity_key("  OpenAI ") == entity_key("openai")
-    triples = normalize_entities([("OpenAI", "organization"), ("openai", "organization"), ("OpenAI", "product")])
+    triples = normalize_entities(
+        [("OpenAI", "organization"), ("openai", "organization"), ("OpenAI", "product")]
+    )
     assert triples == [("OpenAI", "organization", "openai"), ("OpenAI", "product", "openai")]
