@@ -97,9 +97,18 @@ class Analyzer:
         }
         hooks = Hooks()
 
-        def count_attempt(*_args: Any, **_kwargs: Any) -> None:
-            # One completion per attempt: the grounding validator accepts on the last one.
+        spent = {"prompt": 0, "completion": 0, "reported": True}
+
+        def count_attempt(response: Any = None, *_args: Any, **_kwargs: Any) -> None:
+            # One completion per attempt: the grounding validator accepts on the last one,
+            # and provenance reports the tokens of every attempt, re-asks included.
             context["attempts"] += 1
+            usage = getattr(response, "usage", None)
+            if usage is None or usage.prompt_tokens is None:
+                spent["reported"] = False
+            else:
+                spent["prompt"] += int(usage.prompt_tokens)
+                spent["completion"] += int(usage.completion_tokens or 0)
 
         hooks.on("completion:response", count_attempt)
         started = time.perf_counter()
@@ -127,15 +136,14 @@ class Analyzer:
             )
         if len(grounded) < checked:
             log.info("dropped %d ungrounded key details", checked - len(grounded))
-        usage = getattr(completion, "usage", None)
         return Analysis(
             draft=draft.model_copy(update={"key_details": grounded}),
             grounding_checked=checked,
             grounding_grounded=len(grounded),
             model=getattr(completion, "model", None) or self.model,
             prompt_version=PROMPT_VERSION,
-            input_tokens=getattr(usage, "prompt_tokens", None),
-            output_tokens=getattr(usage, "completion_tokens", None),
+            input_tokens=int(spent["prompt"]) if spent["reported"] else None,
+            output_tokens=int(spent["completion"]) if spent["reported"] else None,
             latency_ms=latency_ms,
             attempts=max(1, int(context["attempts"])),
         )
