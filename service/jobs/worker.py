@@ -13,13 +13,15 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
-from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager
+from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager, RetryRequested
 
 from service.jobs.queue import ANALYZE_ARTICLE
 from service.runtime import Runtime
 from service.signals.pipeline import process_job
 
 log = logging.getLogger(__name__)
+
+_MAX_INFRA_RETRIES = 8
 
 
 async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
@@ -32,7 +34,18 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
         if job.payload is None or len(job.payload) != 16:
             log.error("queue entry %s has no job id; dropping it", job.id)
             return
-        await process_job(rt, UUID(bytes=job.payload))
+        try:
+            await process_job(rt, UUID(bytes=job.payload))
+        except Exception as exc:
+            # process_job records every pipeline failure on the job itself; what escapes is
+            # infrastructure (the database went away mid-job). Re-queue with backoff so
+            # the job is not left "queued" with no queue entry behind it.
+            if job.attempts >= _MAX_INFRA_RETRIES:
+                log.exception("job %s: giving up after %d infrastructure failures", job.id, job.attempts)
+                raise
+            delay = timedelta(seconds=min(300, 2 ** (job.attempts + 1)))
+            log.warning("job %s: %s; retrying in %s", job.id, type(exc).__name__, delay)
+            raise RetryRequested(delay=delay, reason=type(exc).__name__) from exc
 
     concurrency = max(2, rt.settings.worker_concurrency)
     runner = asyncio.create_task(

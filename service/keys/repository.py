@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ class StoredKey(msgspec.Struct, kw_only=True, frozen=True):
     key_hash: bytes
     scopes: list[str]
     revoked: bool
+    last_used_at: datetime | None
 
 
 async def insert_api_key(conn: Any, *, name: str, prefix: str, key_hash: bytes, scopes: list[str]) -> Any:
@@ -39,6 +41,7 @@ async def get_api_key_by_hash(conn: Any, key_hash: bytes) -> StoredKey | None:
         key_hash=bytes(row["key_hash"]),
         scopes=list(row["scopes"]),
         revoked=row["revoked_at"] is not None,
+        last_used_at=row["last_used_at"],
     )
 
 

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import secrets
 import string
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.keys import SCOPES, ApiKey, ApiKeyCreated
@@ -20,6 +21,7 @@ KEY_PREFIX = "sk_live_"
 _ALPHABET = string.ascii_letters + string.digits
 _SECRET_LENGTH = 43  # 43 base62 characters: about 256 bits
 _VISIBLE = len(KEY_PREFIX) + 8
+_TOUCH_EVERY = timedelta(minutes=1)
 
 
 def hash_key(key: str) -> bytes:
@@ -91,7 +93,9 @@ async def authenticate(conn: Any, header: str | None) -> StoredKey:
         raise Unauthorized("unknown API key", reason="unknown")
     if stored.revoked:
         raise Unauthorized("this API key was revoked", reason="revoked")
-    await repository.touch_api_key(conn, stored.id)
+    if stored.last_used_at is None or stored.last_used_at < datetime.now(UTC) - _TOUCH_EVERY:
+        # At most one write a minute per key; the query re-checks, so racing requests agree.
+        await repository.touch_api_key(conn, stored.id)
     return stored
 
 

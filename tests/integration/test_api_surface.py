@@ -81,6 +81,7 @@ async def test_openapi_describes_the_endpoints_and_the_bearer_scheme(http):
     headers = {p["name"] for p in post["parameters"] if p["in"] == "header"}
     assert {"Idempotency-Key", "Prefer"} <= headers
     assert (await http.get("/schema/swagger")).status_code == 200
+    assert (await http.get("/schema/scalar")).status_code == 200
 
 
 @pytest.mark.parametrize(

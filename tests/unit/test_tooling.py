@@ -13,7 +13,8 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_finds_nothing():
-    result = _run(str(BIN / "ruff"), "check", "service", "schemas", "tests", "bench")
+    folders = [name for name in ("service", "schemas", "tests", "bench") if (ROOT / name).is_dir()]
+    result = _run(str(BIN / "ruff"), "check", *folders)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
