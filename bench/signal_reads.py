@@ -139,10 +139,10 @@ async def main() -> None:
         await init_connection(conn)
         ids = await seed(conn, args.signals)
         key = (await create_key(conn, name="bench", scopes=["signals:read"])).key
-        sql = queries.get_signal_by_id.sql
+        sql = queries.get_signal_cards.sql
 
         async def bare(signal_id: object) -> None:
-            await conn.fetchrow(sql, signal_id)
+            await conn.fetch(sql, [signal_id])
 
         async def repo(signal_id: object) -> None:
             await repository.get_signal(conn, signal_id)

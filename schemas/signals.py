@@ -108,9 +108,61 @@ class Signal(Response):
     pessimistic_outlook: str
     topics: list[Topic]
     entities: list[Entity]
+    sentiment: float | None
+    """Tone from -1 (very negative) to 1 (very positive), as the model judged it."""
     source: Source
     grounding: Grounding
     provenance: Provenance
     article_id: UUID
+    story_id: UUID | None
+    """The story (articles about one event) this signal belongs to."""
+    current: bool
+    """False when a newer analysis of the same article exists."""
     related: list[RelatedLink]
     links: SignalLinks
+
+
+class EntityRef(Response):
+    """An entity as list items name it."""
+
+    id: int
+    name: str
+    type: str
+
+
+class SignalListItem(Response):
+    """A signal in a list: what a feed row needs, no long text (``include=card`` for cards)."""
+
+    id: UUID
+    title: str
+    summary: str
+    url: str | None
+    site_name: str | None
+    language: str | None
+    published_date: date | None
+    created_at: datetime
+    sentiment: float | None
+    topics: list[Topic]
+    entities: list[EntityRef]
+    story_id: UUID | None
+    snippet: str | None = None
+    """With ``q``: matching fragments, HTML-escaped, matches wrapped in <mark>."""
+    rank: float | None = None
+    """With ``sort=relevance``: the full-text rank (higher is better)."""
+    links: SignalLinks | None = None
+
+
+class SignalPage(Response):
+    """One page of a list. ``next`` is the URL of the following page (null on the last)."""
+
+    items: list[SignalListItem]
+    next: str | None
+    limit: int
+
+
+class SignalCardPage(Response):
+    """One page of a list with ``include=card``: full signal cards."""
+
+    items: list[Signal]
+    next: str | None
+    limit: int

@@ -89,6 +89,30 @@ class Settings(BaseSettings):
     )
     """Embeddings model on the same server (related coverage); unset: no embeddings."""
 
+    embedding_dimensions: int = Field(
+        default=384, ge=8, le=2000, validation_alias=AliasChoices("SIGNALS_EMBEDDING_DIMENSIONS")
+    )
+    """Dimensions asked of the embeddings endpoint (its ``dimensions`` parameter) and indexed."""
+
+    # --- related coverage and stories ----------------------------------------------------------
+    related_keep: int = Field(default=20, ge=1, le=200, validation_alias=AliasChoices("SIGNALS_RELATED_KEEP"))
+    """Related links stored per signal (the card shows the top 5)."""
+
+    story_window_hours: float = Field(
+        default=72.0, gt=0, le=24 * 60, validation_alias=AliasChoices("SIGNALS_STORY_WINDOW_HOURS")
+    )
+    """A signal joins a story only if the story had a signal within this many hours."""
+
+    story_similarity: float = Field(
+        default=0.80, ge=0, le=1, validation_alias=AliasChoices("SIGNALS_STORY_SIMILARITY")
+    )
+    """Cosine similarity of embeddings at or above which two signals may report one event."""
+
+    story_min_shared_entities: int = Field(
+        default=1, ge=0, le=10, validation_alias=AliasChoices("SIGNALS_STORY_MIN_SHARED_ENTITIES")
+    )
+    """Entities two signals must share (besides similar embeddings) to be one story."""
+
     # --- fetching and extraction -------------------------------------------------------------
     fetch_allowed_networks: Annotated[list[IPNetwork], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("SIGNALS_FETCH_ALLOWED_NETWORKS")

@@ -84,6 +84,14 @@ class SignalDraft(BaseModel):
         max_length=5,
         description="1-5 broad topic labels of 1-3 words, e.g. 'AI infrastructure', 'Energy policy'.",
     )
+    sentiment: float = Field(
+        ge=-1.0,
+        le=1.0,
+        description=(
+            "Tone of the reported development for those it affects, from -1 (very negative) "
+            "through 0 (neutral or mixed) to 1 (very positive)."
+        ),
+    )
     entities: list[EntityDraft] = Field(
         default_factory=list,
         max_length=30,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-PROMPT_VERSION = "2026-11-23.1"
+PROMPT_VERSION = "2026-11-23.2"
 
 _BOUNDARY_RE = r"[0-9a-f]{16}"
 ARTICLE_PATTERN = re.compile(

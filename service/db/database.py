@@ -20,6 +20,16 @@ _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 
 
+SERVER_SETTINGS = {
+    # The list queries hold optional filters ("$1 IS NULL OR ..."): a cached generic plan
+    # would serve every filter combination with one plan. Custom plans fold the unused
+    # filters away and let each combination use its index.
+    "plan_cache_mode": "force_custom_plan",
+    # JIT compiles big estimated plans at tens of milliseconds per query: wrong for an API.
+    "jit": "off",
+}
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
     """Per-connection setup: json/jsonb travel as Python values, encoded by msgspec."""
     for name in ("json", "jsonb"):
@@ -78,6 +88,7 @@ class Database:
                 max_size=self.settings.db_pool_max,
                 init=init_connection,
                 reset=reset_connection,
+                server_settings=SERVER_SETTINGS,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # The DSN may hold a password: name the error, never the DSN.
@@ -89,7 +100,7 @@ class Database:
     async def connect(self) -> asyncpg.Connection:
         """A dedicated connection outside the pool (LISTEN, the queue worker)."""
         assert self.dsn is not None
-        conn: asyncpg.Connection = await asyncpg.connect(self.dsn)
+        conn: asyncpg.Connection = await asyncpg.connect(self.dsn, server_settings=SERVER_SETTINGS)
         await init_connection(conn)
         return conn
 

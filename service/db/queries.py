@@ -1,12 +1,12 @@
 """Named SQL queries loaded once from sql/queries/*.sql.
 
-The files use aiosql's format (``-- name: get_signal_by_id^`` and a one-line comment),
+The files use aiosql's format (``-- name: get_signal_cards`` and a one-line comment),
 so they stay readable by aiosql tools; this loader is the small equivalent the issue
 allows: it turns ``:name`` parameters into asyncpg's ``$n`` once at import and then
 calls asyncpg directly, so a named query costs exactly what a hand-written one does
 (the list endpoints are benchmarked against bare asyncpg).
 
-    row = await queries.get_signal_by_id.fetchrow(conn, id=signal_id)
+    rows = await queries.get_signal_cards.fetch(conn, ids=[signal_id])
 """
 
 from __future__ import annotations

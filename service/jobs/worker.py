@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager, RetryRequested
 
-from service.jobs.queue import ANALYZE_ARTICLE
+from service.jobs.queue import ANALYZE_ARTICLE, RELATE_SIGNAL
 from service.runtime import Runtime
 from service.signals.pipeline import process_job
 
@@ -45,6 +45,24 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
                 raise
             delay = timedelta(seconds=min(300, 2 ** (job.attempts + 1)))
             log.warning("job %s: %s; retrying in %s", job.id, type(exc).__name__, delay)
+            raise RetryRequested(delay=delay, reason=type(exc).__name__) from exc
+
+    @qm.entrypoint(RELATE_SIGNAL)
+    async def relate_new_signal(job: Job) -> None:
+        if job.payload is None or len(job.payload) != 16:
+            log.error("queue entry %s has no signal id; dropping it", job.id)
+            return
+        from service.related.service import relate_signal  # TEMP until service.related lands
+
+        try:
+            await relate_signal(rt, UUID(bytes=job.payload))
+        except Exception as exc:
+            # Embedding server or database trouble: the signal stands; relate it later.
+            if job.attempts >= _MAX_INFRA_RETRIES:
+                log.exception("signal %s: giving up relating it", UUID(bytes=job.payload))
+                raise
+            delay = timedelta(seconds=min(600, 5 * 2**job.attempts))
+            log.warning("relating signal failed (%s); retrying in %s", type(exc).__name__, delay)
             raise RetryRequested(delay=delay, reason=type(exc).__name__) from exc
 
     concurrency = max(2, rt.settings.worker_concurrency)

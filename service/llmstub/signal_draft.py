@@ -227,8 +227,29 @@ def draft_from_article(text: str) -> dict[str, Any]:
             f"stalls or turns out smaller than described. {STUB_NOTE}"
         ),
         "topics": topics,
+        "sentiment": tone(reading.sentences),
         "entities": entities,
     }
+
+
+_POSITIVE = _word_set(
+    "growth gain gains rise rises rose record win wins welcomed approve approved boost improve "
+    "improved improvement success successful strong opens invest investment jobs expand expansion"
+)
+_NEGATIVE = _word_set(
+    "loss losses fall falls fell decline cut cuts layoffs warn warned warning risk risks delay "
+    "delayed crisis fail failed failure weak lawsuit breach fine fined shortage collapse closure"
+)
+
+
+def tone(sentences: list[str]) -> float:
+    """A crude, deterministic sentiment in [-1, 1] from counts of positive and negative words."""
+    words = [w.casefold() for s in sentences for w in _WORD.findall(s)]
+    positive = sum(w in _POSITIVE for w in words)
+    negative = sum(w in _NEGATIVE for w in words)
+    if positive + negative == 0:
+        return 0.0
+    return round((positive - negative) / (positive + negative), 2)
 
 
 def _looks_like_title(line: str) -> bool:

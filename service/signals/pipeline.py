@@ -19,10 +19,11 @@ from service.analysis.prompt import PROMPT_VERSION, ArticleForPrompt
 from service.errors import LLMNotConfigured, SignalsError
 from service.ingest.canonical import canonicalize_url, choose_canonical
 from service.ingest.extract import ExtractedArticle, article_from_text
+from service.jobs.queue import enqueue_relate
 from service.runtime import Runtime
 from service.signals import repository
+from service.signals.linking import link_topics_and_entities
 from service.signals.repository import JobRecord
-from service.signals.taxonomy import normalize_entities, normalize_topics
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,8 @@ async def _store_signal(
             output_tokens=analysis.output_tokens,
             llm_latency_ms=analysis.latency_ms,
             llm_attempts=analysis.attempts,
+            sentiment=draft.sentiment,
+            key_text=" ".join(d.text for d in draft.key_details),
         )
         reused = False
         if signal_id is None:
@@ -166,10 +169,11 @@ async def _store_signal(
             assert signal_id is not None
             reused = True
         else:
-            await repository.link_signal_topics(conn, signal_id, normalize_topics(draft.topics))
-            await repository.link_signal_entities(
-                conn, signal_id, normalize_entities([(e.name, e.type) for e in draft.entities])
+            await repository.supersede_article_signals(conn, article_id, signal_id)
+            await link_topics_and_entities(
+                conn, signal_id, draft.topics, [(e.name, e.type) for e in draft.entities]
             )
+            await enqueue_relate(conn, signal_id)
         finished = await repository.finish_job_done(
             conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused
         )

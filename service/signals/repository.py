@@ -15,6 +15,7 @@ from schemas.signals import (
     Grounding,
     KeyDetail,
     Provenance,
+    RelatedLink,
     Signal,
     SignalLinks,
     Source,
@@ -202,11 +203,32 @@ async def insert_signal(conn: Any, **fields: Any) -> UUID | None:
     return value
 
 
-async def link_signal_topics(conn: Any, signal_id: UUID, topics: list[tuple[str, str]]) -> None:
-    if topics:
-        await queries.link_signal_topics.execute(
-            conn, signal_id=signal_id, slugs=[s for s, _ in topics], labels=[label for _, label in topics]
-        )
+async def supersede_article_signals(conn: Any, article_id: UUID, signal_id: UUID) -> None:
+    await queries.supersede_article_signals.execute(conn, article_id=article_id, signal_id=signal_id)
+
+
+async def resolve_topic_slugs(conn: Any, slugs: list[str]) -> dict[str, int | None]:
+    rows = await queries.resolve_topic_slugs.fetch(conn, slugs=slugs)
+    return {row["slug"]: row["topic_id"] for row in rows}
+
+
+async def topics_with_slug_prefix(conn: Any, prefix: str) -> list[tuple[int, str]]:
+    return [
+        (row["id"], row["slug"]) for row in await queries.topics_with_slug_prefix.fetch(conn, prefix=prefix)
+    ]
+
+
+async def insert_topic_alias(conn: Any, alias: str, topic_id: int, source: str) -> None:
+    await queries.insert_topic_alias.execute(conn, alias=alias, topic_id=topic_id, source=source)
+
+
+async def upsert_topic(conn: Any, slug: str, label: str) -> int:
+    value: int = await queries.upsert_topic.fetchval(conn, slug=slug, label=label)
+    return value
+
+
+async def link_signal_topic_ids(conn: Any, signal_id: UUID, topic_ids: list[int]) -> None:
+    await queries.link_signal_topic_ids.execute(conn, signal_id=signal_id, topic_ids=topic_ids)
 
 
 async def link_signal_entities(conn: Any, signal_id: UUID, entities: list[tuple[str, str, str]]) -> None:
@@ -221,9 +243,18 @@ async def link_signal_entities(conn: Any, signal_id: UUID, entities: list[tuple[
 
 
 async def get_signal(conn: Any, signal_id: UUID) -> Signal | None:
-    row = await queries.get_signal_by_id.fetchrow(conn, id=signal_id)
-    if row is None:
-        return None
+    cards = await get_signal_cards(conn, [signal_id])
+    return cards[0] if cards else None
+
+
+async def get_signal_cards(conn: Any, ids: list[UUID]) -> list[Signal]:
+    """Full cards for ``ids``, in the order given (unknown ids are left out)."""
+    rows = await queries.get_signal_cards.fetch(conn, ids=ids)
+    by_id = {row["id"]: _card(row) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _card(row: Any) -> Signal:
     return Signal(
         id=row["id"],
         title=row["title"],
@@ -256,7 +287,46 @@ async def get_signal(conn: Any, signal_id: UUID) -> Signal | None:
             llm_attempts=row["llm_attempts"],
             created_at=row["created_at"],
         ),
+        sentiment=row["sentiment"],
         article_id=row["article_id"],
-        related=[],
+        story_id=row["story_id"],
+        current=row["is_current"],
+        related=[
+            RelatedLink(id=UUID(r["id"]), title=r["title"], url=r["url"], reason=r["reason"])
+            for r in row["related"]
+        ],
         links=SignalLinks(self=f"/v1/signals/{row['id']}", article=f"/v1/articles/{row['article_id']}"),
     )
+
+
+# --- lists --------------------------------------------------------------------------------------
+
+
+async def list_signal_rows(conn: Any, *, relevance: bool, **params: Any) -> list[Any]:
+    """Rows of one list page (plus one, to tell whether another page follows)."""
+    if relevance:
+        params.pop("after_created", None)
+        return await queries.list_signals_relevance.fetch(conn, **params)
+    params.pop("after_rank", None)
+    return await queries.list_signals_newest.fetch(conn, **params)
+
+
+async def search_snippets(conn: Any, ids: list[UUID], q: str) -> dict[UUID, str]:
+    rows = await queries.search_snippets.fetch(conn, ids=ids, q=q)
+    return {row["id"]: row["snippet"] for row in rows}
+
+
+async def topic_labels(conn: Any, ids: list[int]) -> dict[int, tuple[str, str]]:
+    if not ids:
+        return {}
+    return {row["id"]: (row["slug"], row["label"]) for row in await queries.topic_labels.fetch(conn, ids=ids)}
+
+
+async def entity_names(conn: Any, ids: list[int]) -> dict[int, tuple[str, str]]:
+    if not ids:
+        return {}
+    return {row["id"]: (row["name"], row["type"]) for row in await queries.entity_names.fetch(conn, ids=ids)}
+
+
+async def existing_entity_ids(conn: Any, ids: list[int]) -> set[int]:
+    return {row["id"] for row in await queries.existing_entity_ids.fetch(conn, ids=ids)}

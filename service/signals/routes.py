@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from schemas.articles import Article
 from schemas.jobs import Job
-from schemas.signals import AnalyzeRequest, Signal
+from schemas.signals import AnalyzeRequest, Signal, SignalCardPage, SignalPage
 from service.errors import BadRequest, error_for_code
 from service.http import AUTH_ERRORS, problem_spec, provide_runtime
 from service.runtime import Runtime
 from service.signals import service
+from service.signals.listing import MAX_LIMIT, SignalQuery, list_signals
 
 _WAIT_RE = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 _IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def next_link(request: Request[Any, Any, Any], token: str) -> str:
+    """This request's URL (path and query) with ``cursor`` set to ``token``."""
+    params = [(k, v) for k, values in request.query_params.dict().items() for v in values if k != "cursor"]
+    params.append(("cursor", token))
+    return f"{request.url.path}?{urlencode(params)}"
 
 
 def prefer_wait(header: str | None) -> int:
@@ -93,6 +102,78 @@ class SignalsController(Controller):
             error.extra["job"] = f"/v1/jobs/{job.id}"
             raise error
         return Response(job.to_wire(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+    @get(
+        "/signals",
+        opt={"scope": "signals:read"},
+        summary="List and search signals",
+        description=(
+            "Current signals, newest first (or by full-text relevance with q and sort=relevance). "
+            "Keyset pagination: follow `next` (an opaque cursor; keep every other parameter). "
+            "`include=card` returns full cards instead of compact items; `collapse=story` shows "
+            "one signal per story."
+        ),
+        responses={
+            400: problem_spec("Bad parameter, cursor or range"),
+            404: problem_spec("Unknown topic or entity"),
+            **AUTH_ERRORS,
+        },
+    )
+    async def list_signals(
+        self,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        topic: Annotated[
+            list[str] | None, QueryParameter(description="Topic slug; repeat for several")
+        ] = None,
+        topic_match: Annotated[
+            Literal["any", "all"], QueryParameter(description="Several topics: any or all of them")
+        ] = "any",
+        entity: Annotated[
+            list[int] | None, QueryParameter(description="Entity id; repeat: all of them")
+        ] = None,
+        source: Annotated[str | None, QueryParameter(description="Site name, exactly")] = None,
+        since: Annotated[str | None, QueryParameter(description="ISO date or date-time, inclusive")] = None,
+        until: Annotated[str | None, QueryParameter(description="ISO date (whole day) or date-time")] = None,
+        date_field: Annotated[
+            Literal["created", "published"], QueryParameter(description="What since/until compare")
+        ] = "created",
+        q: Annotated[
+            str | None, QueryParameter(description="Full text (web search syntax)", max_length=500)
+        ] = None,
+        story: Annotated[UUID | None, QueryParameter(description="Only this story's signals")] = None,
+        lang: Annotated[str | None, QueryParameter(description="Article language, e.g. en")] = None,
+        sort: Annotated[Literal["newest", "relevance"], QueryParameter()] = "newest",
+        collapse: Annotated[
+            Literal["story"] | None, QueryParameter(description="One signal per story")
+        ] = None,
+        include: Annotated[Literal["card"] | None, QueryParameter(description="Full cards")] = None,
+        limit: Annotated[int, QueryParameter(description=f"1-{MAX_LIMIT}")] = 20,
+        cursor: Annotated[
+            str | None, QueryParameter(description="From a previous page's next", max_length=1000)
+        ] = None,
+    ) -> SignalPage | SignalCardPage:
+        query = SignalQuery(
+            topics=tuple(topic or ()),
+            topic_match=topic_match,
+            entities=tuple(entity or ()),
+            source=source,
+            since=since,
+            until=until,
+            date_field=date_field,
+            q=q,
+            story=story,
+            lang=lang,
+            sort=sort,
+            collapse=collapse == "story",
+            limit=limit,
+            cursor=cursor,
+            include_card=include == "card",
+        )
+        page = await list_signals(rt, query)
+        if page.next is not None:
+            page.next = next_link(request, page.next)
+        return page
 
     @get(
         "/jobs/{job_id:uuid}",

@@ -39,6 +39,55 @@ def normalize_topics(labels: list[str], limit: int = 5) -> list[tuple[str, str]]
     return result
 
 
+def _singular(token: str) -> str:
+    if len(token) > 4 and token.endswith("ies"):
+        return token[:-3] + "y"
+    if len(token) > 4 and token.endswith(("ches", "shes", "xes", "sses")):
+        return token[:-2]
+    if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+        return token[:-1]
+    return token
+
+
+MIN_ABBREVIATION = 4
+"""A token may stand for a longer one it begins ("infra" for "infrastructure") from this length."""
+
+
+def is_synonym(new: str, existing: str) -> bool:
+    """Whether slug ``new`` is another spelling of topic ``existing``.
+
+    Token by token (an "and" is ignored): equal, the same word in singular and plural, or a
+    prefix abbreviation of at least four letters. Multi-word slugs need one token spelled
+    exactly alike, so two abbreviations cannot merge unrelated topics; single words merge
+    only on singular/plural.
+    """
+    if new == existing:
+        return True
+    a = [t for t in new.split("-") if t != "and"]
+    b = [t for t in existing.split("-") if t != "and"]
+    if len(a) != len(b) or not a:
+        return False
+    exact = 0
+    for x, y in zip(a, b, strict=True):
+        if x == y:
+            exact += 1
+        elif _singular(x) == _singular(y):
+            continue
+        elif len(a) > 1:
+            short, long = sorted((x, y), key=len)
+            if not (len(short) >= MIN_ABBREVIATION and long.startswith(short)):
+                return False
+        else:
+            return False
+    return exact > 0 or len(a) == 1
+
+
+def synonym_target(new: str, candidates: list[str]) -> str | None:
+    """The one existing slug ``new`` is a synonym of; None when there is none or several."""
+    matches = [c for c in candidates if c != new and is_synonym(new, c)]
+    return matches[0] if len(matches) == 1 else None
+
+
 def entity_key(name: str) -> str:
     """The folded form two spellings of one name share ('OpenAI ' and 'openai')."""
     text = unicodedata.normalize("NFKC", name).casefold()

@@ -4,35 +4,65 @@ SELECT id FROM signals
 WHERE article_id = :article_id AND content_hash = :content_hash AND prompt_version = :prompt_version;
 
 -- name: insert_signal
--- Stores one signal; a concurrent twin (same article, text and prompt) wins and we get nothing back.
+-- Stores one signal with its article's metadata and full-text vector; a concurrent twin
+-- (same article, text and prompt) wins and we get nothing back.
 INSERT INTO signals (
     article_id, content_hash, prompt_version, title, summary, eli5, analysis, impact,
     optimistic_outlook, pessimistic_outlook, key_details, grounding_checked, grounding_grounded,
-    model, input_tokens, output_tokens, llm_latency_ms, llm_attempts
-) VALUES (
+    model, input_tokens, output_tokens, llm_latency_ms, llm_attempts, sentiment,
+    url, canonical_url, site_name, language, published_date, search
+)
+SELECT
     :article_id, :content_hash, :prompt_version, :title, :summary, :eli5, :analysis, :impact,
     :optimistic_outlook, :pessimistic_outlook, :key_details, :grounding_checked, :grounding_grounded,
-    :model, :input_tokens, :output_tokens, :llm_latency_ms, :llm_attempts
-)
+    :model, :input_tokens, :output_tokens, :llm_latency_ms, :llm_attempts, :sentiment,
+    a.url, a.canonical_url, a.site_name, a.language, a.published_date,
+    -- weights: headline A, claim and key facts B, analysis C, article text D
+    setweight(to_tsvector('english', :title), 'A')
+    || setweight(to_tsvector('english', :summary || ' ' || :key_text), 'B')
+    || setweight(to_tsvector('english', :analysis), 'C')
+    || setweight(to_tsvector('english', left(a.text, 100000)), 'D')
+FROM articles a
+WHERE a.id = :article_id
 ON CONFLICT (article_id, content_hash, prompt_version) DO NOTHING
 RETURNING id;
 
--- name: link_signal_topics
--- Upserts topics by slug and links them to a signal in the given order.
-WITH input AS (
-    -- one row per topic, position = order the model gave
-    SELECT slug, label, position
-    FROM unnest(:slugs::text[], :labels::text[]) WITH ORDINALITY AS t (slug, label, position)
-), upserted AS (
-    -- DO UPDATE (a no-op) rather than DO NOTHING so existing rows come back too, locked
-    INSERT INTO topics (slug, label)
-    SELECT slug, label FROM input
-    ON CONFLICT (slug) DO UPDATE SET slug = EXCLUDED.slug
-    RETURNING id, slug
+-- name: supersede_article_signals
+-- Older signals of an article stop being current once a newer one exists.
+UPDATE signals SET is_current = false
+WHERE article_id = :article_id AND id <> :signal_id AND is_current;
+
+-- name: resolve_topic_slugs
+-- The topic each slug names, directly or through an alias (NULL: unknown slug).
+SELECT input.slug, coalesce(t.id, al.topic_id) AS topic_id
+FROM unnest(:slugs::text[]) AS input (slug)
+LEFT JOIN topics t ON t.slug = input.slug
+LEFT JOIN topic_aliases al ON al.alias = input.slug;
+
+-- name: topics_with_slug_prefix
+-- Existing topic slugs starting with a prefix: synonym candidates for a new slug.
+SELECT id, slug FROM topics WHERE slug LIKE :prefix || '%' ORDER BY slug LIMIT 200;
+
+-- name: insert_topic_alias
+-- Records that a slug is another spelling of a topic.
+INSERT INTO topic_aliases (alias, topic_id, source) VALUES (:alias, :topic_id, :source)
+ON CONFLICT (alias) DO NOTHING;
+
+-- name: upsert_topic
+-- The id of the topic with this slug, creating it if needed.
+INSERT INTO topics (slug, label) VALUES (:slug, :label)
+ON CONFLICT (slug) DO UPDATE SET slug = EXCLUDED.slug
+RETURNING id;
+
+-- name: link_signal_topic_ids
+-- Links a signal to topics (ids in the model's order) and stores them on the signal.
+WITH links AS (
+    INSERT INTO signal_topics (signal_id, topic_id, position)
+    SELECT :signal_id, topic_id, position
+    FROM unnest(:topic_ids::bigint[]) WITH ORDINALITY AS t (topic_id, position)
+    ON CONFLICT DO NOTHING
 )
-INSERT INTO signal_topics (signal_id, topic_id, position)
-SELECT :signal_id, upserted.id, input.position
-FROM input JOIN upserted USING (slug);
+UPDATE signals SET topic_ids = :topic_ids WHERE id = :signal_id;
 
 -- name: link_signal_entities
 -- Upserts entities by (type, folded name) and links them to a signal in the given order.
@@ -46,17 +76,23 @@ WITH input AS (
     SELECT name, type, key FROM input
     ON CONFLICT (type, key) DO UPDATE SET key = EXCLUDED.key
     RETURNING id, type, key
+), linked AS (
+    INSERT INTO signal_entities (signal_id, entity_id, position)
+    SELECT :signal_id, upserted.id, input.position
+    FROM input JOIN upserted USING (type, key)
+    RETURNING entity_id, position
 )
-INSERT INTO signal_entities (signal_id, entity_id, position)
-SELECT :signal_id, upserted.id, input.position
-FROM input JOIN upserted USING (type, key);
+-- the ids are also stored on the signal, for filtering
+UPDATE signals SET entity_ids = (SELECT array_agg(entity_id ORDER BY position) FROM linked)
+WHERE id = :signal_id;
 
--- name: get_signal_by_id
--- One signal card with its source, topics and entities.
+-- name: get_signal_cards
+-- Signal cards (source, topics, entities, top related links) for the given ids, any order.
 SELECT s.id, s.article_id, s.title, s.summary, s.eli5, s.analysis, s.impact,
        s.optimistic_outlook, s.pessimistic_outlook, s.key_details,
        s.grounding_checked, s.grounding_grounded, s.model, s.prompt_version,
        s.input_tokens, s.output_tokens, s.llm_latency_ms, s.llm_attempts, s.created_at,
+       s.sentiment, s.story_id, s.is_current,
        a.url, a.canonical_url, a.site_name, a.author, a.published_date, a.language, a.image,
        a.word_count,
        coalesce((
@@ -70,7 +106,18 @@ SELECT s.id, s.article_id, s.title, s.summary, s.eli5, s.analysis, s.impact,
            SELECT jsonb_agg(jsonb_build_object('name', e.name, 'type', e.type) ORDER BY se.position)
            FROM signal_entities se JOIN entities e ON e.id = se.entity_id
            WHERE se.signal_id = s.id
-       ), '[]'::jsonb) AS entities
+       ), '[]'::jsonb) AS entities,
+       coalesce((
+           -- the top related links, as the card's "related coverage"
+           SELECT jsonb_agg(jsonb_build_object('id', r.id, 'title', r.title, 'url', r.url, 'reason', r.reason) ORDER BY r.score DESC)
+           FROM (
+               SELECT o.id, o.title, coalesce(o.canonical_url, o.url) AS url, sr.reason, sr.score
+               FROM signal_related sr JOIN signals o ON o.id = sr.related_id
+               WHERE sr.signal_id = s.id AND o.is_current
+               ORDER BY sr.score DESC, sr.related_id
+               LIMIT 5
+           ) r
+       ), '[]'::jsonb) AS related
 FROM signals s
 JOIN articles a ON a.id = s.article_id
-WHERE s.id = :id;
+WHERE s.id = ANY(:ids::uuid[]);

@@ -7,7 +7,7 @@ from service.db.queries import load_queries, queries
 
 def test_every_named_query_has_a_comment_and_compiles(tmp_path: Path):
     named = load_queries()
-    assert "get_signal_by_id" in named
+    assert "get_signal_cards" in named
     for query in named.values():
         assert query.doc, f"{query.name} lacks its one-line comment"
         assert ":" + "id" not in query.sql.replace("::", "")  # every :param became $n

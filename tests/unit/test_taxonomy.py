@@ -25,3 +25,25 @@ def test_entity_keys_fold_case_and_space():
         [("OpenAI", "organization"), ("openai", "organization"), ("OpenAI", "product")]
     )
     assert triples == [("OpenAI", "organization", "openai"), ("OpenAI", "product", "openai")]
+
+
+def test_synonyms_merge_abbreviations_plurals_and_and():
+    from service.signals.taxonomy import is_synonym
+
+    assert is_synonym("ai-infra", "ai-infrastructure")
+    assert is_synonym("data-centers", "data-center")
+    assert is_synonym("energy-policies", "energy-policy")
+    assert is_synonym("research-development", "research-and-development")
+    assert is_synonym("chips", "chip")
+
+
+def test_unrelated_topics_do_not_merge():
+    from service.signals.taxonomy import is_synonym, synonym_target
+
+    assert not is_synonym("car-industry", "cargo-industry")  # 3-letter prefix is too short
+    assert not is_synonym("infra", "infrastructure")  # single words merge on plural only
+    assert not is_synonym("tech-infra", "technology-infrastructure")  # no token spelled alike
+    assert not is_synonym("ai", "ai-infrastructure")
+    assert not is_synonym("space-policy", "energy-policy")
+    assert synonym_target("econ-policy", ["economic-policy", "economy-policy"]) is None  # ambiguous
+    assert synonym_target("ai-infra", ["ai-infrastructure", "ai-safety"]) == "ai-infrastructure"

@@ -1,0 +1,95 @@
+"""Opaque keyset cursors shared by every paginated endpoint.
+
+A cursor is the base64url (unpadded) form of a small msgspec-JSON object::
+
+    {"k": "<kind>", "f": "<fingerprint of the query>", "p": {<position of the last item>}}
+
+``k`` names the endpoint that issued it, so a cursor from ``/v1/topics`` is refused by
+``/v1/entities``. ``f`` is a short hash of the query parameters the page depends on (filters,
+sort, window), so a cursor cannot be replayed against a different query and silently skip
+rows. The position is whatever the endpoint's keyset needs (a count and a slug, a timestamp
+and an id...). Cursors are not signed: tampering with one can only move a client within the
+results it may read anyway, and every field is validated on decode.
+
+Anything wrong with a cursor is a 400 problem with ``reason="bad_cursor"``, never a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import msgspec
+
+from service.errors import BadRequest
+
+MAX_CURSOR_LENGTH = 1024
+"""Longer tokens are refused before decoding: no endpoint issues anything near this size."""
+
+T = TypeVar("T")
+
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
+    k: str
+    f: str
+    p: dict[str, Any]
+
+
+_decoder = msgspec.json.Decoder(_Envelope)
+
+
+def _bad(detail: str) -> BadRequest:
+    return BadRequest(detail, reason="bad_cursor")
+
+
+def query_fingerprint(query: Mapping[str, Any] | None) -> str:
+    """A short, stable hash of the parameters a cursor is bound to (order-insensitive)."""
+    if not query:
+        return ""
+    return hashlib.sha256(_encoder.encode(dict(query))).hexdigest()[:16]
+
+
+def encode_cursor(kind: str, position: Mapping[str, Any], *, query: Mapping[str, Any] | None = None) -> str:
+    """An opaque token for ``position`` (JSON-encodable values: str, int, float, datetime, UUID...)."""
+    raw = _encoder.encode(_Envelope(k=kind, f=query_fingerprint(query), p=dict(position)))
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(token: str, kind: str, *, query: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The position inside ``token``; 400 ``bad_cursor`` when it is garbage, from another endpoint
+    (``kind``) or from a query with other parameters (``query``, as given to ``encode_cursor``)."""
+    if not token or len(token) > MAX_CURSOR_LENGTH:
+        raise _bad("the cursor is not valid; start again without one")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        envelope = _decoder.decode(raw)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise _bad("the cursor is not valid; start again without one") from None
+    if envelope.k != kind:
+        raise _bad("this cursor belongs to another endpoint")
+    if envelope.f != query_fingerprint(query):
+        raise _bad("this cursor belongs to a different query; keep every parameter but cursor the same")
+    return envelope.p
+
+
+def decode_cursor_as(token: str, kind: str, type_: type[T], *, query: Mapping[str, Any] | None = None) -> T:
+    """Like ``decode_cursor``, then the position converted to ``type_`` (a Struct, usually), so
+    every field is type-checked; a position of the wrong shape is a 400 ``bad_cursor`` too."""
+    position = decode_cursor(token, kind, query=query)
+    try:
+        return msgspec.convert(position, type_, strict=False)
+    except msgspec.ValidationError:
+        raise _bad("the cursor is not valid for this request") from None
+
+
+def next_page_link(path: str, params: Mapping[str, Iterable[str]], token: str) -> str:
+    """``path`` with the request's query parameters (multi-valued kept) and ``cursor=token``."""
+    pairs = [(k, v) for k, values in params.items() if k != "cursor" for v in values]
+    pairs.append(("cursor", token))
+    return f"{path}?{urlencode(pairs)}"

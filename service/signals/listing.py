@@ -1,0 +1,231 @@
+"""Listing and searching signals: filters, full text, keyset pagination.
+
+Pages are keyset-paginated: the cursor carries the position of the last item (created_at
+and id, or rank and id for relevance) and a fingerprint of the filters, never an offset.
+Rows do not move once stored, so a client paging through never sees an item twice or
+misses one that existed when it started, however many signals arrive meanwhile (new ones
+sort before the cursor).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import html
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from schemas.signals import EntityRef, SignalCardPage, SignalLinks, SignalListItem, SignalPage, Topic
+from service.errors import BadRequest, NotFound
+from service.runtime import Runtime
+from service.signals import repository
+
+MAX_LIMIT = 100
+Sort = Literal["newest", "relevance"]
+_MARK_START, _MARK_END = "\ue000", "\ue001"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalQuery:
+    """What a list request asks for (already parsed; validated by ``prepare``)."""
+
+    topics: tuple[str, ...] = ()
+    topic_match: Literal["any", "all"] = "any"
+    entities: tuple[int, ...] = ()
+    source: str | None = None
+    since: str | None = None
+    until: str | None = None
+    date_field: Literal["created", "published"] = "created"
+    q: str | None = None
+    story: UUID | None = None
+    lang: str | None = None
+    sort: Sort = "newest"
+    collapse: bool = False
+    limit: int = 20
+    cursor: str | None = None
+    include_card: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Cursor(msgspec.Struct, kw_only=True, frozen=True):
+    k: str
+    f: str
+    i: UUID
+    c: datetime | None = None
+    r: float | None = None
+
+
+_cursor_encoder = msgspec.json.Encoder()
+_cursor_decoder = msgspec.json.Decoder(_Cursor)
+
+
+def encode_cursor(cursor: _Cursor) -> str:
+    return base64.urlsafe_b64encode(_cursor_encoder.encode(cursor)).decode().rstrip("=")
+
+
+def decode_cursor(token: str, kind: str, fingerprint: str) -> _Cursor:
+    """The cursor's position; 400 when it is garbage or belongs to another query."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        cursor = _cursor_decoder.decode(raw)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise BadRequest("the cursor is not valid; start again without one", reason="bad_cursor") from None
+    if cursor.k != kind or cursor.f != fingerprint:
+        raise BadRequest(
+            "the cursor belongs to a different query; keep every parameter but cursor the same",
+            reason="bad_cursor",
+        )
+    return cursor
+
+
+def _parse_moment(value: str, name: str) -> date | datetime:
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(
+            f"{name} must be an ISO date or date-time, got {value!r}", reason="bad_parameter"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _as_start(moment: date | datetime) -> datetime:
+    return moment if isinstance(moment, datetime) else datetime.combine(moment, time.min, UTC)
+
+
+def _as_end(moment: date | datetime) -> datetime:
+    # A bare date as the upper bound means the whole of that day.
+    return (
+        moment
+        if isinstance(moment, datetime)
+        else datetime.combine(moment + timedelta(days=1), time.min, UTC)
+    )
+
+
+def _fingerprint(query: SignalQuery) -> str:
+    shape = asdict(query)
+    for volatile in ("limit", "cursor", "include_card", "extra"):
+        shape.pop(volatile)
+    return hashlib.sha256(_cursor_encoder.encode(shape)).hexdigest()[:16]
+
+
+async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
+    """SQL parameters for ``query``: names resolved to ids, bounds checked."""
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_parameter")
+    if query.sort == "relevance" and not query.q:
+        raise BadRequest("sort=relevance needs a q to rank by", reason="bad_parameter")
+    if query.q is not None and not query.q.strip():
+        raise BadRequest("q is empty", reason="bad_parameter")
+    topic_ids: list[int] = []
+    if query.topics:
+        resolved = await repository.resolve_topic_slugs(conn, list(query.topics))
+        unknown = [slug for slug in query.topics if resolved.get(slug) is None]
+        if unknown:
+            raise NotFound(f"unknown topic {', '.join(repr(u) for u in unknown)}", reason="unknown_topic")
+        topic_ids = sorted({t for t in resolved.values() if t is not None})
+    if query.entities:
+        known = await repository.existing_entity_ids(conn, list(query.entities))
+        unknown_entities = sorted(set(query.entities) - known)
+        if unknown_entities:
+            raise NotFound(f"unknown entity {unknown_entities[0]}", reason="unknown_entity")
+    since = _parse_moment(query.since, "since") if query.since else None
+    until = _parse_moment(query.until, "until") if query.until else None
+    if since is not None and until is not None and _as_start(since) >= _as_end(until):
+        raise BadRequest("since must be before until", reason="inverted_range")
+    created = query.date_field == "created"
+    params: dict[str, Any] = {
+        "collapse": query.collapse,
+        "topic_any": topic_ids if topic_ids and query.topic_match == "any" else None,
+        "topic_all": topic_ids if topic_ids and query.topic_match == "all" else None,
+        "entity_ids": sorted(set(query.entities)) or None,
+        "source": query.source,
+        "lang": query.lang,
+        "story": query.story,
+        "since_created": _as_start(since) if since and created else None,
+        "until_created": _as_end(until) if until and created else None,
+        "since_published": _as_start(since).date() if since and not created else None,
+        "until_published": (_as_end(until) - timedelta(microseconds=1)).date()
+        if until and not created
+        else None,
+        "q": query.q.strip() if query.q else None,
+        "limit": query.limit + 1,  # one more tells whether a next page exists
+        "after_id": None,
+    }
+    fingerprint = _fingerprint(query)
+    cursor = decode_cursor(query.cursor, "signals", fingerprint) if query.cursor else None
+    if query.sort == "relevance":
+        params["after_rank"] = cursor.r if cursor else None
+    else:
+        params["after_created"] = cursor.c if cursor else None
+    if cursor is not None:
+        params["after_id"] = cursor.i
+        if (query.sort == "relevance" and cursor.r is None) or (query.sort == "newest" and cursor.c is None):
+            raise BadRequest("the cursor is not valid for this sort", reason="bad_cursor")
+    return params
+
+
+def _snippet_html(fragment: str) -> str:
+    """Escape the fragment, then turn the match markers into <mark> (safe to render)."""
+    return html.escape(fragment).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>")
+
+
+async def list_signals(rt: Runtime, query: SignalQuery) -> SignalPage | SignalCardPage:
+    """One page of current signals matching ``query``; ``next`` is a cursor token or None."""
+    async with rt.db.pool.acquire() as conn:
+        params = await _params(rt, conn, query)
+        rows = await repository.list_signal_rows(conn, relevance=query.sort == "relevance", **params)
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        next_token = None
+        if more and rows:
+            last = rows[-1]
+            next_token = encode_cursor(
+                _Cursor(
+                    k="signals",
+                    f=_fingerprint(query),
+                    i=last["id"],
+                    c=last["created_at"] if query.sort == "newest" else None,
+                    r=float(last["rank"]) if query.sort == "relevance" else None,
+                )
+            )
+        ids = [row["id"] for row in rows]
+        if query.include_card:
+            cards = await repository.get_signal_cards(conn, ids)
+            return SignalCardPage(items=cards, next=next_token, limit=query.limit)
+        topic_ids = sorted({t for row in rows for t in row["topic_ids"]})
+        entity_ids = sorted({e for row in rows for e in row["entity_ids"]})
+        topics = await repository.topic_labels(conn, topic_ids)
+        entities = await repository.entity_names(conn, entity_ids)
+        snippets = await repository.search_snippets(conn, ids, params["q"]) if params["q"] and ids else {}
+    items = [
+        SignalListItem(
+            id=row["id"],
+            title=row["title"],
+            summary=row["summary"],
+            url=row["url"],
+            site_name=row["site_name"],
+            language=row["language"],
+            published_date=row["published_date"],
+            created_at=row["created_at"],
+            sentiment=row["sentiment"],
+            topics=[Topic(slug=topics[t][0], label=topics[t][1]) for t in row["topic_ids"] if t in topics],
+            entities=[
+                EntityRef(id=e, name=entities[e][0], type=entities[e][1])
+                for e in row["entity_ids"]
+                if e in entities
+            ],
+            story_id=row["story_id"],
+            snippet=_snippet_html(snippets[row["id"]]) if row["id"] in snippets else None,
+            rank=float(row["rank"]) if row["rank"] is not None else None,
+            links=SignalLinks(self=f"/v1/signals/{row['id']}", article=f"/v1/articles/{row['article_id']}"),
+        )
+        for row in rows
+    ]
+    return SignalPage(items=items, next=next_token, limit=query.limit)

@@ -1,0 +1,1 @@
+"""Topics: counts and trends over time, one topic and its timeline, merging synonyms."""

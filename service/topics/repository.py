@@ -1,0 +1,107 @@
+"""Rows for topics: window counts, one topic, its timeline, and the steps of a merge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from service.db.queries import queries
+
+
+class TopicRow(msgspec.Struct, kw_only=True, frozen=True):
+    """A topic as stored, with its aliases."""
+
+    id: int
+    slug: str
+    label: str
+    created_at: datetime
+    aliases: list[str]
+
+
+class TopicCountRow(msgspec.Struct, kw_only=True, frozen=True):
+    slug: str
+    label: str
+    count: int
+    previous_count: int
+    trending: float
+
+
+class BucketRow(msgspec.Struct, kw_only=True, frozen=True):
+    start: datetime
+    count: int
+    mean_sentiment: float | None
+
+
+async def count_topics_page(
+    conn: Any,
+    *,
+    sort: Literal["count", "trending"],
+    since: datetime,
+    until: datetime,
+    previous_since: datetime,
+    after_count: int | None,
+    after_trending: float | None,
+    after_slug: str | None,
+    limit: int,
+) -> list[TopicCountRow]:
+    """Topics seen in ``[since, until)`` after a keyset position, by count or by trending."""
+    params: dict[str, Any] = {
+        "since": since,
+        "until": until,
+        "previous_since": previous_since,
+        "after_count": after_count,
+        "after_slug": after_slug,
+        "limit": limit,
+    }
+    if sort == "trending":
+        rows = await queries.count_topics_by_trending.fetch(conn, after_trending=after_trending, **params)
+    else:
+        rows = await queries.count_topics_by_count.fetch(conn, **params)
+    return [TopicCountRow(**dict(row)) for row in rows]
+
+
+async def get_topic_by_slug_or_alias(conn: Any, slug: str) -> TopicRow | None:
+    row = await queries.get_topic_by_slug_or_alias.fetchrow(conn, slug=slug)
+    return None if row is None else TopicRow(**dict(row))
+
+
+async def topic_signal_counts(conn: Any, topic_id: int, now: datetime) -> tuple[int, int, int]:
+    """(total, last 7 days, last 30 days) current signals of the topic."""
+    row = await queries.topic_signal_counts.fetchrow(conn, topic_id=topic_id, now=now)
+    assert row is not None
+    return row["total"], row["last_7d"], row["last_30d"]
+
+
+async def topic_timeline(
+    conn: Any, topic_id: int, interval: str, since: datetime, until: datetime
+) -> list[BucketRow]:
+    rows = await queries.topic_timeline.fetch(
+        conn, topic_id=topic_id, interval=interval, since=since, until=until
+    )
+    return [BucketRow(**dict(row)) for row in rows]
+
+
+async def lock_topics(conn: Any, ids: list[int]) -> dict[int, str]:
+    """Lock the topics (FOR UPDATE, id order) inside the caller's transaction; id → slug."""
+    return {row["id"]: row["slug"] for row in await queries.lock_topics_for_merge.fetch(conn, ids=ids)}
+
+
+def _affected(status: str) -> int:
+    # asyncpg returns the command tag; its last word is the number of rows
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def merge_topic(conn: Any, *, source_id: int, source_slug: str, target_id: int) -> int:
+    """Move every signal of the source topic to the target, record the aliases and delete the
+    source. Must run inside a transaction holding both topics' locks. Returns signals moved."""
+    moved = _affected(
+        await queries.merge_topic_into_signal_arrays.execute(conn, source_id=source_id, target_id=target_id)
+    )
+    await queries.merge_topic_links.execute(conn, source_id=source_id, target_id=target_id)
+    await queries.merge_topic_aliases.execute(
+        conn, source_id=source_id, source_slug=source_slug, target_id=target_id
+    )
+    await queries.delete_topic.execute(conn, id=source_id)
+    return moved

@@ -1,0 +1,78 @@
+-- name: list_signals_newest
+-- A page of current signals, newest first, after a (created_at, id) keyset position.
+-- Every filter is optional ("IS NULL OR ..."): custom plans fold the unused ones away.
+SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
+       coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
+       s.topic_ids, s.entity_ids, s.article_id, NULL::real AS rank
+FROM signals s
+WHERE s.is_current
+  AND (NOT :collapse::boolean OR s.is_story_lead)
+  AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
+  AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
+  AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
+  AND (:source::text IS NULL OR s.site_name = :source::text)
+  AND (:lang::text IS NULL OR s.language = :lang::text)
+  AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
+  AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
+  AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
+  AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
+  AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
+  AND (:q::text IS NULL OR s.search @@ websearch_to_tsquery('english', :q::text))
+  AND (:after_created::timestamptz IS NULL
+       OR (s.created_at, s.id) < (:after_created::timestamptz, :after_id::uuid))
+ORDER BY s.created_at DESC, s.id DESC
+LIMIT :limit;
+
+-- name: list_signals_relevance
+-- A page of current signals matching :q, best ts_rank_cd first, after a (rank, id) keyset position.
+WITH query AS (
+    -- parsed once per statement
+    SELECT websearch_to_tsquery('english', :q::text) AS tsq
+)
+SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
+       coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
+       s.topic_ids, s.entity_ids, s.article_id, ts_rank_cd(s.search, query.tsq) AS rank
+FROM signals s, query
+WHERE s.is_current
+  AND s.search @@ query.tsq
+  AND (NOT :collapse::boolean OR s.is_story_lead)
+  AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
+  AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
+  AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
+  AND (:source::text IS NULL OR s.site_name = :source::text)
+  AND (:lang::text IS NULL OR s.language = :lang::text)
+  AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
+  AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
+  AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
+  AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
+  AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
+  AND (:after_rank::real IS NULL
+       OR (ts_rank_cd(s.search, query.tsq), s.id) < (:after_rank::real, :after_id::uuid))
+ORDER BY rank DESC, s.id DESC
+LIMIT :limit;
+
+-- name: search_snippets
+-- Highlighted fragments of the card text for a page of search results (only the page: ts_headline re-parses text).
+SELECT s.id,
+       ts_headline(
+           'english',
+           s.summary || ' ' || coalesce((SELECT string_agg(d ->> 'text', ' ') FROM jsonb_array_elements(s.key_details) d), '')
+               || ' ' || s.analysis,
+           websearch_to_tsquery('english', :q::text),
+           -- private-use characters mark matches; Python escapes the text, then turns them into <mark>
+           'StartSel=' || chr(57344) || ', StopSel=' || chr(57345) || ', MaxFragments=2, MaxWords=28, MinWords=12, FragmentDelimiter=" … "'
+       ) AS snippet
+FROM signals s
+WHERE s.id = ANY(:ids::uuid[]);
+
+-- name: topic_labels
+-- Slug and label of the given topic ids.
+SELECT id, slug, label FROM topics WHERE id = ANY(:ids::bigint[]);
+
+-- name: entity_names
+-- Name and type of the given entity ids.
+SELECT id, name, type FROM entities WHERE id = ANY(:ids::bigint[]);
+
+-- name: existing_entity_ids
+-- Which of the given entity ids exist.
+SELECT id FROM entities WHERE id = ANY(:ids::bigint[]);

@@ -1,0 +1,165 @@
+-- name: count_topics_by_count
+-- A page of topics by current signals in [since, until), most first, with the previous window's counts.
+WITH hits AS (
+    -- one row per (current signal, topic) over both windows: a single range scan on created_at
+    SELECT t.topic_id, s.created_at >= :since::timestamptz AS in_window
+    FROM signals s
+    CROSS JOIN LATERAL unnest(s.topic_ids) AS t (topic_id)
+    WHERE s.is_current
+      AND s.created_at >= :previous_since::timestamptz
+      AND s.created_at < :until::timestamptz
+), counted AS (
+    -- per topic: this window and the one before; only topics seen in this window are listed
+    SELECT topic_id,
+           count(*) FILTER (WHERE in_window) AS count,
+           count(*) FILTER (WHERE NOT in_window) AS previous_count
+    FROM hits
+    GROUP BY topic_id
+    HAVING count(*) FILTER (WHERE in_window) > 0
+)
+SELECT tp.slug, tp.label, c.count, c.previous_count,
+       (c.count - c.previous_count)::float8 / greatest(c.previous_count, 1) AS trending
+FROM counted c
+JOIN topics tp ON tp.id = c.topic_id
+WHERE :after_count::bigint IS NULL
+   OR c.count < :after_count::bigint
+   OR (c.count = :after_count::bigint AND tp.slug > :after_slug::text)
+ORDER BY c.count DESC, tp.slug
+LIMIT :limit;
+
+-- name: count_topics_by_trending
+-- A page of topics seen in [since, until), fastest growing against the previous window first.
+WITH hits AS (
+    -- one row per (current signal, topic) over both windows: a single range scan on created_at
+    SELECT t.topic_id, s.created_at >= :since::timestamptz AS in_window
+    FROM signals s
+    CROSS JOIN LATERAL unnest(s.topic_ids) AS t (topic_id)
+    WHERE s.is_current
+      AND s.created_at >= :previous_since::timestamptz
+      AND s.created_at < :until::timestamptz
+), counted AS (
+    -- per topic: this window, the one before, and the growth between them
+    SELECT topic_id,
+           count(*) FILTER (WHERE in_window) AS count,
+           count(*) FILTER (WHERE NOT in_window) AS previous_count,
+           (count(*) FILTER (WHERE in_window) - count(*) FILTER (WHERE NOT in_window))::float8
+               / greatest(count(*) FILTER (WHERE NOT in_window), 1) AS trending
+    FROM hits
+    GROUP BY topic_id
+    HAVING count(*) FILTER (WHERE in_window) > 0
+)
+SELECT tp.slug, tp.label, c.count, c.previous_count, c.trending
+FROM counted c
+JOIN topics tp ON tp.id = c.topic_id
+WHERE :after_trending::float8 IS NULL
+   OR c.trending < :after_trending::float8
+   OR (c.trending = :after_trending::float8
+       AND (c.count < :after_count::bigint OR (c.count = :after_count::bigint AND tp.slug > :after_slug::text)))
+ORDER BY c.trending DESC, c.count DESC, tp.slug
+LIMIT :limit;
+
+-- name: get_topic_by_slug_or_alias
+-- The topic a slug names, directly or through an alias, with all its aliases.
+SELECT t.id, t.slug, t.label, t.created_at,
+       coalesce((
+           -- every other spelling that resolves here
+           SELECT array_agg(a.alias ORDER BY a.alias) FROM topic_aliases a WHERE a.topic_id = t.id
+       ), '{}'::text[]) AS aliases
+FROM topics t
+WHERE t.id = coalesce(
+    (SELECT id FROM topics WHERE slug = :slug::text),
+    (SELECT topic_id FROM topic_aliases WHERE alias = :slug::text)
+);
+
+-- name: topic_signal_counts
+-- Current signals of a topic: in all, and in the 7 and 30 days before :now (partial GIN index on topic_ids).
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '7 days') AS last_7d,
+       count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '30 days') AS last_30d
+FROM signals
+WHERE is_current AND topic_ids @> ARRAY[:topic_id::bigint];
+
+-- name: topic_timeline
+-- A topic's current signals per UTC day or week (Monday) in [since, until): every bucket, with mean sentiment.
+WITH buckets AS (
+    -- every bucket start as UTC wall time, so the session time zone cannot shift a bucket
+    SELECT generate_series(
+        date_trunc(:interval::text, :since::timestamptz AT TIME ZONE 'UTC'),
+        :until::timestamptz AT TIME ZONE 'UTC' - interval '1 microsecond',
+        ('1 ' || :interval::text)::interval
+    ) AS start
+), hits AS (
+    -- the topic's signals in the window, grouped by the bucket they fall in
+    SELECT date_trunc(:interval::text, s.created_at AT TIME ZONE 'UTC') AS start,
+           count(*) AS count,
+           avg(s.sentiment) AS mean_sentiment
+    FROM signals s
+    WHERE s.is_current
+      AND s.topic_ids @> ARRAY[:topic_id::bigint]
+      AND s.created_at >= :since::timestamptz
+      AND s.created_at < :until::timestamptz
+    GROUP BY 1
+)
+SELECT b.start AT TIME ZONE 'UTC' AS start,
+       coalesce(h.count, 0) AS count,
+       round(h.mean_sentiment::numeric, 4)::float8 AS mean_sentiment
+FROM buckets b
+LEFT JOIN hits h USING (start)
+ORDER BY b.start;
+
+-- name: lock_topics_for_merge
+-- Locks the given topics in id order (two merges cannot deadlock); returns the ones that exist.
+SELECT id, slug, label FROM topics WHERE id = ANY(:ids::bigint[]) ORDER BY id FOR UPDATE;
+
+-- name: merge_topic_into_signal_arrays
+-- Replaces the source topic by the target in the topic_ids of every signal carrying it, keeping order, no repeats.
+UPDATE signals s
+SET topic_ids = (
+    SELECT array_agg(u.topic_id ORDER BY u.first)
+    FROM (
+        -- each topic once, at the first position it holds after the replacement
+        SELECT x.topic_id, min(x.ord) AS first
+        FROM unnest(array_replace(s.topic_ids, :source_id::bigint, :target_id::bigint))
+             WITH ORDINALITY AS x (topic_id, ord)
+        GROUP BY x.topic_id
+    ) u
+)
+-- driven by the link table's (topic_id, signal_id) index: non-current signals are included
+WHERE s.id IN (SELECT signal_id FROM signal_topics WHERE topic_id = :source_id::bigint);
+
+-- name: merge_topic_links
+-- Moves the source topic's signal_topics rows to the target; a signal linked to both keeps one row, at the earlier position.
+WITH both_rows AS (
+    -- signals linked to both: the target's row takes the earlier of the two positions
+    UPDATE signal_topics tgt
+    SET position = least(tgt.position, src.position)
+    FROM signal_topics src
+    WHERE src.topic_id = :source_id::bigint
+      AND tgt.topic_id = :target_id::bigint
+      AND tgt.signal_id = src.signal_id
+    RETURNING tgt.signal_id
+), dropped AS (
+    -- ...and their source rows go
+    DELETE FROM signal_topics
+    WHERE topic_id = :source_id::bigint AND signal_id IN (SELECT signal_id FROM both_rows)
+    RETURNING signal_id
+)
+-- every other source row now points at the target (the CTEs' snapshot still shows the dropped rows)
+UPDATE signal_topics
+SET topic_id = :target_id::bigint
+WHERE topic_id = :source_id::bigint AND signal_id NOT IN (SELECT signal_id FROM dropped);
+
+-- name: merge_topic_aliases
+-- The source topic's aliases, and the source slug itself, become aliases of the target.
+WITH moved AS (
+    -- earlier spellings of the source follow it
+    UPDATE topic_aliases SET topic_id = :target_id::bigint WHERE topic_id = :source_id::bigint
+    RETURNING alias
+)
+INSERT INTO topic_aliases (alias, topic_id, source)
+VALUES (:source_slug::text, :target_id::bigint, 'admin')
+ON CONFLICT (alias) DO UPDATE SET topic_id = EXCLUDED.topic_id, source = 'admin';
+
+-- name: delete_topic
+-- Deletes a topic that no signal links to any more.
+DELETE FROM topics WHERE id = :id::bigint;

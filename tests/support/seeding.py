@@ -1,0 +1,85 @@
+"""Storing signals directly through the repository (the same SQL the pipeline uses), for tests
+that need many signals with chosen topics, entities, sources and times, without the LLM."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from service.signals import repository
+from service.signals.linking import link_topics_and_entities
+
+
+@dataclass
+class SeedSignal:
+    title: str
+    summary: str = "A development worth knowing about, as the article reports it."
+    topics: list[str] = field(default_factory=lambda: ["General"])
+    entities: list[tuple[str, str]] = field(default_factory=list)
+    site_name: str = "The Harbour Courier"
+    language: str = "en"
+    published: date | None = None
+    created_at: datetime | None = None
+    sentiment: float = 0.0
+    text: str = "The article body says several things about the matter at hand. " * 20
+    analysis: str = "An analysis paragraph that explains why the development matters. " * 3
+    key_details: list[str] = field(
+        default_factory=lambda: ["A first fact.", "A second fact.", "A third fact."]
+    )
+    url: str | None = None
+
+
+async def seed_signal(conn: Any, seed: SeedSignal) -> UUID:
+    """Store one article and its signal (topics, entities, search vector); return the signal id."""
+    digest = hashlib.sha256((seed.title + seed.text).encode()).hexdigest()
+    url = seed.url or f"https://{seed.site_name.lower().replace(' ', '-')}.example/{digest[:16]}"
+    async with conn.transaction():
+        article_id, _ = await repository.upsert_article(
+            conn,
+            canonical_url=url,
+            url=url,
+            input_kind="url",
+            content_hash=digest,
+            title=seed.title,
+            author=None,
+            site_name=seed.site_name,
+            published_date=seed.published,
+            language=seed.language,
+            image=None,
+            description=None,
+            word_count=len(seed.text.split()),
+            text=seed.text,
+            fetched_at=datetime.now(UTC),
+        )
+        signal_id = await repository.insert_signal(
+            conn,
+            article_id=article_id,
+            content_hash=digest,
+            prompt_version="seed",
+            title=seed.title,
+            summary=seed.summary,
+            eli5="Like explaining it to a child, in a few short sentences.",
+            analysis=seed.analysis,
+            impact="The impact, in one paragraph.",
+            optimistic_outlook="The best realistic case.",
+            pessimistic_outlook="The worst realistic case.",
+            key_details=[{"text": t, "evidence": t} for t in seed.key_details],
+            grounding_checked=len(seed.key_details),
+            grounding_grounded=len(seed.key_details),
+            model="seed",
+            input_tokens=100,
+            output_tokens=50,
+            llm_latency_ms=10,
+            llm_attempts=1,
+            sentiment=seed.sentiment,
+            key_text=" ".join(seed.key_details),
+        )
+        assert signal_id is not None
+        await repository.supersede_article_signals(conn, article_id, signal_id)
+        await link_topics_and_entities(conn, signal_id, seed.topics, seed.entities)
+        if seed.created_at is not None:
+            await conn.execute("UPDATE signals SET created_at = $2 WHERE id = $1", signal_id, seed.created_at)
+    return signal_id
