@@ -24,8 +24,8 @@ from service.db.queries import queries
 from service.keys.service import create_key
 from service.settings import Settings
 from service.signals import repository
-from service.signals.taxonomy import normalize_entities, normalize_topics
 from tests.e2e.conftest import clean_env, free_port, start_signals, wait_http
+from tests.support.seeding import SeedSignal, seed_signal
 
 TOPICS = [
     "AI infrastructure",
@@ -40,53 +40,20 @@ TOPICS = [
 
 
 async def seed(conn: asyncpg.Connection, count: int) -> list[object]:
+    """Signals written through the pipeline's SQL (tests/support/seeding.py)."""
     ids = []
     for i in range(count):
-        article_id, _ = await repository.upsert_article(
-            conn,
-            canonical_url=f"https://bench.example/{i}",
-            url=f"https://bench.example/{i}",
-            input_kind="url",
-            content_hash=f"{i:064x}",
-            title=f"Story {i}",
-            author="Staff",
-            site_name="Bench Courier",
-            published_date=None,
-            language="en",
-            image=None,
-            description=None,
-            word_count=400,
-            text="word " * 400,
-            fetched_at=None,
+        ids.append(
+            await seed_signal(
+                conn,
+                SeedSignal(
+                    title=f"Signal {i}",
+                    topics=random.sample(TOPICS, 3),
+                    entities=[(f"Company {i % 50}", "organization"), (f"Person {i % 80}", "person")],
+                    analysis="Paragraph. " * 150,
+                ),
+            )
         )
-        signal_id = await repository.insert_signal(
-            conn,
-            article_id=article_id,
-            content_hash=f"{i:064x}",
-            prompt_version="bench",
-            title=f"Signal {i}",
-            summary="One sentence." * 3,
-            eli5="Like a child. " * 10,
-            analysis="Paragraph. " * 150,
-            impact="Impact. " * 40,
-            optimistic_outlook="Good. " * 30,
-            pessimistic_outlook="Bad. " * 30,
-            key_details=[{"text": f"Fact {k}", "evidence": "word word word word"} for k in range(5)],
-            grounding_checked=5,
-            grounding_grounded=5,
-            model="bench",
-            input_tokens=2000,
-            output_tokens=800,
-            llm_latency_ms=1000,
-            llm_attempts=1,
-        )
-        await repository.link_signal_topics(conn, signal_id, normalize_topics(random.sample(TOPICS, 3)))
-        await repository.link_signal_entities(
-            conn,
-            signal_id,
-            normalize_entities([(f"Company {i % 50}", "organization"), (f"Person {i % 80}", "person")]),
-        )
-        ids.append(signal_id)
     return ids
 
 

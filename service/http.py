@@ -94,8 +94,7 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         and connection.scope.get("method") in ("GET", "HEAD")
     ):
         return
-    async with rt.db.pool.acquire() as conn:
-        key = await authenticate(conn, connection.headers.get("authorization"))
+    key = await authenticate(rt.db.pool, connection.headers.get("authorization"), rt.key_cache)
     require_scope(key, scope)
     connection.state.api_key = key
 

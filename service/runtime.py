@@ -9,10 +9,13 @@ from dataclasses import dataclass
 
 from service.analysis.client import Analyzer
 from service.db.database import Database
+from service.db.listener import Listener
 from service.ingest.addresses import AddressPolicy
 from service.ingest.extract import Extractor
 from service.ingest.fetch import Fetcher
 from service.jobs.waiter import JobWaiter
+from service.keys.cache import KeyCache
+from service.related.embeddings import Embedder, ensure_embedding_index
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,9 @@ class Runtime:
     analyzer: Analyzer | None
     extractor_pool: Extractor | None
     waiter: JobWaiter | None
+    key_cache: KeyCache
+    embedder: Embedder | None = None
+    """Embeds signal cards (related coverage, stories); None without SIGNALS_EMBEDDING_MODEL."""
 
     @property
     def extractor(self) -> Extractor:
@@ -62,11 +68,26 @@ async def open_runtime(
                 "no language model configured (%s unset): analysis requests will answer 503",
                 ", ".join(settings.llm_missing()),
             )
+        embedder = None
+        if settings.embedding_model and settings.openai_base_url:
+            embedder = Embedder(settings)
+            stack.push_async_callback(embedder.aclose)
+            await ensure_embedding_index(db.pool, settings.embedding_dimensions)
+        elif settings.embedding_model:
+            log.warning(
+                "SIGNALS_EMBEDDING_MODEL is set but OPENAI_BASE_URL is not: related coverage and "
+                "stories use entities, topics and text only"
+            )
         job_waiter = None
+        key_cache = KeyCache()
         if waiter:
-            job_waiter = JobWaiter(db.connect)
-            await job_waiter.start()
-            stack.push_async_callback(job_waiter.stop)
+            # One LISTEN connection serves job waiters and key-cache invalidation.
+            listener = Listener(db.connect)
+            await listener.start()
+            stack.push_async_callback(listener.stop)
+            job_waiter = JobWaiter()
+            await job_waiter.start(listener)
+            await key_cache.start(listener)
         yield Runtime(
             settings=settings,
             db=db,
@@ -75,4 +96,6 @@ async def open_runtime(
             analyzer=analyzer,
             extractor_pool=extractor,
             waiter=job_waiter,
+            key_cache=key_cache,
+            embedder=embedder,
         )

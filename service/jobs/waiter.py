@@ -12,10 +12,9 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Any
 from uuid import UUID
 
-import asyncpg
+from service.db.listener import Listener
 
 log = logging.getLogger(__name__)
 
@@ -24,22 +23,13 @@ _POLL_SECONDS = 1.0
 
 
 class JobWaiter:
-    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
-        self._connect = connect
-        self._conn: asyncpg.Connection | None = None
+    def __init__(self) -> None:
         self._events: dict[UUID, set[asyncio.Event]] = defaultdict(set)
 
-    async def start(self) -> None:
-        self._conn = await self._connect()
-        await self._conn.add_listener(CHANNEL, self._on_notify)
+    async def start(self, listener: Listener) -> None:
+        await listener.subscribe(CHANNEL, self._on_notify)
 
-    async def stop(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
-            self._conn = None
-
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         try:
             job_id = UUID(payload)
         except ValueError:

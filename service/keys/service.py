@@ -15,6 +15,7 @@ from typing import Any
 from schemas.keys import SCOPES, ApiKey, ApiKeyCreated
 from service.errors import Forbidden, InvalidRequest, Unauthorized
 from service.keys import repository
+from service.keys.cache import KeyCache
 from service.keys.repository import StoredKey
 
 KEY_PREFIX = "sk_live_"
@@ -84,18 +85,26 @@ def parse_bearer(header: str | None) -> str:
     return token
 
 
-async def authenticate(conn: Any, header: str | None) -> StoredKey:
-    """The live key the request carries, or 401. Records use at most once a minute."""
+async def authenticate(db: Any, header: str | None, cache: KeyCache | None = None) -> StoredKey:
+    """The live key the request carries, or 401. Records use at most once a minute.
+
+    ``db`` is a connection or a pool; with a ``cache``, a recently verified key costs no
+    database round trip.
+    """
     token = parse_bearer(header)
     digest = hash_key(token)
-    stored = await repository.get_api_key_by_hash(conn, digest)
+    if cache is not None and (hit := cache.get(digest)) is not None:
+        return hit
+    stored = await repository.get_api_key_by_hash(db, digest)
     if stored is None or not hmac.compare_digest(stored.key_hash, digest):
         raise Unauthorized("unknown API key", reason="unknown")
     if stored.revoked:
         raise Unauthorized("this API key was revoked", reason="revoked")
     if stored.last_used_at is None or stored.last_used_at < datetime.now(UTC) - _TOUCH_EVERY:
         # At most one write a minute per key; the query re-checks, so racing requests agree.
-        await repository.touch_api_key(conn, stored.id)
+        await repository.touch_api_key(db, stored.id)
+    if cache is not None:
+        cache.put(stored)
     return stored
 
 

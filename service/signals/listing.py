@@ -199,10 +199,6 @@ async def list_signals(rt: Runtime, query: SignalQuery) -> SignalPage | SignalCa
         if query.include_card:
             cards = await repository.get_signal_cards(conn, ids)
             return SignalCardPage(items=cards, next=next_token, limit=query.limit)
-        topic_ids = sorted({t for row in rows for t in row["topic_ids"]})
-        entity_ids = sorted({e for row in rows for e in row["entity_ids"]})
-        topics = await repository.topic_labels(conn, topic_ids)
-        entities = await repository.entity_names(conn, entity_ids)
         snippets = await repository.search_snippets(conn, ids, params["q"]) if params["q"] and ids else {}
     items = [
         SignalListItem(
@@ -215,12 +211,8 @@ async def list_signals(rt: Runtime, query: SignalQuery) -> SignalPage | SignalCa
             published_date=row["published_date"],
             created_at=row["created_at"],
             sentiment=row["sentiment"],
-            topics=[Topic(slug=topics[t][0], label=topics[t][1]) for t in row["topic_ids"] if t in topics],
-            entities=[
-                EntityRef(id=e, name=entities[e][0], type=entities[e][1])
-                for e in row["entity_ids"]
-                if e in entities
-            ],
+            topics=[Topic(slug=t["slug"], label=t["label"]) for t in row["topics"]],
+            entities=[EntityRef(id=e["id"], name=e["name"], type=e["type"]) for e in row["entities"]],
             story_id=row["story_id"],
             snippet=_snippet_html(snippets[row["id"]]) if row["id"] in snippets else None,
             rank=float(row["rank"]) if row["rank"] is not None else None,

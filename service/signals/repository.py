@@ -316,17 +316,5 @@ async def search_snippets(conn: Any, ids: list[UUID], q: str) -> dict[UUID, str]
     return {row["id"]: row["snippet"] for row in rows}
 
 
-async def topic_labels(conn: Any, ids: list[int]) -> dict[int, tuple[str, str]]:
-    if not ids:
-        return {}
-    return {row["id"]: (row["slug"], row["label"]) for row in await queries.topic_labels.fetch(conn, ids=ids)}
-
-
-async def entity_names(conn: Any, ids: list[int]) -> dict[int, tuple[str, str]]:
-    if not ids:
-        return {}
-    return {row["id"]: (row["name"], row["type"]) for row in await queries.entity_names.fetch(conn, ids=ids)}
-
-
 async def existing_entity_ids(conn: Any, ids: list[int]) -> set[int]:
     return {row["id"] for row in await queries.existing_entity_ids.fetch(conn, ids=ids)}

@@ -15,10 +15,14 @@ SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at
 FROM api_keys ORDER BY created_at DESC;
 
 -- name: revoke_api_key
--- Revokes a key by id or by its visible prefix; returns what was revoked.
-UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-WHERE id::text = :ident OR prefix = :ident
-RETURNING id, name, prefix, scopes, created_at, last_used_at, revoked_at;
+-- Revokes a key by id or by its visible prefix; returns what was revoked and tells every
+-- API process to drop its cached keys (the NOTIFY is delivered on commit).
+WITH revoked AS (
+    UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+    WHERE id::text = :ident OR prefix = :ident
+    RETURNING id, name, prefix, scopes, created_at, last_used_at, revoked_at
+)
+SELECT revoked.*, pg_notify('signals_keys_changed', revoked.id::text) AS notified FROM revoked;
 
 -- name: touch_api_key
 -- Records use, at most once a minute per key (a write per request would be waste).

@@ -1,6 +1,13 @@
 -- name: list_signals_newest
 -- A page of current signals, newest first, after a (created_at, id) keyset position.
 -- Every filter is optional ("IS NULL OR ..."): custom plans fold the unused ones away.
+SELECT page.*,
+       -- labels for the page only (after LIMIT), in the model's order
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label) ORDER BY u.ord), '[]')
+        FROM unnest(page.topic_ids) WITH ORDINALITY AS u (id, ord) JOIN topics t ON t.id = u.id) AS topics,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type) ORDER BY u.ord), '[]')
+        FROM unnest(page.entity_ids) WITH ORDINALITY AS u (id, ord) JOIN entities e ON e.id = u.id) AS entities
+FROM (
 SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
        coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
        s.topic_ids, s.entity_ids, s.article_id, NULL::real AS rank
@@ -21,7 +28,9 @@ WHERE s.is_current
   AND (:after_created::timestamptz IS NULL
        OR (s.created_at, s.id) < (:after_created::timestamptz, :after_id::uuid))
 ORDER BY s.created_at DESC, s.id DESC
-LIMIT :limit;
+LIMIT :limit
+) page
+ORDER BY page.created_at DESC, page.id DESC;
 
 -- name: list_signals_relevance
 -- A page of current signals matching :q, best ts_rank_cd first, after a (rank, id) keyset position.
@@ -29,6 +38,13 @@ WITH query AS (
     -- parsed once per statement
     SELECT websearch_to_tsquery('english', :q::text) AS tsq
 )
+SELECT page.*,
+       -- labels for the page only (after LIMIT), in the model's order
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label) ORDER BY u.ord), '[]')
+        FROM unnest(page.topic_ids) WITH ORDINALITY AS u (id, ord) JOIN topics t ON t.id = u.id) AS topics,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type) ORDER BY u.ord), '[]')
+        FROM unnest(page.entity_ids) WITH ORDINALITY AS u (id, ord) JOIN entities e ON e.id = u.id) AS entities
+FROM (
 SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
        coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
        s.topic_ids, s.entity_ids, s.article_id, ts_rank_cd(s.search, query.tsq) AS rank
@@ -49,7 +65,9 @@ WHERE s.is_current
   AND (:after_rank::real IS NULL
        OR (ts_rank_cd(s.search, query.tsq), s.id) < (:after_rank::real, :after_id::uuid))
 ORDER BY rank DESC, s.id DESC
-LIMIT :limit;
+LIMIT :limit
+) page
+ORDER BY page.rank DESC, page.id DESC;
 
 -- name: search_snippets
 -- Highlighted fragments of the card text for a page of search results (only the page: ts_headline re-parses text).
@@ -64,14 +82,6 @@ SELECT s.id,
        ) AS snippet
 FROM signals s
 WHERE s.id = ANY(:ids::uuid[]);
-
--- name: topic_labels
--- Slug and label of the given topic ids.
-SELECT id, slug, label FROM topics WHERE id = ANY(:ids::bigint[]);
-
--- name: entity_names
--- Name and type of the given entity ids.
-SELECT id, name, type FROM entities WHERE id = ANY(:ids::bigint[]);
 
 -- name: existing_entity_ids
 -- Which of the given entity ids exist.

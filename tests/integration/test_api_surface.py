@@ -3,6 +3,7 @@ body limits, health probes, OpenAPI, public reads, and a service with no model c
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
@@ -156,3 +157,21 @@ async def test_public_read_opens_gets_but_never_writes(public_api, keys):
 async def test_errors_never_echo_the_key(http, keys):
     response = await http.get(f"/v1/jobs/{uuid.uuid4()}", headers=bearer(keys.revoked))
     assert keys.revoked not in response.text
+
+
+async def test_a_revoked_key_stops_working_at_once_although_keys_are_cached(http, database_url):
+    conn = await asyncpg.connect(database_url)
+    try:
+        created = await create_key(conn, name="soon-revoked", scopes=["signals:read"])
+        for _ in range(3):  # verified once, then served from the cache
+            assert (await http.get(f"/v1/jobs/{uuid.uuid4()}", headers=bearer(created.key))).status_code == 404
+        await revoke_key(conn, created.prefix)
+    finally:
+        await conn.close()
+    # The revocation's NOTIFY empties the cache; allow the notification a moment to arrive.
+    for _ in range(50):
+        response = await http.get(f"/v1/jobs/{uuid.uuid4()}", headers=bearer(created.key))
+        if response.status_code == 401:
+            break
+        await asyncio.sleep(0.02)
+    assert_problem(response, 401, "unauthorized")

@@ -68,3 +68,45 @@ async def test_scopes_are_checked_and_admin_holds_all(db):
 async def test_unknown_scopes_are_refused(db):
     with pytest.raises(InvalidRequest, match="unknown scopes"):
         await keys.create_key(db, name="x", scopes=["signals:read", "root"])
+
+
+async def test_a_cached_key_needs_no_database_and_revocation_empties_the_cache(database_url):
+    import asyncio
+
+    import asyncpg
+
+    from service.db.listener import Listener
+    from service.keys.cache import KeyCache
+
+    listener = Listener(lambda: asyncpg.connect(database_url))
+    await listener.start()
+    cache = KeyCache(ttl=60)
+    await cache.start(listener)
+    conn = await asyncpg.connect(database_url)
+    try:
+        created = await keys.create_key(conn, name="cached", scopes=["signals:read"])
+        header = f"Bearer {created.key}"
+        first = await keys.authenticate(conn, header, cache)
+        closed = await asyncpg.connect(database_url)
+        await closed.close()
+        assert (await keys.authenticate(closed, header, cache)).id == first.id  # no round trip
+        await keys.revoke_key(conn, str(created.id))
+        for _ in range(100):
+            if cache.get(keys.hash_key(created.key)) is None:
+                break
+            await asyncio.sleep(0.01)
+        with pytest.raises(Unauthorized) as info:
+            await keys.authenticate(conn, header, cache)
+        assert info.value.reason == "revoked"
+    finally:
+        await conn.close()
+        await listener.stop()
+
+
+async def test_without_a_listener_nothing_is_cached(db):
+    from service.keys.cache import KeyCache
+
+    cache = KeyCache()
+    created = await keys.create_key(db, name="uncached", scopes=["signals:read"])
+    await keys.authenticate(db, f"Bearer {created.key}", cache)
+    assert cache.get(keys.hash_key(created.key)) is None

@@ -1,0 +1,55 @@
+"""One LISTEN connection per process, shared by everything that waits for notifications."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[str], None]
+
+
+class Listener:
+    """Subscribes callbacks to PostgreSQL NOTIFY channels over one dedicated connection.
+
+    If the connection dies, ``on_lost`` callbacks run (caches drop what they hold, since
+    notifications may have been missed); waiters fall back to their own polling.
+    """
+
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
+        self._connect = connect
+        self._conn: asyncpg.Connection | None = None
+        self._on_lost: list[Callable[[], None]] = []
+
+    async def start(self) -> None:
+        self._conn = await self._connect()
+        self._conn.add_termination_listener(self._terminated)
+
+    async def stop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
+
+    async def subscribe(
+        self, channel: str, callback: Callback, on_lost: Callable[[], None] | None = None
+    ) -> None:
+        """Call ``callback(payload)`` for every notification on ``channel``."""
+        assert self._conn is not None, "Listener.start() first"
+
+        def deliver(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            callback(payload)
+
+        await self._conn.add_listener(channel, deliver)
+        if on_lost is not None:
+            self._on_lost.append(on_lost)
+
+    def _terminated(self, _conn: Any) -> None:
+        log.warning("the LISTEN connection was lost; notifications may have been missed")
+        for callback in self._on_lost:
+            callback()
