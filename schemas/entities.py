@@ -40,9 +40,10 @@ class EntityPage(Response):
 
 
 class EntityCounts(Response):
-    """Current signals naming the entity: in all, and in the last 7 and 30 days."""
+    """Current signals naming the entity created in the last day, 7 days and 30 days (no
+    all-time total, for the reason ``TopicCounts`` gives)."""
 
-    total: int
+    last_24h: int
     last_7d: int
     last_30d: int
 

@@ -12,7 +12,9 @@ from schemas.signals import SignalListItem
 
 TopicSlug = Annotated[
     str,
-    msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="A topic slug."),
+    msgspec.Meta(
+        min_length=1, max_length=64, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="A topic slug."
+    ),
 ]
 
 
@@ -55,9 +57,12 @@ class TopicPage(Response):
 
 
 class TopicCounts(Response):
-    """Current signals of a topic: in all, and in the last 7 and 30 days."""
+    """Current signals of a topic created in the last day, 7 days and 30 days.
 
-    total: int
+    No all-time total: for a topic on a quarter of all signals that is a scan of a quarter of
+    the table on every page view; the timeline (interval=week) shows the longer history."""
+
+    last_24h: int
     last_7d: int
     last_30d: int
 

@@ -21,6 +21,7 @@ class TopicRow(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class TopicCountRow(msgspec.Struct, kw_only=True, frozen=True):
+    topic_id: int
     slug: str
     label: str
     count: int
@@ -43,7 +44,7 @@ async def count_topics_page(
     previous_since: datetime,
     after_count: int | None,
     after_trending: float | None,
-    after_slug: str | None,
+    after_id: int | None,
     limit: int,
 ) -> list[TopicCountRow]:
     """Topics seen in ``[since, until)`` after a keyset position, by count or by trending."""
@@ -52,7 +53,7 @@ async def count_topics_page(
         "until": until,
         "previous_since": previous_since,
         "after_count": after_count,
-        "after_slug": after_slug,
+        "after_id": after_id,
         "limit": limit,
     }
     if sort == "trending":
@@ -68,10 +69,10 @@ async def get_topic_by_slug_or_alias(conn: Any, slug: str) -> TopicRow | None:
 
 
 async def topic_signal_counts(conn: Any, topic_id: int, now: datetime) -> tuple[int, int, int]:
-    """(total, last 7 days, last 30 days) current signals of the topic."""
+    """Current signals of the topic in the day, 7 days and 30 days before ``now``."""
     row = await queries.topic_signal_counts.fetchrow(conn, topic_id=topic_id, now=now)
     assert row is not None
-    return row["total"], row["last_7d"], row["last_30d"]
+    return row["last_24h"], row["last_7d"], row["last_30d"]
 
 
 async def topic_timeline(

@@ -1,7 +1,7 @@
 -- name: count_topics_by_count
 -- A page of topics by current signals in [since, until), most first, with the previous window's counts.
 WITH hits AS (
-    -- one row per (current signal, topic) over both windows: a single range scan on created_at
+    -- one row per (current signal, topic) over both windows: one index-only range scan
     SELECT t.topic_id, s.created_at >= :since::timestamptz AS in_window
     FROM signals s
     CROSS JOIN LATERAL unnest(s.topic_ids) AS t (topic_id)
@@ -16,21 +16,26 @@ WITH hits AS (
     FROM hits
     GROUP BY topic_id
     HAVING count(*) FILTER (WHERE in_window) > 0
+), page AS (
+    -- keyset and limit before the join: labels are looked up for one page only
+    SELECT topic_id, count, previous_count
+    FROM counted
+    WHERE :after_count::bigint IS NULL
+       OR count < :after_count::bigint
+       OR (count = :after_count::bigint AND topic_id > :after_id::bigint)
+    ORDER BY count DESC, topic_id
+    LIMIT :limit
 )
-SELECT tp.slug, tp.label, c.count, c.previous_count,
-       (c.count - c.previous_count)::float8 / greatest(c.previous_count, 1) AS trending
-FROM counted c
-JOIN topics tp ON tp.id = c.topic_id
-WHERE :after_count::bigint IS NULL
-   OR c.count < :after_count::bigint
-   OR (c.count = :after_count::bigint AND tp.slug > :after_slug::text)
-ORDER BY c.count DESC, tp.slug
-LIMIT :limit;
+SELECT p.topic_id, tp.slug, tp.label, p.count, p.previous_count,
+       (p.count - p.previous_count)::float8 / greatest(p.previous_count, 1) AS trending
+FROM page p
+JOIN topics tp ON tp.id = p.topic_id
+ORDER BY p.count DESC, p.topic_id;
 
 -- name: count_topics_by_trending
 -- A page of topics seen in [since, until), fastest growing against the previous window first.
 WITH hits AS (
-    -- one row per (current signal, topic) over both windows: a single range scan on created_at
+    -- one row per (current signal, topic) over both windows: one index-only range scan
     SELECT t.topic_id, s.created_at >= :since::timestamptz AS in_window
     FROM signals s
     CROSS JOIN LATERAL unnest(s.topic_ids) AS t (topic_id)
@@ -47,16 +52,21 @@ WITH hits AS (
     FROM hits
     GROUP BY topic_id
     HAVING count(*) FILTER (WHERE in_window) > 0
+), page AS (
+    -- keyset and limit before the join: labels are looked up for one page only
+    SELECT topic_id, count, previous_count, trending
+    FROM counted
+    WHERE :after_trending::float8 IS NULL
+       OR trending < :after_trending::float8
+       OR (trending = :after_trending::float8
+           AND (count < :after_count::bigint OR (count = :after_count::bigint AND topic_id > :after_id::bigint)))
+    ORDER BY trending DESC, count DESC, topic_id
+    LIMIT :limit
 )
-SELECT tp.slug, tp.label, c.count, c.previous_count, c.trending
-FROM counted c
-JOIN topics tp ON tp.id = c.topic_id
-WHERE :after_trending::float8 IS NULL
-   OR c.trending < :after_trending::float8
-   OR (c.trending = :after_trending::float8
-       AND (c.count < :after_count::bigint OR (c.count = :after_count::bigint AND tp.slug > :after_slug::text)))
-ORDER BY c.trending DESC, c.count DESC, tp.slug
-LIMIT :limit;
+SELECT p.topic_id, tp.slug, tp.label, p.count, p.previous_count, p.trending
+FROM page p
+JOIN topics tp ON tp.id = p.topic_id
+ORDER BY p.trending DESC, p.count DESC, p.topic_id;
 
 -- name: get_topic_by_slug_or_alias
 -- The topic a slug names, directly or through an alias, with all its aliases.
@@ -72,12 +82,15 @@ WHERE t.id = coalesce(
 );
 
 -- name: topic_signal_counts
--- Current signals of a topic: in all, and in the 7 and 30 days before :now (partial GIN index on topic_ids).
-SELECT count(*) AS total,
+-- Current signals of a topic in the day, 7 and 30 days before :now (bounded by the window, however popular the topic).
+SELECT count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '1 day') AS last_24h,
        count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '7 days') AS last_7d,
-       count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '30 days') AS last_30d
+       count(*) AS last_30d
 FROM signals
-WHERE is_current AND topic_ids @> ARRAY[:topic_id::bigint];
+WHERE is_current
+  AND topic_ids @> ARRAY[:topic_id::bigint]
+  AND created_at >= :now::timestamptz - interval '30 days'
+  AND created_at <= :now::timestamptz;
 
 -- name: topic_timeline
 -- A topic's current signals per UTC day or week (Monday) in [since, until): every bucket, with mean sentiment.

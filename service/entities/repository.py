@@ -1,0 +1,116 @@
+"""Rows for entities: directory pages, window counts, one entity and its co-occurrences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from service.db.queries import queries
+
+
+class EntityRow(msgspec.Struct, kw_only=True, frozen=True):
+    id: int
+    name: str
+    type: str
+    count: int = 0
+    """Current signals in the window (``count`` sort), or filled in afterwards."""
+    score: float = 0.0
+    """Search relevance (``relevance`` sort)."""
+
+
+class EntityRecord(msgspec.Struct, kw_only=True, frozen=True):
+    id: int
+    name: str
+    type: str
+    created_at: datetime
+
+
+class CoTopicRow(msgspec.Struct, kw_only=True, frozen=True):
+    slug: str
+    label: str
+    count: int
+
+
+class Cooccurrences(msgspec.Struct, kw_only=True, frozen=True):
+    entities: list[EntityRow]
+    topics: list[CoTopicRow]
+    sample: int
+    """How many signals they were counted over."""
+
+
+def like_prefix(q: str) -> str:
+    """An ILIKE pattern for names starting with ``q`` (its wildcards taken literally)."""
+    return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def list_entities_page(
+    conn: Any,
+    *,
+    sort: Literal["count", "name", "relevance"],
+    type_: str | None,
+    q: str | None,
+    since: datetime,
+    until: datetime,
+    after: dict[str, Any] | None,
+    limit: int,
+) -> list[EntityRow]:
+    """One page in the given order after a keyset position (``after``: the last row's keys)."""
+    common: dict[str, Any] = {
+        "type": type_,
+        "q": q,
+        "prefix": like_prefix(q) if q else None,
+        "after_id": after["id"] if after else None,
+        "limit": limit,
+    }
+    if sort == "count":
+        rows = await queries.count_entities_by_count.fetch(
+            conn, since=since, until=until, after_count=after["count"] if after else None, **common
+        )
+    elif sort == "name":
+        rows = await queries.list_entities_by_name.fetch(
+            conn, after_name=after["name"] if after else None, **common
+        )
+    else:
+        rows = await queries.search_entities.fetch(
+            conn, after_score=after["score"] if after else None, **common
+        )
+    return [EntityRow(**dict(row)) for row in rows]
+
+
+async def entity_window_counts(conn: Any, ids: list[int], since: datetime, until: datetime) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = await queries.entity_window_counts.fetch(conn, ids=ids, since=since, until=until)
+    return {row["id"]: row["count"] for row in rows}
+
+
+async def get_entity(conn: Any, entity_id: int) -> EntityRecord | None:
+    row = await queries.get_entity_by_id.fetchrow(conn, id=entity_id)
+    return None if row is None else EntityRecord(**dict(row))
+
+
+async def entity_signal_counts(conn: Any, entity_id: int, now: datetime) -> tuple[int, int, int]:
+    """Current signals naming the entity in the day, 7 days and 30 days before ``now``."""
+    row = await queries.entity_signal_counts.fetchrow(conn, id=entity_id, now=now)
+    assert row is not None
+    return row["last_24h"], row["last_7d"], row["last_30d"]
+
+
+async def entity_cooccurrences(conn: Any, entity_id: int, *, sample: int, limit: int) -> Cooccurrences:
+    """The top entities and topics on the entity's newest ``sample`` current signals."""
+    rows = await queries.entity_cooccurrences.fetch(conn, id=entity_id, sample=sample, limit=limit)
+    return Cooccurrences(
+        entities=[
+            EntityRow(id=r["id"], name=r["name"], type=r["detail"], count=r["count"])
+            for r in rows
+            if r["kind"] == "entity"
+        ],
+        topics=[
+            CoTopicRow(slug=r["name"], label=r["detail"], count=r["count"])
+            for r in rows
+            if r["kind"] == "topic"
+        ],
+        sample=next(r["count"] for r in rows if r["kind"] == "sample"),
+    )

@@ -1,0 +1,80 @@
+"""Entities over HTTP. Thin: parse, call one service function, return."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter
+
+from schemas.entities import EntityDetail, EntityPage, EntityType
+from service.entities import service
+from service.entities.service import Sort
+from service.http import AUTH_ERRORS, problem_spec, provide_runtime
+from service.pagination import next_page_link
+from service.runtime import Runtime
+from service.topics.routes import Cursor, Limit, Since, Until, WindowLength
+
+
+class EntitiesController(Controller):
+    path = "/v1/entities"
+    tags = ["entities"]
+    dependencies = {"rt": Provide(provide_runtime, sync_to_thread=False)}
+
+    @get(
+        "/",
+        opt={"scope": "signals:read"},
+        summary="Find entities; counts of their signals in a time window",
+        description=(
+            "`q` matches names that start with it or contain a word like it (trigram similarity). "
+            "`sort`: `count` (default without q) lists the entities named in current signals of "
+            "the window, most first; `name` lists every matching entity alphabetically; "
+            "`relevance` (default with q) puts names starting with q first, then by similarity. "
+            "`count` is always the number of current signals in the window (default: last 7 days). "
+            "Keyset pagination: follow `next`."
+        ),
+        responses={400: problem_spec("Bad parameter, window or cursor"), **AUTH_ERRORS},
+    )
+    async def list_entities(
+        self,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        type: Annotated[EntityType | None, QueryParameter(description="Only this type")] = None,
+        q: Annotated[
+            str | None, QueryParameter(description="Name prefix or similar words", max_length=100)
+        ] = None,
+        sort: Annotated[Sort | None, QueryParameter(description="count, name or relevance (needs q)")] = None,
+        since: Since = None,
+        until: Until = None,
+        window: WindowLength = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> EntityPage:
+        page = await service.list_entities(
+            rt,
+            type_=type,
+            q=q,
+            sort=sort,
+            since=since,
+            until=until,
+            window=window,
+            limit=limit,
+            cursor=cursor,
+        )
+        if page.next is not None:
+            page.next = next_page_link(request.url.path, request.query_params.dict(), page.next)
+        return page
+
+    @get(
+        "/{entity_id:int}",
+        opt={"scope": "signals:read"},
+        summary="An entity, its counts, co-occurrences and newest signals",
+        description=(
+            "Co-occurring entities and topics are counted over the entity's newest current "
+            "signals (at most 1000; `cooccurrence_basis` says how many)."
+        ),
+        responses={404: problem_spec("No such entity"), **AUTH_ERRORS},
+    )
+    async def get_entity(self, rt: NamedDependency[Runtime], entity_id: FromPath[int]) -> EntityDetail:
+        return await service.get_entity(rt, entity_id)

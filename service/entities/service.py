@@ -1,0 +1,163 @@
+"""Use cases behind the entities API: the searchable directory, and one entity's page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import msgspec
+
+from schemas.entities import (
+    CoEntity,
+    CoTopic,
+    EntityCount,
+    EntityCounts,
+    EntityDetail,
+    EntityLinks,
+    EntityPage,
+)
+from schemas.problems import FieldError
+from schemas.topics import TimeWindow
+from service.entities import repository
+from service.errors import BadRequest, NotFound
+from service.pagination import decode_cursor_as, encode_cursor
+from service.runtime import Runtime
+from service.signals.listing import SignalQuery
+from service.time_window import Window, resolve_window
+from service.topics.service import NEWEST_SIGNALS, newest_signals
+
+DEFAULT_WINDOW = timedelta(days=7)
+COOCCURRENCE_SAMPLE = 1000
+"""Co-occurrences are counted over the entity's newest signals, at most this many: the cost of
+an entity page stays flat however often the entity is named."""
+COOCCURRENCE_TOP = 10
+
+Sort = Literal["count", "name", "relevance"]
+
+
+class _EntitiesCursor(msgspec.Struct, frozen=True):
+    """Position after the last item (the keys of its sort), and the window the first page resolved."""
+
+    since: datetime
+    until: datetime
+    id: int
+    count: int | None = None
+    name: str | None = None
+    score: float | None = None
+
+
+def entity_links(entity_id: int) -> EntityLinks:
+    return EntityLinks(self=f"/v1/entities/{entity_id}", signals=f"/v1/signals?entity={entity_id}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sort_for(sort: Sort | None, q: str | None) -> Sort:
+    chosen: Sort = sort or ("relevance" if q else "count")
+    if chosen == "relevance" and not q:
+        message = "sort=relevance needs a q to rank by"
+        raise BadRequest(
+            message, reason="bad_parameter", errors=[FieldError(message=message, key="sort", source="query")]
+        )
+    return chosen
+
+
+async def list_entities(
+    rt: Runtime,
+    *,
+    type_: str | None,
+    q: str | None,
+    sort: Sort | None,
+    since: str | None,
+    until: str | None,
+    window: str | None,
+    limit: int,
+    cursor: str | None,
+) -> EntityPage:
+    """One page of entities: by mentions in the window (``count``, entities named in it), by
+    name, or by match quality for ``q`` (``relevance``). ``next`` is a cursor token."""
+    if q is not None:
+        q = q.strip()
+        if not q:
+            raise BadRequest("q is empty", reason="bad_parameter")
+    chosen = _sort_for(sort, q)
+    span = resolve_window(since=since, until=until, window=window, default=DEFAULT_WINDOW, now=_now())
+    bound = {"type": type_, "q": q, "sort": chosen, "since": since, "until": until, "window": window}
+    after = decode_cursor_as(cursor, "entities", _EntitiesCursor, query=bound) if cursor else None
+    if after is not None:
+        span = Window(after.since, after.until)
+        keys = {"count": after.count, "name": after.name, "relevance": after.score}
+        if keys[chosen] is None:
+            raise BadRequest("the cursor is not valid for this sort", reason="bad_cursor")
+    async with rt.db.pool.acquire() as conn:
+        rows = await repository.list_entities_page(
+            conn,
+            sort=chosen,
+            type_=type_,
+            q=q,
+            since=span.since,
+            until=span.until,
+            after=msgspec.structs.asdict(after) if after else None,
+            limit=limit + 1,  # one more tells whether another page follows
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        counts = (
+            {r.id: r.count for r in rows}
+            if chosen == "count"
+            else await repository.entity_window_counts(conn, [r.id for r in rows], span.since, span.until)
+        )
+    token = None
+    if more:
+        last = rows[-1]
+        position = _EntitiesCursor(
+            since=span.since,
+            until=span.until,
+            id=last.id,
+            count=last.count if chosen == "count" else None,
+            name=last.name if chosen == "name" else None,
+            score=last.score if chosen == "relevance" else None,
+        )
+        token = encode_cursor("entities", msgspec.to_builtins(position), query=bound)
+    return EntityPage(
+        items=[
+            EntityCount(
+                id=r.id, name=r.name, type=r.type, count=counts.get(r.id, 0), links=entity_links(r.id)
+            )
+            for r in rows
+        ],
+        next=token,
+        limit=limit,
+        sort=chosen,
+        window=TimeWindow(since=span.since, until=span.until),
+    )
+
+
+async def get_entity(rt: Runtime, entity_id: int) -> EntityDetail:
+    """The entity, its counts, its top co-occurring entities and topics, its newest signals."""
+    async with rt.db.pool.acquire() as conn:
+        entity = await repository.get_entity(conn, entity_id)
+        if entity is None:
+            raise NotFound(f"no entity {entity_id}", reason="unknown_entity")
+        day, week, month = await repository.entity_signal_counts(conn, entity_id, _now())
+        co = await repository.entity_cooccurrences(
+            conn, entity_id, sample=COOCCURRENCE_SAMPLE, limit=COOCCURRENCE_TOP
+        )
+    signals = await newest_signals(rt, SignalQuery(entities=(entity_id,), limit=NEWEST_SIGNALS))
+    return EntityDetail(
+        id=entity.id,
+        name=entity.name,
+        type=entity.type,
+        created_at=entity.created_at,
+        counts=EntityCounts(last_24h=day, last_7d=week, last_30d=month),
+        co_entities=[
+            CoEntity(id=c.id, name=c.name, type=c.type, count=c.count, links=entity_links(c.id))
+            for c in co.entities
+        ],
+        co_topics=[CoTopic(slug=t.slug, label=t.label, count=t.count) for t in co.topics],
+        cooccurrence_basis=co.sample,
+        signals=signals,
+        links=entity_links(entity.id),
+    )

@@ -1,0 +1,141 @@
+"""Topics over HTTP. Thin: parse, call one service function, return."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from schemas.topics import TopicDetail, TopicMerge, TopicMergeRequest, TopicPage, TopicTimeline
+from service.http import AUTH_ERRORS, problem_spec, provide_runtime
+from service.pagination import next_page_link
+from service.runtime import Runtime
+from service.topics import service
+from service.topics.service import Interval, Sort
+
+MAX_LIMIT = 100
+_WINDOW_DOC = "ISO date or date-time (UTC unless an offset is given)"
+Since = Annotated[str | None, QueryParameter(description=f"Window start, inclusive: {_WINDOW_DOC}")]
+Until = Annotated[
+    str | None, QueryParameter(description=f"Window end, exclusive: {_WINDOW_DOC}; a date includes that day")
+]
+WindowLength = Annotated[
+    str | None,
+    QueryParameter(description="Window length instead of since or until: 24h, 7d, 4w", max_length=8),
+]
+Limit = Annotated[int, QueryParameter(description=f"Items per page, 1-{MAX_LIMIT}", ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, QueryParameter(description="From a previous page's next", max_length=1024)]
+
+
+class TopicsController(Controller):
+    path = "/v1/topics"
+    tags = ["topics"]
+    dependencies = {"rt": Provide(provide_runtime, sync_to_thread=False)}
+
+    @get(
+        "/",
+        opt={"scope": "signals:read"},
+        summary="Topics by count or trend in a time window",
+        description=(
+            "Counts current signals per topic created in `[since, until)` (default: the last 7 days; "
+            "any two of since, until and window fix the window). `trending` is the growth against "
+            "the previous window of equal length: (count - previous_count) / max(previous_count, 1). "
+            "Keyset pagination: follow `next` (the cursor pins the window, so later pages count the "
+            "same one; keep every other parameter)."
+        ),
+        responses={400: problem_spec("Bad parameter, window or cursor"), **AUTH_ERRORS},
+    )
+    async def list_topics(
+        self,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        since: Since = None,
+        until: Until = None,
+        window: WindowLength = None,
+        sort: Annotated[Sort, QueryParameter(description="count or trending, highest first")] = "count",
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> TopicPage:
+        page = await service.list_topics(
+            rt, since=since, until=until, window=window, sort=sort, limit=limit, cursor=cursor
+        )
+        if page.next is not None:
+            page.next = next_page_link(request.url.path, request.query_params.dict(), page.next)
+        return page
+
+    @get(
+        "/{slug:str}",
+        opt={"scope": "signals:read"},
+        summary="A topic, its counts and newest signals",
+        description=(
+            "An alias slug (another spelling, or a merged topic) answers 200 with the canonical "
+            "topic and `Content-Location: /v1/topics/{canonical}`; no redirect, so clients that do "
+            "not follow redirects still get the topic. The body's `slug` is the canonical one."
+        ),
+        responses={404: problem_spec("No such topic or alias"), **AUTH_ERRORS},
+    )
+    async def get_topic(self, rt: NamedDependency[Runtime], slug: FromPath[str]) -> Response[TopicDetail]:
+        topic = await service.get_topic(rt, slug)
+        headers = {"Content-Location": topic.links.self} if topic.slug != slug else {}
+        return Response(topic, headers=headers)
+
+    @get(
+        "/{slug:str}/timeline",
+        opt={"scope": "signals:read"},
+        summary="A topic's signals per day or week",
+        description=(
+            "Current signals and their mean sentiment per UTC bucket (weeks start on Monday), "
+            "every bucket included (count 0, mean_sentiment null). Default window: the last 30 "
+            "days for interval=day, the last 26 weeks for interval=week; `since` is rounded down "
+            "to the start of its bucket. At most 1000 buckets."
+        ),
+        responses={
+            400: problem_spec("Bad parameter or window"),
+            404: problem_spec("No such topic or alias"),
+            422: problem_spec("More than 1000 buckets"),
+            **AUTH_ERRORS,
+        },
+    )
+    async def get_timeline(
+        self,
+        rt: NamedDependency[Runtime],
+        slug: FromPath[str],
+        interval: Annotated[Interval, QueryParameter(description="Bucket size: day or week")] = "day",
+        since: Since = None,
+        until: Until = None,
+        window: WindowLength = None,
+    ) -> TopicTimeline:
+        return await service.get_timeline(
+            rt, slug, interval=interval, since=since, until=until, window=window
+        )
+
+
+class TopicAdminController(Controller):
+    path = "/v1/admin/topics"
+    tags = ["admin"]
+    dependencies = {"rt": Provide(provide_runtime, sync_to_thread=False)}
+
+    @post(
+        "/{slug:str}/merge",
+        opt={"scope": "admin"},
+        status_code=200,
+        summary="Merge a topic into another",
+        description=(
+            "In one transaction: every signal of the topic moves to `into` (links and topic_ids, "
+            "order kept, no duplicates), the topic's slug and aliases become aliases of `into`, "
+            "and the topic is deleted. Its slug keeps resolving, to `into`."
+        ),
+        responses={
+            400: problem_spec("Malformed body"),
+            404: problem_spec("No such topic"),
+            409: problem_spec("A concurrent merge changed one of the topics"),
+            422: problem_spec("Merging into itself or into an unknown topic, or the slug is an alias"),
+            **AUTH_ERRORS,
+        },
+    )
+    async def merge_topic(
+        self, rt: NamedDependency[Runtime], slug: FromPath[str], data: JSONBody[TopicMergeRequest]
+    ) -> TopicMerge:
+        return await service.merge_topics(rt, slug, data.into)

@@ -1,0 +1,115 @@
+-- name: count_entities_by_count
+-- A page of entities by current signals in [since, until), most first; optionally one type or names matching q.
+WITH counted AS (
+    -- mentions per entity in the window: a single range scan on created_at
+    SELECT e.entity_id, count(*) AS count
+    FROM signals s
+    CROSS JOIN LATERAL unnest(s.entity_ids) AS e (entity_id)
+    WHERE s.is_current
+      AND s.created_at >= :since::timestamptz
+      AND s.created_at < :until::timestamptz
+    GROUP BY e.entity_id
+)
+SELECT en.id, en.name, en.type, c.count
+FROM counted c
+JOIN entities en ON en.id = c.entity_id
+WHERE (:type::text IS NULL OR en.type = :type::text)
+  AND (:q::text IS NULL OR en.name ILIKE :prefix::text OR :q::text <% en.name)
+  AND (:after_count::bigint IS NULL
+       OR c.count < :after_count::bigint
+       OR (c.count = :after_count::bigint AND en.id > :after_id::bigint))
+ORDER BY c.count DESC, en.id
+LIMIT :limit;
+
+-- name: list_entities_by_name
+-- A page of entities in name order (optionally one type or names matching q), after a (name, id) position.
+SELECT en.id, en.name, en.type
+FROM entities en
+WHERE (:type::text IS NULL OR en.type = :type::text)
+  AND (:q::text IS NULL OR en.name ILIKE :prefix::text OR :q::text <% en.name)
+  AND (:after_name::text IS NULL OR (en.name, en.id) > (:after_name::text, :after_id::bigint))
+ORDER BY en.name, en.id
+LIMIT :limit;
+
+-- name: search_entities
+-- A page of entities matching q (name prefix or trigram word similarity, pg_trgm index), best first.
+WITH scored AS (
+    -- a name that starts with q outranks any fuzzy match; similarity orders the rest
+    SELECT en.id, en.name, en.type,
+           ((en.name ILIKE :prefix::text)::int + word_similarity(:q::text, en.name))::float8 AS score
+    FROM entities en
+    WHERE (:type::text IS NULL OR en.type = :type::text)
+      AND (en.name ILIKE :prefix::text OR :q::text <% en.name)
+)
+SELECT id, name, type, score
+FROM scored
+WHERE :after_score::float8 IS NULL
+   OR score < :after_score::float8
+   OR (score = :after_score::float8 AND id > :after_id::bigint)
+ORDER BY score DESC, id
+LIMIT :limit;
+
+-- name: entity_window_counts
+-- Current signals in [since, until) naming each of the given entities (one page's worth).
+SELECT e.entity_id AS id, count(*) AS count
+FROM signals s
+CROSS JOIN LATERAL unnest(s.entity_ids) AS e (entity_id)
+WHERE s.is_current
+  AND s.entity_ids && :ids::bigint[]
+  AND s.created_at >= :since::timestamptz
+  AND s.created_at < :until::timestamptz
+  AND e.entity_id = ANY(:ids::bigint[])
+GROUP BY e.entity_id;
+
+-- name: get_entity_by_id
+-- One entity.
+SELECT id, name, type, created_at FROM entities WHERE id = :id::bigint;
+
+-- name: entity_signal_counts
+-- Current signals naming an entity in the day, 7 and 30 days before :now (bounded by the window).
+SELECT count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '1 day') AS last_24h,
+       count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '7 days') AS last_7d,
+       count(*) AS last_30d
+FROM signals
+WHERE is_current
+  AND entity_ids @> ARRAY[:id::bigint]
+  AND created_at >= :now::timestamptz - interval '30 days'
+  AND created_at <= :now::timestamptz;
+
+-- name: entity_cooccurrences
+-- Entities and topics most often on an entity's newest :sample current signals, and the sample's size.
+WITH recent AS MATERIALIZED (
+    -- a bounded sample, so a very common entity costs no more than a rare one
+    SELECT s.entity_ids, s.topic_ids
+    FROM signals s
+    WHERE s.is_current AND s.entity_ids @> ARRAY[:id::bigint]
+    ORDER BY s.created_at DESC, s.id DESC
+    LIMIT :sample
+), co_entities AS (
+    -- shared signals per other entity
+    SELECT x.id, count(*) AS count
+    FROM recent
+    CROSS JOIN LATERAL unnest(recent.entity_ids) AS x (id)
+    WHERE x.id <> :id::bigint
+    GROUP BY x.id
+    ORDER BY count DESC, x.id
+    LIMIT :limit
+), co_topics AS (
+    -- signals per topic
+    SELECT x.id, count(*) AS count
+    FROM recent
+    CROSS JOIN LATERAL unnest(recent.topic_ids) AS x (id)
+    GROUP BY x.id
+    ORDER BY count DESC, x.id
+    LIMIT :limit
+)
+-- one result: kind says which list a row belongs to; name/detail are name/type or slug/label
+SELECT 'entity' AS kind, en.id, en.name, en.type AS detail, c.count
+FROM co_entities c JOIN entities en ON en.id = c.id
+UNION ALL
+SELECT 'topic', t.id, t.slug, t.label, c.count
+FROM co_topics c JOIN topics t ON t.id = c.id
+UNION ALL
+SELECT 'sample', NULL, NULL, NULL, count(*)
+FROM recent
+ORDER BY kind, count DESC, name;

@@ -1,0 +1,488 @@
+"""Topics over real sockets: window counts and trending, keyset pages, alias resolution, the
+admin merge, timelines, and problem+json for every bad parameter. Signals are stored through
+the repository (tests/support/seeding.py) with chosen times, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from service.app import create_app
+from service.db.database import init_connection
+from service.db.queries import queries
+from service.keys.service import create_key
+from service.pagination import encode_cursor
+from tests.support.seeding import SeedSignal, seed_signal
+from tests.support.servers import running_asgi
+
+PROBLEM = "application/problem+json"
+# Windows far from "now", so tests that use the default window do not see these signals.
+W0 = datetime(2025, 3, 10, tzinfo=UTC)  # a Monday
+W1 = W0 + timedelta(days=7)
+
+
+@pytest.fixture(scope="module")
+def api(make_settings: Any) -> Iterator[str]:
+    with running_asgi(create_app(make_settings(), worker=False)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+async def keys(database_url: str) -> SimpleNamespace:
+    conn = await asyncpg.connect(database_url)
+    try:
+        reader = await create_key(conn, name="reader", scopes=["signals:read"])
+        writer = await create_key(conn, name="writer", scopes=["signals:read", "signals:write"])
+        admin = await create_key(conn, name="admin", scopes=["admin"])
+    finally:
+        await conn.close()
+    return SimpleNamespace(reader=reader.key, writer=writer.key, admin=admin.key)
+
+
+@pytest.fixture
+async def http(api: str, keys: SimpleNamespace) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=api, headers={"Authorization": f"Bearer {keys.reader}"}, timeout=30
+    ) as client:
+        yield client
+
+
+def assert_problem(
+    response: httpx.Response, status: int, code: str, reason: str | None = None
+) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status and body["code"] == code
+    if reason is not None:
+        assert body.get("reason") == reason, body
+    return body
+
+
+async def connect(database_url: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)  # jsonb as Python values, as the pool has it
+    return conn
+
+
+async def seed(db: asyncpg.Connection, title: str, topics: list[str], at: datetime, **kw: Any) -> Any:
+    return await seed_signal(db, SeedSignal(title=title, topics=topics, created_at=at, **kw))
+
+
+async def all_pages(http: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    next_url: str | None = url
+    while next_url:
+        response = await http.get(next_url)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["items"]
+        next_url = body["next"]
+    return items
+
+
+# --- counts and trending ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def windowed(database_url: str) -> None:
+    """Alpha 4 now / 2 before; Beta 2 / 0; Gamma 1 / 1; plus signals that must not count."""
+    conn = await connect(database_url)
+    try:
+        day = timedelta(days=1)
+        for i in range(4):
+            await seed(conn, f"alpha now {i}", ["Alpha Power"], W1 + i * day)
+        for i in range(2):
+            await seed(conn, f"alpha before {i}", ["Alpha Power"], W0 + i * day)
+        for i in range(2):
+            await seed(conn, f"beta now {i}", ["Beta Rail", "Alpha Power"] if i else ["Beta Rail"], W1 + day)
+        await seed(conn, "gamma now", ["Gamma Water"], W1 + 6 * day)
+        await seed(conn, "gamma before", ["Gamma Water"], W1 - timedelta(seconds=1))
+        await seed(conn, "gamma long ago", ["Gamma Water"], W0 - 30 * day)
+        await seed(conn, "gamma after", ["Gamma Water"], W1 + 7 * day)  # until is exclusive
+        # An older analysis of an article is not current: it never counts.
+        url = "https://courier.example/superseded"
+        await seed(conn, "alpha old version", ["Alpha Power"], W1 + day, url=url, text="first " * 50)
+        await seed(conn, "alpha new version", ["Gamma Water"], W1 + 2 * day, url=url, text="second " * 50)
+    finally:
+        await conn.close()
+
+
+WINDOW = f"since={W1.isoformat().replace('+00:00', 'Z')}&until={(W1 + timedelta(days=7)).date()}T00:00:00Z"
+
+
+async def test_counts_per_topic_in_the_window_with_the_previous_window(http, windowed):
+    body = (await http.get(f"/v1/topics?{WINDOW}")).json()
+    assert body["window"] == {"since": "2025-03-17T00:00:00Z", "until": "2025-03-24T00:00:00Z"}
+    assert body["previous_window"] == {"since": "2025-03-10T00:00:00Z", "until": "2025-03-17T00:00:00Z"}
+    counts = {i["slug"]: (i["count"], i["previous_count"], i["trending"]) for i in body["items"]}
+    assert counts == {
+        "alpha-power": (5, 2, 1.5),
+        "beta-rail": (2, 0, 2.0),
+        "gamma-water": (2, 1, 1.0),
+    }
+    assert [i["slug"] for i in body["items"]] == ["alpha-power", "beta-rail", "gamma-water"]
+    assert body["sort"] == "count" and body["next"] is None and body["limit"] == 20
+    alpha = body["items"][0]
+    assert alpha["label"] == "Alpha Power"
+    assert alpha["links"] == {
+        "self": "/v1/topics/alpha-power",
+        "timeline": "/v1/topics/alpha-power/timeline",
+        "signals": "/v1/signals?topic=alpha-power",
+    }
+
+
+async def test_sort_by_trending(http, windowed):
+    body = (await http.get(f"/v1/topics?{WINDOW}&sort=trending")).json()
+    assert [(i["slug"], i["trending"]) for i in body["items"]] == [
+        ("beta-rail", 2.0),
+        ("alpha-power", 1.5),
+        ("gamma-water", 1.0),
+    ]
+
+
+@pytest.mark.parametrize("sort", ["count", "trending"])
+async def test_keyset_pages_visit_every_topic_once(http, windowed, sort):
+    whole = (await http.get(f"/v1/topics?{WINDOW}&sort={sort}")).json()["items"]
+    first = (await http.get(f"/v1/topics?{WINDOW}&sort={sort}&limit=1")).json()
+    assert first["next"].startswith("/v1/topics?") and "cursor=" in first["next"]
+    paged = await all_pages(http, f"/v1/topics?{WINDOW}&sort={sort}&limit=1")
+    assert [i["slug"] for i in paged] == [i["slug"] for i in whole]
+
+
+async def test_window_parameters_combine(http, windowed):
+    by_window = (await http.get("/v1/topics?since=2025-03-17&window=7d")).json()
+    assert by_window["window"] == {"since": "2025-03-17T00:00:00Z", "until": "2025-03-24T00:00:00Z"}
+    by_until = (await http.get("/v1/topics?until=2025-03-23&window=1w")).json()
+    assert by_until["window"] == by_window["window"]  # a bare date as until includes that day
+    assert by_until["items"] == by_window["items"]
+
+
+async def test_the_default_window_is_the_last_seven_days_and_the_cursor_pins_it(http, db):
+    now = datetime.now(UTC)
+    await seed(db, "delta recent 1", ["Delta Recent"], now - timedelta(days=1))
+    await seed(db, "delta recent 2", ["Delta Recent"], now - timedelta(days=2))
+    await seed(db, "epsilon recent", ["Epsilon Recent"], now - timedelta(hours=3))
+    await seed(db, "delta old", ["Delta Recent"], now - timedelta(days=8))
+    first = (await http.get("/v1/topics?limit=1")).json()
+    since = datetime.fromisoformat(first["window"]["since"])
+    until = datetime.fromisoformat(first["window"]["until"])
+    assert until - since == timedelta(days=7) and abs(until - now) < timedelta(minutes=1)
+    pages, url = [], "/v1/topics?limit=1"
+    while url:
+        pages.append((await http.get(url)).json())
+        url = pages[-1]["next"]
+    assert len(pages) >= 2
+    assert all(page["window"] == pages[0]["window"] for page in pages)  # the cursor pins the window
+    counts = {i["slug"]: (i["count"], i["previous_count"]) for page in pages for i in page["items"]}
+    assert counts["delta-recent"] == (2, 1) and counts["epsilon-recent"] == (1, 0)
+    assert "alpha-power" not in counts
+
+
+# --- bad parameters ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("since=2025-03-20&until=2025-03-10", "inverted_range"),
+        ("since=2025-03-20T00:00:00Z&until=2025-03-20T00:00:00Z", "inverted_range"),
+        ("since=yesterday", "bad_parameter"),
+        ("until=2025-13-01", "bad_parameter"),
+        ("window=7x", "bad_parameter"),
+        ("window=0d", "bad_parameter"),
+        ("window=9999w", "bad_parameter"),
+        ("since=2025-01-01&until=2025-02-01&window=7d", "bad_parameter"),
+        ("cursor=garbage!", "bad_cursor"),
+        (f"cursor={encode_cursor('entities', {'id': 1})}", "bad_cursor"),  # another endpoint's
+        ("limit=0", None),
+        ("limit=101", None),
+        ("limit=ten", None),
+        ("sort=popular", None),
+    ],
+)
+async def test_bad_list_parameters_are_400_problems(http, query, reason):
+    assert_problem(await http.get(f"/v1/topics?{query}"), 400, "bad_request", reason)
+
+
+async def test_a_cursor_replayed_with_other_parameters_is_refused(http, windowed):
+    first = (await http.get(f"/v1/topics?{WINDOW}&limit=1")).json()
+    cursor = first["next"].split("cursor=")[1]
+    response = await http.get(f"/v1/topics?{WINDOW}&limit=1&sort=trending&cursor={cursor}")
+    assert_problem(response, 400, "bad_request", "bad_cursor")
+
+
+async def test_topics_need_a_read_key(api):
+    async with httpx.AsyncClient(base_url=api) as anonymous:
+        assert_problem(await anonymous.get("/v1/topics"), 401, "unauthorized")
+
+
+# --- one topic --------------------------------------------------------------------------------
+
+
+async def test_a_topic_with_its_counts_and_newest_signals(http, db):
+    now = datetime.now(UTC)
+    ids = [
+        await seed(db, f"zeta {i}", ["Zeta Grid"], now - timedelta(days=d))
+        for i, d in enumerate([40, 20, 3, 0.5])
+    ]
+    response = await http.get("/v1/topics/zeta-grid")
+    assert response.status_code == 200 and "content-location" not in response.headers
+    body = response.json()
+    assert (body["slug"], body["label"], body["aliases"]) == ("zeta-grid", "Zeta Grid", [])
+    assert body["counts"] == {"last_24h": 1, "last_7d": 2, "last_30d": 3}
+    assert [s["id"] for s in body["signals"]] == [str(i) for i in reversed(ids)]
+    assert body["signals"][0]["title"] == "zeta 3"
+    assert body["signals"][0]["topics"] == [{"slug": "zeta-grid", "label": "Zeta Grid"}]
+    assert body["links"]["timeline"] == "/v1/topics/zeta-grid/timeline"
+
+
+async def test_an_alias_answers_with_the_canonical_topic(http, db):
+    await seed(db, "eta one", ["Eta Batteries"], W0)
+    await seed(db, "eta two", ["Eta Battery"], W0)  # singular: an alias of eta-batteries
+    response = await http.get("/v1/topics/eta-battery")
+    assert response.status_code == 200
+    assert response.headers["content-location"] == "/v1/topics/eta-batteries"
+    body = response.json()
+    assert body["slug"] == "eta-batteries" and body["aliases"] == ["eta-battery"]
+    assert sorted(s["title"] for s in body["signals"]) == ["eta one", "eta two"]
+    # A label-like spelling is normalised the way the model's labels are.
+    spelled = await http.get("/v1/topics/Eta%20Batteries")
+    assert spelled.status_code == 200 and spelled.json()["slug"] == "eta-batteries"
+
+
+async def test_unknown_topics_are_404_problems(http):
+    assert_problem(await http.get("/v1/topics/no-such-topic"), 404, "not_found", "unknown_topic")
+    assert_problem(await http.get("/v1/topics/---"), 404, "not_found", "unknown_topic")
+    assert_problem(await http.get("/v1/topics/no-such-topic/timeline"), 404, "not_found", "unknown_topic")
+
+
+# --- timeline ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def timeline_topic(database_url: str) -> None:
+    conn = await connect(database_url)
+    try:
+        jan = datetime(2025, 1, 1, tzinfo=UTC)  # a Wednesday
+        for title, at, sentiment in [
+            ("theta a", jan + timedelta(hours=1), 0.5),
+            ("theta b", jan + timedelta(hours=23, minutes=59), -0.25),
+            ("theta c", jan + timedelta(days=3, hours=12), 1.0),
+            ("theta d", jan + timedelta(days=9), -1.0),
+            ("theta e", jan - timedelta(days=1), 0.75),  # Tuesday before: week of Dec 30
+        ]:
+            await seed(conn, title, ["Theta Timeline"], at, sentiment=sentiment)
+    finally:
+        await conn.close()
+
+
+async def test_a_daily_timeline_is_zero_filled_with_mean_sentiment(http, timeline_topic):
+    body = (await http.get("/v1/topics/theta-timeline/timeline?since=2025-01-01&until=2025-01-10")).json()
+    assert body["interval"] == "day" and body["topic"] == {
+        "slug": "theta-timeline",
+        "label": "Theta Timeline",
+    }
+    assert body["window"] == {"since": "2025-01-01T00:00:00Z", "until": "2025-01-11T00:00:00Z"}
+    buckets = body["buckets"]
+    assert [b["start"][:10] for b in buckets] == [f"2025-01-{d:02d}" for d in range(1, 11)]
+    assert buckets[0] == {"start": "2025-01-01T00:00:00Z", "count": 2, "mean_sentiment": 0.125}
+    assert buckets[3] == {"start": "2025-01-04T00:00:00Z", "count": 1, "mean_sentiment": 1.0}
+    assert buckets[9] == {"start": "2025-01-10T00:00:00Z", "count": 1, "mean_sentiment": -1.0}
+    empty = [b for i, b in enumerate(buckets) if i not in (0, 3, 9)]
+    assert all(b["count"] == 0 and b["mean_sentiment"] is None for b in empty)
+
+
+async def test_a_weekly_timeline_starts_on_mondays(http, timeline_topic):
+    body = (
+        await http.get("/v1/topics/theta-timeline/timeline?interval=week&since=2025-01-01&until=2025-01-19")
+    ).json()
+    assert body["window"]["since"] == "2024-12-30T00:00:00Z"  # rounded down to its Monday
+    assert [(b["start"][:10], b["count"]) for b in body["buckets"]] == [
+        ("2024-12-30", 4),
+        ("2025-01-06", 1),
+        ("2025-01-13", 0),
+    ]
+    for bucket in body["buckets"]:
+        assert datetime.fromisoformat(bucket["start"]).weekday() == 0
+
+
+async def test_default_timelines_are_30_days_or_26_weeks(http, timeline_topic):
+    daily = (await http.get("/v1/topics/theta-timeline/timeline")).json()
+    weekly = (await http.get("/v1/topics/theta-timeline/timeline?interval=week")).json()
+    assert len(daily["buckets"]) == 30 and len(weekly["buckets"]) == 26
+    today = datetime.now(UTC).date().isoformat()
+    assert daily["buckets"][-1]["start"].startswith(today)
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "reason"),
+    [
+        ("interval=month", 400, None),
+        ("since=2025-02-01&until=2025-01-01", 400, "inverted_range"),
+        ("since=2020-01-01&until=2025-01-01", 422, "too_many_buckets"),
+        ("since=soon", 400, "bad_parameter"),
+    ],
+)
+async def test_bad_timeline_parameters_are_problems(http, timeline_topic, query, status, reason):
+    code = "bad_request" if status == 400 else "invalid_request"
+    assert_problem(await http.get(f"/v1/topics/theta-timeline/timeline?{query}"), status, code, reason)
+
+
+# --- merging ----------------------------------------------------------------------------------
+
+
+async def topic_id(db: asyncpg.Connection, slug: str) -> int | None:
+    return await db.fetchval("SELECT id FROM topics WHERE slug = $1", slug)
+
+
+async def test_merge_moves_every_signal_and_records_the_aliases(api, keys, db):
+    now = datetime.now(UTC)
+    both = await seed(db, "iota both", ["Iota Farms", "Kappa Storage", "Iota Energy"], now)
+    only_source = await seed(db, "iota source", ["Kappa Storage", "Iota Farms"], now)
+    only_target = await seed(db, "iota target", ["Iota Energy"], now)
+    await seed(db, "iota alias", ["Iota Farm"], now)  # iota-farm becomes an alias of iota-farms
+    url = "https://courier.example/iota-versions"
+    old = await seed(db, "iota old version", ["Iota Farms"], now, url=url, text="old " * 40)
+    await seed(db, "iota new version", ["Kappa Storage"], now, url=url, text="new " * 40)
+    source = await topic_id(db, "iota-farms")
+    target = await topic_id(db, "iota-energy")
+    kappa = await topic_id(db, "kappa-storage")
+    assert await db.fetchval("SELECT topic_id FROM topic_aliases WHERE alias = 'iota-farm'") == source
+
+    async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {keys.admin}"}) as admin:
+        response = await admin.post("/v1/admin/topics/iota-farms/merge", json={"into": "iota-energy"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["merged"] == "iota-farms" and body["into"] == {"slug": "iota-energy", "label": "Iota Energy"}
+    assert body["signals_moved"] == 4  # both, only_source, the alias one, and the superseded version
+    assert body["aliases"] == ["iota-farm", "iota-farms"]
+
+    arrays = {
+        row["id"]: list(row["topic_ids"])
+        for row in await db.fetch(
+            "SELECT id, topic_ids FROM signals WHERE id = ANY($1)", [both, only_source, only_target, old]
+        )
+    }
+    assert arrays[both] == [target, kappa]  # the target takes the source's (earlier) place, once
+    assert arrays[only_source] == [kappa, target]
+    assert arrays[only_target] == [target] and arrays[old] == [target]
+    links = await db.fetch(
+        "SELECT signal_id, topic_id FROM signal_topics WHERE signal_id = ANY($1) ORDER BY position",
+        [both, only_source, old],
+    )
+    by_signal: dict[Any, list[int]] = {}
+    for row in links:
+        by_signal.setdefault(row["signal_id"], []).append(row["topic_id"])
+    assert by_signal == {both: [target, kappa], only_source: [kappa, target], old: [target]}
+    assert await topic_id(db, "iota-farms") is None
+    assert not await db.fetchval("SELECT count(*) FROM signal_topics WHERE topic_id = $1", source)
+
+    async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {keys.reader}"}) as http:
+        for slug in ("iota-farms", "iota-farm"):
+            resolved = await http.get(f"/v1/topics/{slug}")
+            assert resolved.status_code == 200 and resolved.json()["slug"] == "iota-energy"
+            assert resolved.json()["counts"]["last_24h"] == 4  # old is not current
+    # New signals labelled with the merged slug land on the target.
+    late = await seed(db, "iota late", ["Iota Farms"], now)
+    assert list(await db.fetchval("SELECT topic_ids FROM signals WHERE id = $1", late)) == [target]
+
+
+async def test_merge_refusals_are_problems(api, keys, db):
+    await seed(db, "lambda one", ["Lambda Ports"], W0)
+    await seed(db, "lambda two", ["Lambda Harbours"], W0)
+    await seed(db, "lambda three", ["Lambda Port"], W0)  # alias of lambda-ports
+    url = "/v1/admin/topics/lambda-ports/merge"
+    async with httpx.AsyncClient(base_url=api) as client:
+        for key in (keys.reader, keys.writer):
+            response = await client.post(url, json={"into": "lambda-harbours"}, headers=_bearer(key))
+            assert_problem(response, 403, "forbidden")
+        assert_problem(await client.post(url, json={"into": "lambda-harbours"}), 401, "unauthorized")
+        admin = _bearer(keys.admin)
+        cases = [
+            (url, {"into": "lambda-ports"}, 422, "invalid_request", "merge_into_itself"),
+            (url, {"into": "lambda-port"}, 422, "invalid_request", "merge_into_itself"),
+            (url, {"into": "no-such-topic"}, 422, "invalid_request", "unknown_target"),
+            (
+                "/v1/admin/topics/lambda-port/merge",
+                {"into": "lambda-harbours"},
+                422,
+                "invalid_request",
+                "source_is_alias",
+            ),
+            (
+                "/v1/admin/topics/no-such/merge",
+                {"into": "lambda-harbours"},
+                404,
+                "not_found",
+                "unknown_topic",
+            ),
+            (url, {"into": "Not A Slug"}, 400, "bad_request", None),
+            (url, {"into": "lambda-harbours", "force": True}, 400, "bad_request", None),
+            (url, {}, 400, "bad_request", None),
+        ]
+        for path, payload, status, code, reason in cases:
+            assert_problem(await client.post(path, json=payload, headers=admin), status, code, reason)
+    assert await topic_id(db, "lambda-ports") is not None  # nothing happened
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+# --- query plans ------------------------------------------------------------------------------
+
+
+async def explain(db: asyncpg.Connection, sql: str, *args: Any) -> str:
+    """The plan with sequential scans priced out, as a tiny test table would otherwise get."""
+    async with db.transaction():
+        await db.execute("SET LOCAL enable_seqscan = off")
+        rows = await db.fetch(f"EXPLAIN {sql}", *args)
+    return "\n".join(r[0] for r in rows)
+
+
+async def explain_query(db: asyncpg.Connection, name: str, **params: Any) -> str:
+    query = getattr(queries, name)
+    return await explain(db, query.sql, *[params[p] for p in query.params])
+
+
+async def test_hot_topic_queries_use_their_indexes(db, windowed):
+    # Fresh statistics and visibility map: the planner's choice must not depend on when
+    # autovacuum last ran on this test database.
+    await db.execute("VACUUM ANALYZE signals")
+    window = {"since": W1, "until": W1 + timedelta(days=7), "previous_since": W0, "limit": 21}
+    for name, extra in [
+        ("count_topics_by_count", {}),
+        ("count_topics_by_trending", {"after_trending": None}),
+    ]:
+        plan = await explain_query(db, name, after_count=None, after_id=None, **window, **extra)
+        assert "using signals_current_window_idx" in plan and "Seq Scan on signals" not in plan, plan
+    alpha = await topic_id(db, "alpha-power")
+    # A topic over a window: the GIN index, the window index or both, by selectivity.
+    plan = await explain_query(db, "topic_timeline", interval="day", since=W0, until=W1, topic_id=alpha)
+    assert "Seq Scan on signals" not in plan, plan
+    plan = await explain_query(db, "topic_signal_counts", topic_id=alpha, now=W1)
+    assert "Seq Scan on signals" not in plan, plan
+
+
+async def test_openapi_describes_the_new_endpoints(http):
+    paths = (await http.get("/schema/openapi.json")).json()["paths"]
+    for path in (
+        "/v1/topics",
+        "/v1/topics/{slug}",
+        "/v1/topics/{slug}/timeline",
+        "/v1/admin/topics/{slug}/merge",
+        "/v1/entities",
+        "/v1/entities/{entity_id}",
+        "/v1/signals/export",
+    ):
+        assert path in paths, path
+    names = {p["name"] for p in paths["/v1/topics"]["get"]["parameters"]}
+    assert {"since", "until", "window", "sort", "limit", "cursor"} <= names
+    assert {"400", "401", "403"} <= set(paths["/v1/topics"]["get"]["responses"])
