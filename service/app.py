@@ -13,12 +13,17 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from service.entities.routes import EntitiesController
 from service.health.routes import HealthController
 from service.http import authorize, problem_response
 from service.jobs.worker import run_worker
+from service.related.routes import RelatedController
 from service.runtime import open_runtime
 from service.settings import Settings, load_settings
+from service.signals.export_routes import SignalExportController
 from service.signals.routes import SignalsController
+from service.stories.routes import StoriesController
+from service.topics.routes import TopicAdminController, TopicsController
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +48,16 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
                         await task
 
     return Litestar(
-        route_handlers=[HealthController, SignalsController],
+        route_handlers=[
+            HealthController,
+            SignalsController,
+            SignalExportController,
+            TopicsController,
+            TopicAdminController,
+            EntitiesController,
+            RelatedController,
+            StoriesController,
+        ],
         lifespan=[lifespan],
         guards=[authorize],
         exception_handlers={Exception: problem_response},

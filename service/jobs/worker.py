@@ -16,6 +16,7 @@ from uuid import UUID
 from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager, RetryRequested
 
 from service.jobs.queue import ANALYZE_ARTICLE, RELATE_SIGNAL
+from service.related.service import relate_signal
 from service.runtime import Runtime
 from service.signals.pipeline import process_job
 
@@ -52,8 +53,6 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
         if job.payload is None or len(job.payload) != 16:
             log.error("queue entry %s has no signal id; dropping it", job.id)
             return
-        from service.related.service import relate_signal  # TEMP until service.related lands
-
         try:
             await relate_signal(rt, UUID(bytes=job.payload))
         except Exception as exc:

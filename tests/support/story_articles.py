@@ -61,7 +61,9 @@ def _a(key: str, event: str, outlet: str, title: str, *paragraphs: str) -> Label
 ARTICLES: tuple[LabelledArticle, ...] = (
     # --- event: a desalination plant opens -------------------------------------------------
     _a(
-        "desal-courier", "desal", "courier",
+        "desal-courier",
+        "desal",
+        "courier",
         "Aldermoor Water Board opens Kestrel Bay desalination plant",
         "The Aldermoor Water Board switched on its new desalination plant at Kestrel Bay on Tuesday, "
         "ending four years of construction on a project that cost 310 million dollars.",
@@ -77,7 +79,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "would adjust the discharge if readings rose above agreed limits.",
     ),
     _a(
-        "desal-ledger", "desal", "ledger",
+        "desal-ledger",
+        "desal",
+        "ledger",
         "Kestrel Bay plant starts turning seawater into tap water",
         "Drinking water from the sea began flowing into homes across the Aldermoor region this week "
         "as the Kestrel Bay desalination plant came online.",
@@ -91,10 +95,11 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "salty brine discharged into Kestrel Bay may damage seagrass and the fish that shelter in it.",
     ),
     _a(
-        "desal-dispatch", "desal", "dispatch",
+        "desal-dispatch",
+        "desal",
+        "dispatch",
         "Seawater plant opens to drought-proof Aldermoor",
-        "After three droughts in ten years, the towns around Aldermoor have a new source of water: "
-        "the sea.",
+        "After three droughts in ten years, the towns around Aldermoor have a new source of water: the sea.",
         "The Aldermoor Water Board on Tuesday opened a 310 million dollar desalination works at "
         "Kestrel Bay that can process 60 million litres of seawater daily.",
         "According to the board, that is enough to supply some 40,000 homes at the height of summer.",
@@ -107,7 +112,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
     ),
     # --- event: a drugmaker buys another -----------------------------------------------------
     _a(
-        "merger-courier", "merger", "courier",
+        "merger-courier",
+        "merger",
+        "courier",
         "Tessaline Pharmaceuticals to buy Brightwater Biologics for 2.4 billion",
         "Tessaline Pharmaceuticals has agreed to acquire Brightwater Biologics in a deal worth 2.4 "
         "billion dollars, the two drugmakers said on Wednesday.",
@@ -121,12 +128,13 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "expected to close in the first half of next year.",
     ),
     _a(
-        "merger-ledger", "merger", "ledger",
+        "merger-ledger",
+        "merger",
+        "ledger",
         "Brightwater Biologics accepts 2.4 billion takeover offer",
         "Brightwater Biologics, a developer of antibody medicines for rare kidney disorders, is being "
         "bought by Tessaline Pharmaceuticals for 2.4 billion dollars.",
-        "Under the agreement announced on Wednesday, investors will receive 38 dollars a share in "
-        "cash.",
+        "Under the agreement announced on Wednesday, investors will receive 38 dollars a share in cash.",
         "Jonas Ekberg, the chief executive of Tessaline Pharmaceuticals, told analysts the "
         "acquisition would strengthen its kidney medicine pipeline within two years.",
         "Ekberg said no job cuts were planned at the research site of the smaller company.",
@@ -135,7 +143,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "companies expect it to complete in the first half of next year.",
     ),
     _a(
-        "merger-dispatch", "merger", "dispatch",
+        "merger-dispatch",
+        "merger",
+        "dispatch",
         "Drugmaker strikes 2.4 billion deal for kidney specialist",
         "In the biggest pharmaceutical deal of the year so far, Tessaline Pharmaceuticals will take "
         "over Brightwater Biologics for 2.4 billion dollars.",
@@ -150,7 +160,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
     ),
     # --- event: a bank's supplier is hacked --------------------------------------------------
     _a(
-        "breach-courier", "breach", "courier",
+        "breach-courier",
+        "breach",
+        "courier",
         "Copperleaf Bank says hackers stole data of 1.2 million customers",
         "Copperleaf Bank said on Monday that hackers had stolen personal details belonging to 1.2 "
         "million of its customers after breaking into systems run by an outside supplier.",
@@ -164,7 +176,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "Copperleaf Bank has ended its contract with the supplier while an investigation continues.",
     ),
     _a(
-        "breach-ledger", "breach", "ledger",
+        "breach-ledger",
+        "breach",
+        "ledger",
         "Supplier hack exposes 1.2 million bank customers",
         "About 1.2 million people who bank with Copperleaf Bank have had their names, addresses and "
         "birth dates exposed in a cyberattack on one of its technology suppliers.",
@@ -173,13 +187,14 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "Lena Hartmann, chief security officer at Copperleaf Bank, said no account passwords or "
         "payment card details were accessed.",
         "Hartmann added that customers would be offered free credit monitoring for two years.",
-        "The incident has been reported to the Financial Conduct Office, which said it was making "
-        "enquiries.",
+        "The incident has been reported to the Financial Conduct Office, which said it was making enquiries.",
         "Security experts warned customers to be wary of scam calls that use stolen personal details "
         "to sound convincing.",
     ),
     _a(
-        "breach-dispatch", "breach", "dispatch",
+        "breach-dispatch",
+        "breach",
+        "dispatch",
         "Bank cuts ties with cloud supplier after data theft",
         "Copperleaf Bank has dropped Ostrava Cloud Services after criminals used the systems of the "
         "supplier to steal the records of 1.2 million bank customers.",
@@ -193,7 +208,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
     ),
     # --- event: a city approves a tram line --------------------------------------------------
     _a(
-        "tram-courier", "tram", "courier",
+        "tram-courier",
+        "tram",
+        "courier",
         "Glenmore approves 480 million tram extension",
         "Glenmore City Council voted on Thursday to extend the tram network with a new Riverside "
         "Line running nine kilometres from the central station to the eastern suburbs.",
@@ -206,7 +223,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "Construction is due to begin next spring.",
     ),
     _a(
-        "tram-ledger", "tram", "ledger",
+        "tram-ledger",
+        "tram",
+        "ledger",
         "Riverside Line tram extension gets green light",
         "Trams will reach the eastern suburbs of Glenmore by 2029 after councillors approved the "
         "long-debated Riverside Line.",
@@ -220,7 +239,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "warned that tram projects often run over budget.",
     ),
     _a(
-        "tram-dispatch", "tram", "dispatch",
+        "tram-dispatch",
+        "tram",
+        "dispatch",
         "Councillors vote for new tram line to the east",
         "A nine-kilometre tram line linking central Glenmore with its eastern neighbourhoods will be "
         "built after a vote by Glenmore City Council on Thursday.",
@@ -233,7 +254,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
     ),
     # --- event: a carmaker recalls a model ---------------------------------------------------
     _a(
-        "recall-courier", "recall", "courier",
+        "recall-courier",
+        "recall",
+        "courier",
         "Vantor Motors recalls 85,000 electric cars over battery fault",
         "Vantor Motors is recalling 85,000 of its Vantor Aria electric cars because a faulty battery "
         "cooling pump can cause the battery to overheat.",
@@ -246,20 +269,23 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "The recall covers cars built between March 2024 and June 2025.",
     ),
     _a(
-        "recall-ledger", "recall", "ledger",
+        "recall-ledger",
+        "recall",
+        "ledger",
         "Overheating risk forces recall of 85,000 cars",
         "The National Vehicle Safety Agency has ordered a recall of 85,000 Vantor Aria electric cars "
         "after reports of batteries overheating and catching fire.",
         "Fourteen fires have been traced to a defective cooling pump, according to the agency.",
         "Vantor Motors said dealers would fit a new pump at no cost to owners, a job that takes "
         "around two hours.",
-        "Carla Mendes, a spokesperson for Vantor Motors, said parts would arrive at dealerships next "
-        "month.",
+        "Carla Mendes, a spokesperson for Vantor Motors, said parts would arrive at dealerships next month.",
         "In the meantime Mendes advised drivers to keep the battery charge below 80 percent.",
         "Cars made from March 2024 to June 2025 are affected.",
     ),
     _a(
-        "recall-dispatch", "recall", "dispatch",
+        "recall-dispatch",
+        "recall",
+        "dispatch",
         "Carmaker pulls back electric hatchbacks after fires",
         "Fourteen battery fires have prompted Vantor Motors to recall 85,000 Vantor Aria electric "
         "cars, the carmaker confirmed on Friday.",
@@ -275,12 +301,13 @@ ARTICLES: tuple[LabelledArticle, ...] = (
     ),
     # --- event: a festival is cut short by a storm (two outlets) ----------------------------
     _a(
-        "festival-courier", "festival", "courier",
+        "festival-courier",
+        "festival",
+        "courier",
         "Storm forces folk festival to cancel final day",
         "Organisers of the Hollowell Folk Festival cancelled the final day of the event on Sunday "
         "after a storm brought winds of up to 110 kilometres an hour to the festival site.",
-        "About 30,000 people had tickets for the last day, when the headline acts were due to "
-        "perform.",
+        "About 30,000 people had tickets for the last day, when the headline acts were due to perform.",
         "Festival director Ruth Calloway said the decision was made after two marquees were damaged "
         "overnight.",
         '"Nobody wanted this, but safety has to come first," Calloway said.',
@@ -289,15 +316,16 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "once before, during a flood in 2007.",
     ),
     _a(
-        "festival-ledger", "festival", "ledger",
+        "festival-ledger",
+        "festival",
+        "ledger",
         "Hollowell Folk Festival calls off Sunday as gales batter site",
         "Gales of up to 110 kilometres an hour have forced the Hollowell Folk Festival to scrap its "
         "closing day, disappointing around 30,000 fans.",
         "Ruth Calloway, the director of the festival, said two large tents were torn overnight and "
         "the ground had become unsafe.",
         "Calloway said everyone with a Sunday ticket would get their money back within 14 days.",
-        "Headliners who were due to close the festival said on social media they hoped to return "
-        "next year.",
+        "Headliners who were due to close the festival said on social media they hoped to return next year.",
         "It is only the second time the event, first held in 1987, has been cancelled; floods "
         "stopped it in 2007.",
         "Campers were asked to leave the site by Sunday afternoon, and extra buses were laid on to "
@@ -305,7 +333,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
     ),
     # --- decoys: the same entities, another event --------------------------------------------
     _a(
-        "decoy-tessaline-trial", "decoy-tessaline-trial", "ledger",
+        "decoy-tessaline-trial",
+        "decoy-tessaline-trial",
+        "ledger",
         "Tessaline cuts forecast after migraine drug trial fails",
         "Tessaline Pharmaceuticals lowered its annual profit forecast on Thursday after its "
         "experimental migraine drug failed to beat a placebo in a large clinical trial.",
@@ -314,13 +344,14 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "Chief executive Jonas Ekberg said the result was disappointing but that the research budget "
         "would stay unchanged.",
         "Ekberg said the group would focus on its kidney and heart programmes instead.",
-        "Shares in Tessaline Pharmaceuticals fell 12 percent, their largest one-day drop in five "
-        "years.",
+        "Shares in Tessaline Pharmaceuticals fell 12 percent, their largest one-day drop in five years.",
         "The trial enrolled 1,900 patients across 14 countries, and full results will be presented "
         "at a medical conference in the spring.",
     ),
     _a(
-        "decoy-copperleaf-mortgages", "decoy-copperleaf-mortgages", "courier",
+        "decoy-copperleaf-mortgages",
+        "decoy-copperleaf-mortgages",
+        "courier",
         "Copperleaf Bank cuts mortgage rates for first-time buyers",
         "Copperleaf Bank is lowering interest rates on its fixed mortgages for first-time buyers by "
         "half a percentage point from next week.",
@@ -334,12 +365,13 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "Copperleaf Bank has around 4 million customers and 210 branches.",
     ),
     _a(
-        "decoy-vantor-factory", "decoy-vantor-factory", "dispatch",
+        "decoy-vantor-factory",
+        "decoy-vantor-factory",
+        "dispatch",
         "Vantor Motors to build second factory as sales climb",
         "Vantor Motors will build a second car factory to keep up with demand for its Vantor Aria "
         "electric hatchback, the company said on Tuesday.",
-        "The plant will cost 1.1 billion dollars and is expected to produce 150,000 cars a year from "
-        "2028.",
+        "The plant will cost 1.1 billion dollars and is expected to produce 150,000 cars a year from 2028.",
         "Vantor Motors sold 210,000 cars last year, more than double the year before, with the "
         "Vantor Aria making up most of its sales.",
         "Chief operating officer Daniel Varga said the site would be chosen by the end of the year.",
@@ -349,12 +381,13 @@ ARTICLES: tuple[LabelledArticle, ...] = (
     ),
     # --- decoys: the same topic, other actors ------------------------------------------------
     _a(
-        "decoy-lindow-desal", "decoy-lindow-desal", "dispatch",
+        "decoy-lindow-desal",
+        "decoy-lindow-desal",
+        "dispatch",
         "Eastmarch Utilities delays Port Lindow desalination plant",
         "Eastmarch Utilities has pushed back the opening of its desalination plant at Port Lindow by "
         "eighteen months after problems with the seawater intake pipes.",
-        "The plant, which was due to start supplying drinking water next spring, will now open in "
-        "late 2027.",
+        "The plant, which was due to start supplying drinking water next spring, will now open in late 2027.",
         "Operations director Farid Haddad said divers had found that the intake pipes were clogging "
         "with sand faster than the designers expected.",
         "Haddad said the fix would add about 45 million dollars to the 260 million budget.",
@@ -364,7 +397,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "marine life.",
     ),
     _a(
-        "decoy-hollis-breach", "decoy-hollis-breach", "courier",
+        "decoy-hollis-breach",
+        "decoy-hollis-breach",
+        "courier",
         "Hollis Insurance Group reports breach of 300,000 customer records",
         "Hollis Insurance Group said criminals had accessed the records of 300,000 policyholders "
         "after the password of an employee was stolen in a phishing attack.",
@@ -373,12 +408,13 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "Chief executive Naomi Sutherland said the company had no evidence that the data had been "
         "published or sold.",
         "Sutherland said customers would be offered a year of free identity protection.",
-        "The insurer has informed the data protection regulator and hired an outside firm to "
-        "investigate.",
+        "The insurer has informed the data protection regulator and hired an outside firm to investigate.",
         "Hollis Insurance Group has 2.5 million customers, mostly for home and car insurance.",
     ),
     _a(
-        "decoy-brackenford-rail", "decoy-brackenford-rail", "ledger",
+        "decoy-brackenford-rail",
+        "decoy-brackenford-rail",
+        "ledger",
         "Brackenford approves light rail line to its airport",
         "The Brackenford Transit Authority has approved a light rail line connecting the airport "
         "with the main shopping district of the city.",
@@ -391,7 +427,9 @@ ARTICLES: tuple[LabelledArticle, ...] = (
         "confirmed.",
     ),
     _a(
-        "decoy-kinley-deal", "decoy-kinley-deal", "courier",
+        "decoy-kinley-deal",
+        "decoy-kinley-deal",
+        "courier",
         "Marrowfield Health agrees 900 million deal for Kinley Diagnostics",
         "Marrowfield Health will buy Kinley Diagnostics, a maker of rapid blood tests, for 900 "
         "million dollars in cash, the companies said on Monday.",

@@ -1,0 +1,1 @@
+"""Related coverage: embeddings, scored links between signals, and the relate job."""

@@ -1,0 +1,214 @@
+"""Rows for embeddings, related candidates and stored related links, through named queries."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from schemas.related import RelatedSignal, RelatedSignalLinks
+from service.db.queries import Query, queries
+from service.related.features import Candidate, Rarity, Subject
+
+MAX_DIMS = 2000  # the signal_embeddings.dims CHECK, and pgvector's HNSW limit
+
+
+@functools.lru_cache(maxsize=32)
+def sized(query: Query, dims: int) -> Query:
+    """A template query with ``{dims}`` set. Only a validated int is ever formatted in: a
+    typmod cannot be a bind parameter, and the index expression must match literally."""
+    if type(dims) is not int or not 1 <= dims <= MAX_DIMS:
+        raise ValueError(f"embedding dimensions must be an int in 1..{MAX_DIMS}, not {dims!r}")
+    return dataclasses.replace(query, sql=query.sql.replace("{dims}", str(dims)))
+
+
+# --- the signal being related ---------------------------------------------------------------------
+
+
+async def get_subject(conn: Any, signal_id: UUID) -> tuple[Subject, bool] | None:
+    """The signal as relating sees it, and whether it is current; None if it does not exist."""
+    row = await queries.get_signal_for_relating.fetchrow(conn, id=signal_id)
+    if row is None:
+        return None
+    subject = Subject(
+        id=row["id"],
+        article_id=row["article_id"],
+        content_hash=row["content_hash"],
+        created_at=row["created_at"],
+        published_date=row["published_date"],
+        story_id=row["story_id"],
+        title=row["title"],
+        summary=row["summary"],
+        key_texts=tuple(row["key_texts"]),
+        topic_labels=dict(zip(row["topic_label_ids"], row["topic_labels"], strict=True)),
+        entity_names=dict(zip(row["entity_keys"], row["entity_names"], strict=True)),
+    )
+    return subject, bool(row["is_current"])
+
+
+# --- embeddings -----------------------------------------------------------------------------------
+
+
+async def embedding_exists(conn: Any, signal_id: UUID, model: str, dims: int) -> bool:
+    return bool(
+        await queries.signal_embedding_exists.fetchval(conn, signal_id=signal_id, model=model, dims=dims)
+    )
+
+
+async def store_embedding(conn: Any, signal_id: UUID, model: str, dims: int, literal: str) -> None:
+    await queries.upsert_signal_embedding.execute(
+        conn, signal_id=signal_id, model=model, dims=dims, embedding=literal
+    )
+
+
+async def lock_embedding_index(conn: Any) -> None:
+    await queries.lock_embedding_index.fetchval(conn)
+
+
+async def create_embedding_index(conn: Any, dims: int) -> None:
+    await conn.execute(sized(queries.create_embedding_index, dims).sql)
+
+
+async def nearest_by_embedding(
+    conn: Any, signal_id: UUID, model: str, dims: int, k: int
+) -> dict[UUID, float]:
+    """Up to ``k`` current signals nearest in meaning, with their cosine similarity.
+
+    Run inside a transaction: the search options it sets last until its end.
+    """
+    await queries.set_vector_search_options.fetchrow(conn, ef_search=str(max(40, 2 * k)))
+    rows = await sized(queries.nearest_signals_by_embedding, dims).fetch(
+        conn, signal_id=signal_id, model=model, k=k
+    )
+    return {row["signal_id"]: float(row["cosine"]) for row in rows}
+
+
+# --- candidates ------------------------------------------------------------------------------------
+
+
+async def signals_sharing_entities(
+    conn: Any, signal_id: UUID, keys: list[str], *, since: datetime | None, k: int
+) -> list[UUID]:
+    if not keys:
+        return []
+    rows = await queries.signals_sharing_entities.fetch(
+        conn, signal_id=signal_id, keys=keys, since=since, k=k
+    )
+    return [row["signal_id"] for row in rows]
+
+
+async def signals_sharing_topics(conn: Any, signal_id: UUID, topic_ids: list[int], k: int) -> list[UUID]:
+    if not topic_ids:
+        return []
+    rows = await queries.signals_sharing_topics.fetch(conn, signal_id=signal_id, topic_ids=topic_ids, k=k)
+    return [row["signal_id"] for row in rows]
+
+
+async def signals_with_similar_text(conn: Any, signal_id: UUID, text: str, k: int) -> list[UUID]:
+    rows = await queries.signals_with_similar_text.fetch(conn, signal_id=signal_id, text=text, k=k)
+    return [row["signal_id"] for row in rows]
+
+
+async def candidate_features(conn: Any, signal_id: UUID, ids: list[UUID]) -> list[Candidate]:
+    """How each of ``ids`` (current ones only) compares to the signal."""
+    if not ids:
+        return []
+    rows = await queries.related_candidate_features.fetch(conn, signal_id=signal_id, ids=ids)
+    return [
+        Candidate(
+            id=row["id"],
+            article_id=row["article_id"],
+            content_hash=row["content_hash"],
+            created_at=row["created_at"],
+            published_date=row["published_date"],
+            story_id=row["story_id"],
+            title=row["title"],
+            url=row["url"],
+            entity_keys=frozenset(row["entity_keys"]),
+            topic_ids=frozenset(row["topic_ids"]),
+            text_similarity=float(row["text_similarity"]),
+            cosine=None if row["cosine"] is None else float(row["cosine"]),
+        )
+        for row in rows
+    ]
+
+
+async def rarity(conn: Any, keys: set[str], topic_ids: set[int]) -> Rarity:
+    """How common each entity key and topic is among current signals."""
+    total = int(await queries.current_signal_estimate.fetchval(conn))
+    entity_counts: dict[str, int] = {}
+    if keys:
+        rows = await queries.entity_key_frequencies.fetch(conn, keys=sorted(keys))
+        entity_counts = {row["key"]: int(row["signals"]) for row in rows}
+    topic_counts: dict[int, int] = {}
+    if topic_ids:
+        rows = await queries.topic_frequencies.fetch(conn, topic_ids=sorted(topic_ids))
+        topic_counts = {row["topic_id"]: int(row["signals"]) for row in rows}
+    return Rarity(total=total, entity_counts=entity_counts, topic_counts=topic_counts)
+
+
+# --- stored links ------------------------------------------------------------------------------------
+
+
+async def lock_related_writes(conn: Any) -> None:
+    await queries.lock_related_writes.fetchval(conn)
+
+
+async def delete_related_of_signal(conn: Any, signal_id: UUID) -> None:
+    await queries.delete_related_of_signal.execute(conn, signal_id=signal_id)
+
+
+async def upsert_related_links(conn: Any, links: list[tuple[UUID, UUID, float, str, bool]]) -> None:
+    """Store (signal_id, related_id, score, reason, same_story) rows."""
+    if not links:
+        return
+    await queries.upsert_related_links.execute(
+        conn,
+        signal_ids=[link[0] for link in links],
+        related_ids=[link[1] for link in links],
+        scores=[link[2] for link in links],
+        reasons=[link[3] for link in links],
+        same_story=[link[4] for link in links],
+    )
+
+
+async def delete_links_to_other_versions(conn: Any, article_id: UUID, signal_id: UUID) -> None:
+    await queries.delete_links_to_other_versions.execute(conn, article_id=article_id, signal_id=signal_id)
+
+
+async def trim_related_lists(conn: Any, signal_ids: list[UUID], keep: int) -> None:
+    if signal_ids:
+        await queries.trim_related_lists.execute(conn, signal_ids=signal_ids, keep=keep)
+
+
+async def mark_signal_related(conn: Any, signal_id: UUID) -> None:
+    await queries.mark_signal_related.execute(conn, signal_id=signal_id)
+
+
+# --- reads -------------------------------------------------------------------------------------------
+
+
+async def signal_is_known(conn: Any, signal_id: UUID) -> bool:
+    return bool(await queries.signal_is_known.fetchval(conn, id=signal_id))
+
+
+async def list_related_signals(conn: Any, signal_id: UUID, limit: int) -> list[RelatedSignal]:
+    rows = await queries.list_related_signals.fetch(conn, signal_id=signal_id, limit=limit)
+    return [
+        RelatedSignal(
+            id=row["id"],
+            title=row["title"],
+            url=row["url"],
+            site_name=row["site_name"],
+            published_date=row["published_date"],
+            created_at=row["created_at"],
+            story_id=row["story_id"],
+            score=round(float(row["score"]), 4),
+            reason=row["reason"],
+            same_story=row["same_story"],
+            links=RelatedSignalLinks(self=f"/v1/signals/{row['id']}"),
+        )
+        for row in rows
+    ]

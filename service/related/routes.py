@@ -1,0 +1,47 @@
+"""Related coverage over HTTP. Thin: parse, call one service function, return."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter
+
+from schemas.related import RelatedSignals
+from service.http import AUTH_ERRORS, problem_spec, provide_runtime
+from service.related import service
+from service.runtime import Runtime
+
+
+class RelatedController(Controller):
+    path = "/v1/signals"
+    tags = ["signals"]
+    dependencies = {"rt": Provide(provide_runtime, sync_to_thread=False)}
+
+    @get(
+        "/{signal_id:uuid}/related",
+        opt={"scope": "signals:read"},
+        summary="Related coverage of a signal",
+        description=(
+            "Other current signals on the same thread, best first, each with a score (0-1) and a "
+            "reason a person can read (same story, shared names and topics, similar meaning). "
+            "Excludes the signal itself, other versions of its article and near-identical copies. "
+            "Computed when a signal arrives and refreshed as new ones do."
+        ),
+        responses={
+            400: problem_spec("Bad limit"),
+            404: problem_spec("No such signal"),
+            **AUTH_ERRORS,
+        },
+    )
+    async def get_related(
+        self,
+        rt: NamedDependency[Runtime],
+        signal_id: FromPath[UUID],
+        limit: Annotated[
+            int, QueryParameter(description="How many, 1-100", ge=1, le=service.MAX_RELATED_LIMIT)
+        ] = 20,
+    ) -> RelatedSignals:
+        return await service.get_related(rt, signal_id, limit)

@@ -1,0 +1,1 @@
+"""Stories: signals from any number of outlets that report one event."""

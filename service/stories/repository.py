@@ -1,0 +1,105 @@
+"""Rows for stories and story membership, through named queries; returns Structs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from schemas.stories import StorySignal, StorySignalLinks, StorySource
+from service.db.queries import queries
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRow:
+    id: UUID
+    title: str
+    lead_signal_id: UUID | None
+    signal_count: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+def _story(row: Any) -> StoryRow:
+    return StoryRow(
+        id=row["id"],
+        title=row["title"],
+        lead_signal_id=row["lead_signal_id"],
+        signal_count=row["signal_count"],
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+    )
+
+
+# --- membership (the relate job, under the story lock) ----------------------------------------------
+
+
+async def lock_story_assignment(conn: Any) -> None:
+    await queries.lock_story_assignment.fetchval(conn)
+
+
+async def story_of_signal(conn: Any, signal_id: UUID) -> UUID | None:
+    value: UUID | None = await queries.story_of_signal.fetchval(conn, id=signal_id)
+    return value
+
+
+async def story_of_other_versions(conn: Any, article_id: UUID, signal_id: UUID) -> UUID | None:
+    value: UUID | None = await queries.story_of_other_versions.fetchval(
+        conn, article_id=article_id, signal_id=signal_id
+    )
+    return value
+
+
+async def create_story(conn: Any, signal_id: UUID) -> UUID:
+    value: UUID = await queries.create_story.fetchval(conn, signal_id=signal_id)
+    return value
+
+
+async def set_signal_story(conn: Any, signal_id: UUID, story_id: UUID) -> None:
+    await queries.set_signal_story.execute(conn, signal_id=signal_id, story_id=story_id)
+
+
+async def refresh_story(conn: Any, story_id: UUID) -> None:
+    await queries.refresh_story.fetchrow(conn, story_id=story_id)
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+async def list_stories_page(
+    conn: Any, *, after_seen: datetime | None, after_id: UUID | None, limit: int
+) -> list[StoryRow]:
+    rows = await queries.list_stories_page.fetch(conn, after_seen=after_seen, after_id=after_id, limit=limit)
+    return [_story(row) for row in rows]
+
+
+async def get_story(conn: Any, story_id: UUID) -> StoryRow | None:
+    row = await queries.get_story.fetchrow(conn, id=story_id)
+    return None if row is None else _story(row)
+
+
+async def story_signals(conn: Any, story_id: UUID, limit: int) -> list[StorySignal]:
+    rows = await queries.story_signals.fetch(conn, story_id=story_id, limit=limit)
+    return [
+        StorySignal(
+            id=row["id"],
+            title=row["title"],
+            summary=row["summary"],
+            url=row["url"],
+            site_name=row["site_name"],
+            published_date=row["published_date"],
+            created_at=row["created_at"],
+            is_lead=row["is_story_lead"],
+            links=StorySignalLinks(self=f"/v1/signals/{row['id']}"),
+        )
+        for row in rows
+    ]
+
+
+async def story_sources(conn: Any, story_id: UUID) -> list[StorySource]:
+    rows = await queries.story_sources.fetch(conn, story_id=story_id)
+    return [
+        StorySource(site_name=row["site_name"], signal_count=row["signals"], first_seen=row["first_seen"])
+        for row in rows
+    ]

@@ -1,0 +1,117 @@
+"""Use cases behind the stories API: a page of stories, one story with its signals.
+
+Pages are keyset-paginated on (last_seen, id), newest activity first, with an opaque cursor
+that carries the last item's position, never an offset. A story that gains a signal while a
+client pages moves to the front: the client does not see it twice, and a fresh first page
+shows it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+import msgspec
+
+from schemas.stories import Story, StoryLinks, StoryListItem
+from service.errors import BadRequest, NotFound
+from service.runtime import Runtime
+from service.stories import repository
+from service.stories.repository import StoryRow
+
+MAX_LIMIT = 100
+STORY_SIGNALS_SHOWN = 100
+
+
+class _Cursor(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    k: Literal["stories"]
+    seen: datetime
+    id: UUID
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(_Cursor).decode
+
+
+def encode_cursor(last_seen: datetime, story_id: UUID) -> str:
+    """An opaque token for the page after the story at (last_seen, id)."""
+    return (
+        base64.urlsafe_b64encode(_encode(_Cursor(k="stories", seen=last_seen, id=story_id)))
+        .decode()
+        .rstrip("=")
+    )
+
+
+def decode_cursor(token: str) -> _Cursor:
+    """The position a token names; 400 when it is not one of ours."""
+    try:
+        cursor = _decode(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise BadRequest("the cursor is not valid; start again without one", reason="bad_cursor") from None
+    if cursor.seen.tzinfo is None:
+        raise BadRequest("the cursor is not valid; start again without one", reason="bad_cursor")
+    return cursor
+
+
+@dataclass(frozen=True, slots=True)
+class StoryListing:
+    items: list[StoryListItem]
+    next_cursor: str | None
+
+
+def _links(story_id: UUID) -> StoryLinks:
+    return StoryLinks(self=f"/v1/stories/{story_id}", signals=f"/v1/signals?story={story_id}")
+
+
+def _item(row: StoryRow) -> StoryListItem:
+    return StoryListItem(
+        id=row.id,
+        title=row.title,
+        lead_signal_id=row.lead_signal_id,
+        signal_count=row.signal_count,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        links=_links(row.id),
+    )
+
+
+async def list_stories(rt: Runtime, *, limit: int, cursor: str | None) -> StoryListing:
+    """Up to ``limit`` (1..100) stories after ``cursor``, most recently active first."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_limit")
+    position = decode_cursor(cursor) if cursor else None
+    async with rt.db.pool.acquire() as conn:
+        rows = await repository.list_stories_page(
+            conn,
+            after_seen=position.seen if position else None,
+            after_id=position.id if position else None,
+            limit=limit + 1,  # one more tells whether a next page exists
+        )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].last_seen, page[-1].id) if len(rows) > limit else None
+    return StoryListing(items=[_item(row) for row in page], next_cursor=next_cursor)
+
+
+async def get_story(rt: Runtime, story_id: UUID) -> Story:
+    """One story with its sources and its newest 100 signals (404 if unknown)."""
+    async with rt.db.pool.acquire() as conn:
+        row = await repository.get_story(conn, story_id)
+        if row is None:
+            raise NotFound(f"no story {story_id}")
+        signals = await repository.story_signals(conn, story_id, STORY_SIGNALS_SHOWN)
+        sources = await repository.story_sources(conn, story_id)
+    return Story(
+        id=row.id,
+        title=row.title,
+        lead_signal_id=row.lead_signal_id,
+        signal_count=row.signal_count,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        sources=sources,
+        signals=signals,
+        links=_links(row.id),
+    )

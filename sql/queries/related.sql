@@ -1,0 +1,224 @@
+-- name: get_signal_for_relating
+-- One signal as relating needs it: card text, entity keys and names, topic labels, story.
+SELECT s.id, s.article_id, s.content_hash, s.is_current, s.created_at, s.published_date,
+       s.story_id, s.title, s.summary,
+       coalesce((SELECT array_agg(d ->> 'text') FROM jsonb_array_elements(s.key_details) d), '{}') AS key_texts,
+       coalesce(topics.ids, '{}') AS topic_label_ids, coalesce(topics.labels, '{}') AS topic_labels,
+       coalesce((SELECT array_agg(e.key ORDER BY array_position(s.entity_ids, e.id)) FROM entities e WHERE e.id = ANY(s.entity_ids)), '{}') AS entity_keys,
+       coalesce((SELECT array_agg(e.name ORDER BY array_position(s.entity_ids, e.id)) FROM entities e WHERE e.id = ANY(s.entity_ids)), '{}') AS entity_names
+FROM signals s
+LEFT JOIN LATERAL (
+    -- topic ids and labels in the model's order (labels are embedded with the card)
+    SELECT array_agg(t.id ORDER BY st.position) AS ids, array_agg(t.label ORDER BY st.position) AS labels
+    FROM signal_topics st JOIN topics t ON t.id = st.topic_id
+    WHERE st.signal_id = s.id
+) topics ON true
+WHERE s.id = :id;
+
+-- name: signal_embedding_exists
+-- Whether the signal already has an embedding from this model and size (a retried job skips the call).
+SELECT EXISTS (
+    SELECT 1 FROM signal_embeddings WHERE signal_id = :signal_id AND model = :model AND dims = :dims
+);
+
+-- name: upsert_signal_embedding
+-- Stores a signal's embedding (pgvector text form), replacing one from another model.
+INSERT INTO signal_embeddings (signal_id, model, dims, embedding)
+VALUES (:signal_id, :model, :dims, :embedding::text::vector)
+ON CONFLICT (signal_id) DO UPDATE
+SET model = EXCLUDED.model, dims = EXCLUDED.dims, embedding = EXCLUDED.embedding, created_at = now();
+
+-- name: lock_embedding_index
+-- Serialises index creation between processes starting at once (held to the end of the transaction).
+SELECT pg_advisory_xact_lock(hashtext('signals.embedding_index'));
+
+-- name: create_embedding_index
+-- TEMPLATE: {dims} is replaced by a validated integer. An HNSW index for one embedding size:
+-- the column is an untyped vector (models differ), so the index is on a typed cast, partial on dims.
+CREATE INDEX IF NOT EXISTS signal_embeddings_hnsw_{dims} ON signal_embeddings
+USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE dims = {dims};
+
+-- name: set_vector_search_options
+-- For this transaction: search wider than hnsw's default 40 and keep scanning when the model filter drops rows.
+SELECT set_config('hnsw.ef_search', :ef_search, true), set_config('hnsw.iterative_scan', 'strict_order', true);
+
+-- name: nearest_signals_by_embedding
+-- TEMPLATE: {dims} is replaced by a validated integer. The :k signals closest in meaning to
+-- :signal_id, by the HNSW index of that size (same cast expression and dims predicate as the index).
+SELECT n.signal_id, 1 - n.distance AS cosine
+FROM (
+    -- the index scan: ordered by distance, limited before any join
+    SELECT e.signal_id,
+           e.embedding::vector({dims}) <=> (
+               SELECT t.embedding::vector({dims}) FROM signal_embeddings t WHERE t.signal_id = :signal_id
+           ) AS distance
+    FROM signal_embeddings e
+    WHERE e.dims = {dims} AND e.model = :model
+    ORDER BY distance
+    LIMIT :k
+) n
+JOIN signals s ON s.id = n.signal_id
+WHERE s.is_current AND s.id <> :signal_id
+ORDER BY n.distance;
+
+-- name: signals_sharing_entities
+-- Current signals naming any of these entity keys (in any type), rarest shared names first.
+WITH spellings AS (
+    -- every entity row spelled like one of the keys: the model may type one name differently
+    SELECT e.id, e.key
+    FROM entities e
+    WHERE e.type IN ('person', 'organization', 'product', 'place') AND e.key = ANY(:keys::text[])
+), sharing AS (
+    -- one row per (signal, shared key)
+    SELECT DISTINCT se.signal_id, sp.key
+    FROM spellings sp JOIN signal_entities se ON se.entity_id = sp.id
+), weights AS (
+    -- rarer names weigh more: 1 / number of current signals naming them
+    SELECT sh.key, 1.0 / count(*) AS weight
+    FROM sharing sh JOIN signals s ON s.id = sh.signal_id AND s.is_current
+    GROUP BY sh.key
+)
+SELECT sh.signal_id, sum(w.weight) AS weight
+FROM sharing sh
+JOIN weights w USING (key)
+JOIN signals s ON s.id = sh.signal_id
+WHERE s.is_current AND s.id <> :signal_id
+  AND (:since::timestamptz IS NULL OR s.created_at >= :since::timestamptz)
+GROUP BY sh.signal_id
+ORDER BY weight DESC, max(s.created_at) DESC
+LIMIT :k;
+
+-- name: signals_sharing_topics
+-- Current signals on any of these topics, rarest shared topics first.
+WITH sharing AS (
+    -- one row per (signal, shared topic), current signals only
+    SELECT st.signal_id, st.topic_id
+    FROM signal_topics st JOIN signals s ON s.id = st.signal_id AND s.is_current
+    WHERE st.topic_id = ANY(:topic_ids::bigint[])
+), weights AS (
+    -- rarer topics weigh more
+    SELECT topic_id, 1.0 / count(*) AS weight FROM sharing GROUP BY topic_id
+)
+SELECT sh.signal_id, sum(w.weight) AS weight
+FROM sharing sh JOIN weights w USING (topic_id)
+WHERE sh.signal_id <> :signal_id
+GROUP BY sh.signal_id
+ORDER BY weight DESC
+LIMIT :k;
+
+-- name: signals_with_similar_text
+-- Current signals whose headline, claim or key facts (weights A and B) share words with :text, best first.
+WITH query AS (
+    -- any of the text's lexemes, matched only in the A/B-weighted parts of the search vector
+    SELECT (
+        SELECT string_agg(quote_literal(lexeme) || ':AB', ' | ')
+        FROM unnest(tsvector_to_array(to_tsvector('english', :text))) AS lexeme
+    )::tsquery AS tsq
+)
+SELECT s.id AS signal_id, ts_rank(s.search, query.tsq) AS weight
+FROM signals s, query
+WHERE s.search @@ query.tsq AND s.is_current AND s.id <> :signal_id
+ORDER BY weight DESC
+LIMIT :k;
+
+-- name: related_candidate_features
+-- What scoring needs of each candidate: identity, story, entity keys, topics, wording and meaning similarity.
+WITH me AS (
+    -- the signal being related: its card text and its embedding, if any
+    SELECT s.title || ' ' || s.summary || ' '
+               || coalesce((SELECT string_agg(d ->> 'text', ' ') FROM jsonb_array_elements(s.key_details) d), '') AS card,
+           e.model, e.dims, e.embedding
+    FROM signals s LEFT JOIN signal_embeddings e ON e.signal_id = s.id
+    WHERE s.id = :signal_id
+)
+SELECT s.id, s.article_id, s.content_hash, s.story_id, s.created_at, s.published_date, s.title,
+       coalesce(s.canonical_url, s.url) AS url, s.topic_ids,
+       coalesce((SELECT array_agg(e.key) FROM entities e WHERE e.id = ANY(s.entity_ids)), '{}') AS entity_keys,
+       similarity(
+           me.card,
+           s.title || ' ' || s.summary || ' '
+               || coalesce((SELECT string_agg(d ->> 'text', ' ') FROM jsonb_array_elements(s.key_details) d), '')
+       ) AS text_similarity,
+       CASE WHEN oe.model = me.model AND oe.dims = me.dims
+            THEN 1 - (oe.embedding <=> me.embedding) END AS cosine
+FROM signals s
+CROSS JOIN me
+LEFT JOIN signal_embeddings oe ON oe.signal_id = s.id
+WHERE s.id = ANY(:ids::uuid[]) AND s.is_current AND s.id <> :signal_id;
+
+-- name: entity_key_frequencies
+-- How many current signals name each entity key (in any type): the rarity behind entity weights.
+SELECT k.key, count(DISTINCT s.id) AS signals
+FROM unnest(:keys::text[]) AS k (key)
+JOIN entities e ON e.type IN ('person', 'organization', 'product', 'place') AND e.key = k.key
+JOIN signal_entities se ON se.entity_id = e.id
+JOIN signals s ON s.id = se.signal_id AND s.is_current
+GROUP BY k.key;
+
+-- name: topic_frequencies
+-- How many current signals carry each topic: the rarity behind topic weights.
+SELECT st.topic_id, count(*) AS signals
+FROM signal_topics st JOIN signals s ON s.id = st.signal_id AND s.is_current
+WHERE st.topic_id = ANY(:topic_ids::bigint[])
+GROUP BY st.topic_id;
+
+-- name: topic_labels_by_id
+-- Labels of the given topics, for reasons.
+SELECT id, label FROM topics WHERE id = ANY(:ids::bigint[]);
+
+-- name: current_signal_estimate
+-- About how many current signals exist (exact up to 10 000, the planner's estimate beyond).
+SELECT greatest(
+    (SELECT count(*) FROM (SELECT 1 FROM signals WHERE is_current LIMIT 10000) AS capped),
+    (SELECT reltuples::bigint FROM pg_class WHERE oid = 'signals'::regclass)
+);
+
+-- name: lock_related_writes
+-- Serialises writes to related lists, so concurrent jobs trimming the same list cannot deadlock.
+SELECT pg_advisory_xact_lock(hashtext('signals.related'));
+
+-- name: delete_related_of_signal
+-- Drops a signal's own related list before it is written again.
+DELETE FROM signal_related WHERE signal_id = :signal_id;
+
+-- name: upsert_related_links
+-- Stores related links (one row per pair and direction); a retried job updates instead of duplicating.
+INSERT INTO signal_related (signal_id, related_id, score, reason, same_story)
+SELECT * FROM unnest(:signal_ids::uuid[], :related_ids::uuid[], :scores::real[], :reasons::text[], :same_story::boolean[])
+ON CONFLICT (signal_id, related_id) DO UPDATE
+SET score = EXCLUDED.score, reason = EXCLUDED.reason, same_story = EXCLUDED.same_story, created_at = now();
+
+-- name: delete_links_to_other_versions
+-- Links to older versions of an article free their place (the new version is linked instead).
+DELETE FROM signal_related
+WHERE related_id IN (SELECT id FROM signals WHERE article_id = :article_id AND id <> :signal_id);
+
+-- name: trim_related_lists
+-- Keeps only the :keep best links in each of the given signals' lists.
+DELETE FROM signal_related sr
+USING (
+    -- rank every link of those lists, best first
+    SELECT signal_id, related_id,
+           row_number() OVER (PARTITION BY signal_id ORDER BY score DESC, related_id) AS position
+    FROM signal_related
+    WHERE signal_id = ANY(:signal_ids::uuid[])
+) ranked
+WHERE sr.signal_id = ranked.signal_id AND sr.related_id = ranked.related_id AND ranked.position > :keep;
+
+-- name: mark_signal_related
+-- Records when a signal's embedding, story and related links were last computed.
+UPDATE signals SET related_at = now() WHERE id = :signal_id;
+
+-- name: signal_is_known
+-- Whether a signal exists (404 otherwise).
+SELECT EXISTS (SELECT 1 FROM signals WHERE id = :id);
+
+-- name: list_related_signals
+-- A signal's stored related links, best first, current signals only (the related list endpoint).
+SELECT o.id, o.title, coalesce(o.canonical_url, o.url) AS url, o.site_name, o.published_date,
+       o.created_at, o.story_id, sr.score, sr.reason, sr.same_story
+FROM signal_related sr
+JOIN signals o ON o.id = sr.related_id
+WHERE sr.signal_id = :signal_id AND o.is_current
+ORDER BY sr.score DESC, sr.related_id
+LIMIT :limit;

@@ -1,0 +1,81 @@
+-- name: lock_story_assignment
+-- Serialises story assignment between workers (to the end of the transaction): two reports of
+-- one event relating at once must not both start a story.
+SELECT pg_advisory_xact_lock(hashtext('signals.story'));
+
+-- name: story_of_signal
+-- The story a signal is in now (read under the lock: another job may just have set it).
+SELECT story_id FROM signals WHERE id = :id;
+
+-- name: story_of_other_versions
+-- The story of an older version of the same article, if any: a new version stays in it.
+SELECT story_id FROM signals
+WHERE article_id = :article_id AND id <> :signal_id AND story_id IS NOT NULL
+ORDER BY created_at DESC, id DESC
+LIMIT 1;
+
+-- name: create_story
+-- Starts a story with its first signal (counts and lead are set by refresh_story).
+INSERT INTO stories (title, lead_signal_id, signal_count, first_seen, last_seen)
+SELECT s.title, s.id, 1, s.created_at, s.created_at FROM signals s WHERE s.id = :signal_id
+RETURNING id;
+
+-- name: set_signal_story
+-- Puts a signal in a story.
+UPDATE signals SET story_id = :story_id WHERE id = :signal_id;
+
+-- name: refresh_story
+-- Recomputes a story from its signals: the newest current signal leads (and only it is
+-- flagged is_story_lead), count of current signals, first and last seen, title of the lead.
+WITH members AS (
+    -- every signal ever placed in the story, older versions of articles included
+    SELECT id, created_at, title, is_current, is_story_lead FROM signals WHERE story_id = :story_id
+), lead AS (
+    -- the most recent current signal
+    SELECT id, title FROM members WHERE is_current ORDER BY created_at DESC, id DESC LIMIT 1
+), flags AS (
+    -- exactly one lead; written only where the flag changes
+    UPDATE signals s SET is_story_lead = coalesce(s.id = (SELECT id FROM lead), false)
+    FROM members m
+    WHERE s.id = m.id AND m.is_story_lead IS DISTINCT FROM coalesce(m.id = (SELECT id FROM lead), false)
+    RETURNING s.id
+)
+UPDATE stories st
+SET lead_signal_id = (SELECT id FROM lead),
+    title = coalesce((SELECT title FROM lead), st.title),
+    signal_count = (SELECT count(*) FROM members WHERE is_current),
+    first_seen = coalesce((SELECT min(created_at) FROM members), st.first_seen),
+    last_seen = coalesce((SELECT max(created_at) FROM members), st.last_seen),
+    updated_at = now()
+WHERE st.id = :story_id
+RETURNING st.id, (SELECT count(*) FROM flags) AS flags_changed;
+
+-- name: list_stories_page
+-- A page of stories, most recently active first, after a (last_seen, id) keyset position.
+SELECT id, title, lead_signal_id, signal_count, first_seen, last_seen
+FROM stories
+WHERE signal_count > 0
+  AND (:after_seen::timestamptz IS NULL OR (last_seen, id) < (:after_seen::timestamptz, :after_id::uuid))
+ORDER BY last_seen DESC, id DESC
+LIMIT :limit;
+
+-- name: get_story
+-- One story's summary row.
+SELECT id, title, lead_signal_id, signal_count, first_seen, last_seen FROM stories WHERE id = :id;
+
+-- name: story_signals
+-- A story's current signals, newest first (the lead is the first).
+SELECT s.id, s.title, s.summary, coalesce(s.canonical_url, s.url) AS url, s.site_name,
+       s.published_date, s.created_at, s.is_story_lead
+FROM signals s
+WHERE s.story_id = :story_id AND s.is_current
+ORDER BY s.created_at DESC, s.id DESC
+LIMIT :limit;
+
+-- name: story_sources
+-- The outlets that reported a story, with how many of its current signals each gave.
+SELECT s.site_name, count(*) AS signals, min(s.created_at) AS first_seen
+FROM signals s
+WHERE s.story_id = :story_id AND s.is_current
+GROUP BY s.site_name
+ORDER BY first_seen, s.site_name;

@@ -1,0 +1,87 @@
+"""Helpers for related-coverage and story tests: submit labelled articles through the API,
+wait until the relate jobs have run, and re-run relating in-process with other settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+
+from service.related.service import relate_signal
+from service.runtime import open_runtime
+from service.settings import Settings
+from tests.support.story_articles import LabelledArticle, pairwise_scores
+
+EMBEDDING_MODEL = "signals-stub-embed"
+
+
+async def wait_job(client: httpx.AsyncClient, job_id: str, seconds: float = 90) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        job = (await client.get(f"/v1/jobs/{job_id}")).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        assert asyncio.get_running_loop().time() < deadline, f"job stuck in {job['status']}"
+        await asyncio.sleep(0.1)
+
+
+async def submit(client: httpx.AsyncClient, article: LabelledArticle, html: str | None = None) -> UUID:
+    """Analyse one labelled article (its page HTML under its outlet's URL); the signal id."""
+    response = await client.post("/v1/signals", json={"html": html or article.page(), "url": article.url})
+    assert response.status_code == 202, response.text
+    job = await wait_job(client, response.json()["id"])
+    assert job["status"] == "done", job
+    return UUID(job["signal_id"])
+
+
+async def submit_all(client: httpx.AsyncClient, articles: Iterable[LabelledArticle]) -> dict[str, UUID]:
+    """Submit articles at once (as a busy feed would); article key → signal id."""
+    chosen = list(articles)
+    ids = await asyncio.gather(*(submit(client, a) for a in chosen))
+    return {a.key: signal_id for a, signal_id in zip(chosen, ids, strict=True)}
+
+
+async def wait_related(db: asyncpg.Connection, seconds: float = 90) -> None:
+    """Until every stored signal's relate job has run."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while await db.fetchval("SELECT count(*) FROM signals WHERE related_at IS NULL"):
+        assert asyncio.get_running_loop().time() < deadline, "relate jobs did not finish"
+        await asyncio.sleep(0.1)
+
+
+async def story_by_key(db: asyncpg.Connection, signals: dict[str, UUID]) -> dict[str, UUID]:
+    rows = await db.fetch(
+        "SELECT id, story_id FROM signals WHERE id = ANY($1::uuid[])", list(signals.values())
+    )
+    story = {row["id"]: row["story_id"] for row in rows}
+    assert all(story.values()), "every related signal is in a story"
+    return {key: story[signal_id] for key, signal_id in signals.items()}
+
+
+async def reset_relations(db: asyncpg.Connection) -> None:
+    """Forget every story and link (embeddings are kept), as before any relate job ran."""
+    await db.execute(
+        "UPDATE signals SET story_id = NULL, is_story_lead = true, related_at = NULL;"
+        "DELETE FROM stories; DELETE FROM signal_related;"
+    )
+
+
+async def rerun_clustering(
+    db: asyncpg.Connection, settings: Settings, signals: dict[str, UUID]
+) -> tuple[float, float, dict[str, UUID]]:
+    """Relate every signal again, one by one in arrival order, with ``settings``; return the
+    labelled set's pairwise (precision, recall) and the stories found."""
+    await reset_relations(db)
+    order = await db.fetch(
+        "SELECT id FROM signals WHERE id = ANY($1::uuid[]) ORDER BY created_at, id", list(signals.values())
+    )
+    async with open_runtime(settings, extraction=False) as rt:
+        for row in order:
+            await relate_signal(rt, row["id"])
+    stories = await story_by_key(db, signals)
+    precision, recall = pairwise_scores(dict(stories))
+    return precision, recall, stories
