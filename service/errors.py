@@ -139,6 +139,13 @@ class LLMNotConfigured(ServiceUnavailable):
 # --- pipeline errors: a job fails with one of these ---------------------------------------------
 
 
+class TopicsChanged(Conflict):
+    """A topic a new signal was being linked to was merged away in the meantime."""
+
+    code = "topics_changed"
+    title = "A topic changed while the signal was stored"
+
+
 class PipelineError(SignalsError):
     """A failure of one article's pipeline: recorded on the job, never a crash."""
 

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from service.analysis.client import Analysis
 from service.analysis.prompt import PROMPT_VERSION, ArticleForPrompt
-from service.errors import LLMNotConfigured, SignalsError
+from service.errors import LLMNotConfigured, SignalsError, TopicsChanged
 from service.ingest.canonical import canonicalize_url, choose_canonical
 from service.ingest.extract import ExtractedArticle, article_from_text
 from service.jobs.queue import enqueue_relate
@@ -133,6 +133,18 @@ def _prompt_input(obtained: _Obtained) -> ArticleForPrompt:
 
 
 async def _store_signal(
+    rt: Runtime, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
+) -> UUID:
+    try:
+        return await _store_signal_once(rt, job, article_id, content_hash, analysis)
+    except TopicsChanged:
+        # A topic merge committed while we linked to the merged-away topic: the whole
+        # transaction rolled back; resolving the labels again finds the surviving topic.
+        log.info("job %s: a topic merged meanwhile; storing the signal again", job.id)
+        return await _store_signal_once(rt, job, article_id, content_hash, analysis)
+
+
+async def _store_signal_once(
     rt: Runtime, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
 ) -> UUID:
     draft = analysis.draft

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import msgspec
 
 from schemas.articles import Article, ArticleLinks
@@ -22,7 +23,7 @@ from schemas.signals import (
     Topic,
 )
 from service.db.queries import queries
-from service.errors import PROBLEM_BASE
+from service.errors import PROBLEM_BASE, TopicsChanged
 
 
 class JobRecord(msgspec.Struct, kw_only=True, frozen=True):
@@ -228,7 +229,10 @@ async def upsert_topic(conn: Any, slug: str, label: str) -> int:
 
 
 async def link_signal_topic_ids(conn: Any, signal_id: UUID, topic_ids: list[int]) -> None:
-    await queries.link_signal_topic_ids.execute(conn, signal_id=signal_id, topic_ids=topic_ids)
+    try:
+        await queries.link_signal_topic_ids.execute(conn, signal_id=signal_id, topic_ids=topic_ids)
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise TopicsChanged("a topic was merged away while this signal was linked to it") from exc
 
 
 async def link_signal_entities(conn: Any, signal_id: UUID, entities: list[tuple[str, str, str]]) -> None:

@@ -164,7 +164,8 @@ async def test_a_revoked_key_stops_working_at_once_although_keys_are_cached(http
     try:
         created = await create_key(conn, name="soon-revoked", scopes=["signals:read"])
         for _ in range(3):  # verified once, then served from the cache
-            assert (await http.get(f"/v1/jobs/{uuid.uuid4()}", headers=bearer(created.key))).status_code == 404
+            response = await http.get(f"/v1/jobs/{uuid.uuid4()}", headers=bearer(created.key))
+            assert response.status_code == 404
         await revoke_key(conn, created.prefix)
     finally:
         await conn.close()

@@ -1,0 +1,190 @@
+"""Query-plan regressions for the list and full-text queries (GET /v1/signals): each must be
+served by its index, never by a sequential scan of signals.
+
+Plans are taken the way the pool runs the queries: the production SQL as a prepared
+statement, planned per execution (plan_cache_mode = force_custom_plan, so the unused
+"IS NULL OR" filters fold away), on a few thousand signals written by seed_signal, analysed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import pytest
+
+from service.db.database import init_connection
+from service.db.queries import Query, queries
+from tests.support.seeding import SeedSignal, seed_signal
+
+pytestmark = pytest.mark.timeout(240)
+
+SIGNALS = 2000
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+# 400 made-up words drawn with Zipf skew: document frequencies run from "in most signals"
+# down to "in a few percent", as with real text (a word in every document would rightly
+# be served by a sequential scan).
+WORDS = [
+    a + b + c
+    for a in ("ba", "ke", "lo", "mi", "nu")
+    for b in ("ra", "te", "vo", "si", "du", "pe", "gu", "fa")
+    for c in ("n", "m", "l", "t", "sk", "nd", "rt", "x", "lp", "g")
+]
+ZIPF = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(WORDS))))
+SITES = [f"Paper {n}" for n in range(25)]
+
+
+def _signal(i: int) -> SeedSignal:
+    words = random.Random(i).choices(WORDS, cum_weights=ZIPF, k=80)
+    if i % 100 == 0:
+        words.append("zeppelin")  # a rare term: 1% of signals
+    return SeedSignal(
+        title=f"Signal {i}: " + " ".join(words[:6]),
+        summary=" ".join(words[6:26]),
+        topics=[f"Topic {i % 40}", f"Area {i % 7}"],
+        entities=[(f"Company {i % 300}", "organization")],
+        site_name=SITES[i % len(SITES)],
+        language="de" if i % 10 == 0 else "en",
+        published=date(2026, 1, 1) + timedelta(days=i // 50),
+        created_at=T0 + timedelta(minutes=i),
+        text=" ".join(words[20:]),
+        analysis=" ".join(words[40:]),
+    )
+
+
+@pytest.fixture(scope="module")
+async def world(database_url: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
+    try:
+        for i in range(SIGNALS):
+            await seed_signal(conn, _signal(i))
+        await conn.execute("VACUUM (ANALYZE) signals")
+        topic = await conn.fetchval("SELECT id FROM topics WHERE slug = 'topic-7'")
+        entity = await conn.fetchval("SELECT id FROM entities WHERE name = 'Company 42'")
+        last = await conn.fetchrow(
+            "SELECT created_at, id FROM signals ORDER BY created_at DESC LIMIT 1 OFFSET 20"
+        )
+    finally:
+        await conn.close()
+    return {"topic": topic, "entity": entity, "after": (last["created_at"], last["id"])}
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "'{" + ",".join(str(v) for v in value) + "}'"
+    if isinstance(value, datetime | UUID):
+        value = str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+async def explain(conn: asyncpg.Connection, query: Query, **params: Any) -> list[dict[str, Any]]:
+    """The plan nodes of ``query`` run as the pool runs it: prepared, custom-planned."""
+    values = {name: None for name in query.params} | {"collapse": False, "limit": 21} | params
+    args = ", ".join(_literal(values[name]) for name in query.params)
+    await conn.execute("SET plan_cache_mode = force_custom_plan; SET jit = off")
+    await conn.execute(f"PREPARE plan_probe AS {query.sql}")
+    try:
+        document = await conn.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE plan_probe ({args})")
+    finally:
+        await conn.execute("DEALLOCATE plan_probe")
+    if isinstance(document, str):
+        document = json.loads(document)
+    return list(_nodes(document[0]["Plan"]))
+
+
+def describe(nodes: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"{n['Node Type']} {n.get('Relation Name', '')} {n.get('Index Name', '')}".strip() for n in nodes
+    )
+
+
+def assert_served_by(nodes: list[dict[str, Any]], indexes: set[str]) -> None:
+    used = {n["Index Name"] for n in nodes if "Index Name" in n}
+    assert used & indexes, f"expected one of {sorted(indexes)}: {describe(nodes)}"
+    seq = [n for n in nodes if n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "signals"]
+    assert not seq, f"sequential scan of signals: {describe(nodes)}"
+
+
+def assert_read_in_order(nodes: list[dict[str, Any]]) -> None:
+    """The page is read from an index in created_at order: no full sort of the matches."""
+    page = next(n for n in nodes if n["Node Type"] == "Limit")
+    below = page["Plans"][0]
+    assert below["Node Type"] != "Sort", f"all matches sorted before the limit: {describe(nodes)}"
+
+
+# Newest-first pages are meant for signals_current_created_idx (created_at DESC, id DESC).
+# Since migration 0003 the planner may instead walk signals_current_window_idx (created_at,
+# INCLUDE arrays) backwards with an incremental sort on id: also an ordered range scan that
+# stops after the page, so both are accepted; what must never happen is a scan of all rows.
+CREATED_ORDER = {"signals_current_created_idx", "signals_current_window_idx"}
+NEWEST = queries.list_signals_newest
+RELEVANCE = queries.list_signals_relevance
+
+
+async def test_newest_without_filters_walks_the_created_index(world, db):
+    nodes = await explain(db, NEWEST)
+    assert_served_by(nodes, CREATED_ORDER)
+    assert_read_in_order(nodes)
+
+
+async def test_the_next_page_starts_at_the_cursor_in_the_index(world, db):
+    created, signal_id = world["after"]
+    nodes = await explain(db, NEWEST, after_created=created, after_id=signal_id)
+    assert_served_by(nodes, CREATED_ORDER)
+    assert_read_in_order(nodes)
+    scan = next(n for n in nodes if n.get("Index Name") in CREATED_ORDER)
+    assert "created_at" in scan.get("Index Cond", ""), describe(nodes)
+
+
+async def test_one_page_per_story_reads_in_created_order(world, db):
+    # Every seeded signal leads its story, so the lead index has no advantage here.
+    nodes = await explain(db, NEWEST, collapse=True)
+    assert_served_by(nodes, {"signals_lead_created_idx", *CREATED_ORDER})
+    assert_read_in_order(nodes)
+
+
+async def test_topic_filter_uses_the_topic_or_created_index(world, db):
+    nodes = await explain(db, NEWEST, topic_any=[world["topic"]], lang="en")
+    assert_served_by(nodes, {"signals_topic_ids_idx", *CREATED_ORDER})
+
+
+async def test_entity_filter_uses_the_entity_or_created_index(world, db):
+    nodes = await explain(db, NEWEST, entity_ids=[world["entity"]])
+    assert_served_by(nodes, {"signals_entity_ids_idx", *CREATED_ORDER})
+
+
+async def test_source_filter_uses_the_site_index(world, db):
+    assert_served_by(await explain(db, NEWEST, source="Paper 3"), {"signals_site_created_idx"})
+
+
+async def test_full_text_newest_uses_the_search_index(world, db):
+    assert_served_by(await explain(db, NEWEST, q="zeppelin"), {"signals_search_idx"})
+
+
+async def test_full_text_newest_on_a_commoner_word_never_scans_everything(world, db):
+    # In 6% of signals: walking the newest until a page is found is as good as the GIN index.
+    assert_served_by(await explain(db, NEWEST, q=WORDS[200]), {"signals_search_idx", *CREATED_ORDER})
+
+
+@pytest.mark.parametrize("q", ["zeppelin", WORDS[200], f"{WORDS[100]} {WORDS[200]}"])
+async def test_full_text_by_relevance_uses_the_search_index(world, db, q):
+    assert_served_by(await explain(db, RELEVANCE, q=q), {"signals_search_idx"})
