@@ -8,8 +8,8 @@ from uuid import UUID
 
 from schemas.base import Response
 
-Scope = Literal["signals:read", "signals:write", "admin"]
-SCOPES: tuple[str, ...] = ("signals:read", "signals:write", "admin")
+Scope = Literal["signals:read", "signals:write", "webhooks:manage", "admin"]
+SCOPES: tuple[str, ...] = ("signals:read", "signals:write", "webhooks:manage", "admin")
 
 
 class ApiKey(Response):
@@ -22,6 +22,11 @@ class ApiKey(Response):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    partner_id: UUID | None = None
+    topic_ids: list[int] | None = None
+    """Topic restriction (None: every topic)."""
+    rate_per_second: float | None = None
+    burst: int | None = None
 
 
 class ApiKeyCreated(Response):
@@ -33,3 +38,7 @@ class ApiKeyCreated(Response):
     scopes: list[str]
     created_at: datetime
     key: str
+    partner_id: UUID | None = None
+    topic_ids: list[int] | None = None
+    rate_per_second: float | None = None
+    burst: int | None = None

@@ -101,7 +101,24 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.keys_command == "create":
         scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
-        created = asyncio.run(_with_db(settings, lambda c: keys.create_key(c, name=args.name, scopes=scopes)))
+        topics = [t.strip() for t in args.topics.split(",") if t.strip()] if args.topics else None
+
+        async def create(conn: Any) -> Any:
+            partner_id = None
+            if args.partner:
+                partner_id = (await keys.ensure_partner(conn, args.partner))["id"]
+            topic_ids = await keys.topic_ids_for_slugs(conn, topics) if topics else None
+            return await keys.create_key(
+                conn,
+                name=args.name,
+                scopes=scopes,
+                partner_id=partner_id,
+                topic_ids=topic_ids,
+                rate_per_second=args.rate,
+                burst=args.burst,
+            )
+
+        created = asyncio.run(_with_db(settings, create))
         print(created.key)
         print(
             f"created key {created.prefix}… ({created.name}; scopes: {', '.join(created.scopes)}). "
@@ -196,8 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys_sub.add_parser("create", help="create a key and print it (shown once)")
     create.add_argument("--name", required=True)
     create.add_argument(
-        "--scopes", default="signals:read", help="comma-separated: signals:read,signals:write,admin"
+        "--scopes",
+        default="signals:read",
+        help="comma-separated: signals:read, signals:write, webhooks:manage, admin",
     )
+    create.add_argument("--partner", help="the partner this key belongs to (created if new)")
+    create.add_argument("--topics", help="comma-separated topic slugs: the key sees only these topics")
+    create.add_argument("--rate", type=float, help="requests per second (token refill)")
+    create.add_argument("--burst", type=int, help="bucket size (requests in a burst)")
     keys_sub.add_parser("list", help="list keys as NDJSON (never the secret)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id or prefix")
     revoke.add_argument("ident")

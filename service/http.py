@@ -99,6 +99,14 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     connection.state.api_key = key
 
 
+def allowed_topics(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[int, ...] | None:
+    """The topic ids the request's key is restricted to (None: no restriction, or no key)."""
+    key = getattr(connection.state, "api_key", None)
+    if key is None or key.allowed_topic_ids is None:
+        return None
+    return tuple(key.allowed_topic_ids)
+
+
 def problem_spec(description: str) -> ResponseSpec:
     """An OpenAPI response entry for a problem+json error."""
     return ResponseSpec(

@@ -1,4 +1,4 @@
-"""API key rows, through the named queries in sql/queries/keys.sql."""
+"""API key and partner rows, through the named queries in sql/queries/keys.sql."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from service.db.queries import queries
 
 
 class StoredKey(msgspec.Struct, kw_only=True, frozen=True):
-    """What authentication needs to know about a key."""
+    """What authentication and authorization need to know about a key."""
 
     id: UUID
     name: str
@@ -22,12 +22,17 @@ class StoredKey(msgspec.Struct, kw_only=True, frozen=True):
     scopes: list[str]
     revoked: bool
     last_used_at: datetime | None
+    partner_id: UUID | None = None
+    partner_disabled: bool = False
+    allowed_topic_ids: list[int] | None = None
+    """None: every topic. Otherwise the key sees only signals carrying one of these topics."""
+    rate_per_second: float | None = None
+    """The key's (or its partner's) token refill rate; None: the service default."""
+    burst: int | None = None
 
 
-async def insert_api_key(conn: Any, *, name: str, prefix: str, key_hash: bytes, scopes: list[str]) -> Any:
-    return await queries.insert_api_key.fetchrow(
-        conn, name=name, prefix=prefix, key_hash=key_hash, scopes=scopes
-    )
+async def insert_api_key(conn: Any, **fields: Any) -> Any:
+    return await queries.insert_api_key.fetchrow(conn, **fields)
 
 
 async def get_api_key_by_hash(conn: Any, key_hash: bytes) -> StoredKey | None:
@@ -42,10 +47,15 @@ async def get_api_key_by_hash(conn: Any, key_hash: bytes) -> StoredKey | None:
         scopes=list(row["scopes"]),
         revoked=row["revoked_at"] is not None,
         last_used_at=row["last_used_at"],
+        partner_id=row["partner_id"],
+        partner_disabled=row["partner_disabled_at"] is not None,
+        allowed_topic_ids=list(row["topic_ids"]) if row["topic_ids"] is not None else None,
+        rate_per_second=row["rate_per_second"],
+        burst=row["burst"],
     )
 
 
-def _api_key(row: Any) -> ApiKey:
+def api_key_from_row(row: Any) -> ApiKey:
     return ApiKey(
         id=row["id"],
         name=row["name"],
@@ -54,16 +64,26 @@ def _api_key(row: Any) -> ApiKey:
         created_at=row["created_at"],
         last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
+        partner_id=row["partner_id"],
+        topic_ids=list(row["topic_ids"]) if row["topic_ids"] is not None else None,
+        rate_per_second=row["rate_per_second"],
+        burst=row["burst"],
     )
 
 
 async def list_api_keys(conn: Any) -> list[ApiKey]:
-    return [_api_key(row) for row in await queries.list_api_keys.fetch(conn)]
+    return [api_key_from_row(row) for row in await queries.list_api_keys.fetch(conn)]
 
 
 async def revoke_api_key(conn: Any, ident: str) -> list[ApiKey]:
-    return [_api_key(row) for row in await queries.revoke_api_key.fetch(conn, ident=ident)]
+    return [api_key_from_row(row) for row in await queries.revoke_api_key.fetch(conn, ident=ident)]
 
 
 async def touch_api_key(conn: Any, key_id: UUID) -> None:
     await queries.touch_api_key.execute(conn, id=key_id)
+
+
+async def upsert_partner(conn: Any, name: str, rate_per_second: float | None, burst: int | None) -> Any:
+    return await queries.insert_partner.fetchrow(
+        conn, name=name, rate_per_second=rate_per_second, burst=burst
+    )

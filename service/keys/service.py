@@ -11,11 +11,13 @@ import secrets
 import string
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from schemas.keys import SCOPES, ApiKey, ApiKeyCreated
 from service.errors import Forbidden, InvalidRequest, Unauthorized
 from service.keys import repository
 from service.keys.cache import KeyCache
+from service.signals.repository import resolve_topic_slugs
 from service.keys.repository import StoredKey
 
 KEY_PREFIX = "sk_live_"
@@ -44,14 +46,37 @@ def validate_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes), key=SCOPES.index)
 
 
-async def create_key(conn: Any, *, name: str, scopes: list[str]) -> ApiKeyCreated:
-    """Create a key; the returned ``key`` is the only time it is ever visible."""
+async def create_key(
+    conn: Any,
+    *,
+    name: str,
+    scopes: list[str],
+    partner_id: UUID | None = None,
+    topic_ids: list[int] | None = None,
+    rate_per_second: float | None = None,
+    burst: int | None = None,
+) -> ApiKeyCreated:
+    """Create a key; the returned ``key`` is the only time it is ever visible.
+
+    ``topic_ids`` restricts what the key sees to signals carrying one of those topics;
+    ``rate_per_second``/``burst`` override the partner's (or the default) token bucket.
+    """
     if not name.strip():
         raise InvalidRequest("a key needs a name")
     scopes = validate_scopes(scopes)
+    if topic_ids is not None and not topic_ids:
+        raise InvalidRequest("a topic restriction needs at least one topic")
     key = new_key()
     row = await repository.insert_api_key(
-        conn, name=name.strip(), prefix=key[:_VISIBLE], key_hash=hash_key(key), scopes=scopes
+        conn,
+        name=name.strip(),
+        prefix=key[:_VISIBLE],
+        key_hash=hash_key(key),
+        scopes=scopes,
+        partner_id=partner_id,
+        topic_ids=sorted(set(topic_ids)) if topic_ids else None,
+        rate_per_second=rate_per_second,
+        burst=burst,
     )
     return ApiKeyCreated(
         id=row["id"],
@@ -60,6 +85,10 @@ async def create_key(conn: Any, *, name: str, scopes: list[str]) -> ApiKeyCreate
         scopes=list(row["scopes"]),
         created_at=row["created_at"],
         key=key,
+        partner_id=row["partner_id"],
+        topic_ids=list(row["topic_ids"]) if row["topic_ids"] is not None else None,
+        rate_per_second=row["rate_per_second"],
+        burst=row["burst"],
     )
 
 
@@ -100,6 +129,8 @@ async def authenticate(db: Any, header: str | None, cache: KeyCache | None = Non
         raise Unauthorized("unknown API key", reason="unknown")
     if stored.revoked:
         raise Unauthorized("this API key was revoked", reason="revoked")
+    if stored.partner_disabled:
+        raise Unauthorized("this API key's partner is disabled", reason="partner_disabled")
     if stored.last_used_at is None or stored.last_used_at < datetime.now(UTC) - _TOUCH_EVERY:
         # At most one write a minute per key; the query re-checks, so racing requests agree.
         await repository.touch_api_key(db, stored.id)
@@ -112,3 +143,21 @@ def require_scope(key: StoredKey, scope: str) -> None:
     """403 unless the key holds ``scope`` (``admin`` holds every scope)."""
     if scope not in key.scopes and "admin" not in key.scopes:
         raise Forbidden(f"this API key lacks the '{scope}' scope", reason="missing_scope")
+
+
+async def ensure_partner(
+    conn: Any, name: str, *, rate_per_second: float | None = None, burst: int | None = None
+) -> Any:
+    """The partner called ``name``, created if it does not exist yet."""
+    if not name.strip():
+        raise InvalidRequest("a partner needs a name")
+    return await repository.upsert_partner(conn, name.strip(), rate_per_second, burst)
+
+
+async def topic_ids_for_slugs(conn: Any, slugs: list[str]) -> list[int]:
+    """Topic ids for a key's topic restriction; every slug (or alias) must exist."""
+    resolved = await resolve_topic_slugs(conn, slugs)
+    unknown = [slug for slug in slugs if resolved.get(slug) is None]
+    if unknown:
+        raise InvalidRequest(f"unknown topics: {', '.join(unknown)}", reason="unknown_topic")
+    return sorted({t for t in resolved.values() if t is not None})

@@ -49,6 +49,8 @@ class SignalQuery:
     limit: int = 20
     cursor: str | None = None
     include_card: bool = False
+    restrict_topics: tuple[int, ...] | None = None
+    """The caller's key may only see signals carrying one of these topic ids (None: all)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -110,7 +112,7 @@ def _as_end(moment: date | datetime) -> datetime:
 
 def _fingerprint(query: SignalQuery) -> str:
     shape = asdict(query)
-    for volatile in ("limit", "cursor", "include_card", "extra"):
+    for volatile in ("limit", "cursor", "include_card", "extra", "restrict_topics"):
         shape.pop(volatile)
     return hashlib.sha256(_cursor_encoder.encode(shape)).hexdigest()[:16]
 
@@ -141,6 +143,7 @@ async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
         raise BadRequest("since must be before until", reason="inverted_range")
     created = query.date_field == "created"
     params: dict[str, Any] = {
+        "restrict_topics": sorted(query.restrict_topics) if query.restrict_topics is not None else None,
         "collapse": query.collapse,
         "topic_any": topic_ids if topic_ids and query.topic_match == "any" else None,
         "topic_all": topic_ids if topic_ids and query.topic_match == "all" else None,

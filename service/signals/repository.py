@@ -322,3 +322,7 @@ async def search_snippets(conn: Any, ids: list[UUID], q: str) -> dict[UUID, str]
 
 async def existing_entity_ids(conn: Any, ids: list[int]) -> set[int]:
     return {row["id"] for row in await queries.existing_entity_ids.fetch(conn, ids=ids)}
+
+
+async def signal_has_any_topic(conn: Any, signal_id: UUID, topic_ids: list[int]) -> bool:
+    return bool(await queries.signal_has_any_topic.fetchval(conn, id=signal_id, topic_ids=topic_ids))

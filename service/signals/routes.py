@@ -15,7 +15,7 @@ from schemas.articles import Article
 from schemas.jobs import Job
 from schemas.signals import AnalyzeRequest, Signal, SignalCardPage, SignalPage
 from service.errors import BadRequest, error_for_code
-from service.http import AUTH_ERRORS, problem_spec, provide_runtime
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.runtime import Runtime
 from service.signals import service
 from service.signals.listing import MAX_LIMIT, SignalQuery, list_signals
@@ -169,6 +169,7 @@ class SignalsController(Controller):
             limit=limit,
             cursor=cursor,
             include_card=include == "card",
+            restrict_topics=allowed_topics(request),
         )
         page = await list_signals(rt, query)
         if page.next is not None:
@@ -190,8 +191,10 @@ class SignalsController(Controller):
         summary="A signal card",
         responses={404: problem_spec("No such signal"), **AUTH_ERRORS},
     )
-    async def get_signal(self, rt: NamedDependency[Runtime], signal_id: FromPath[UUID]) -> Signal:
-        return await service.get_signal(rt, signal_id)
+    async def get_signal(
+        self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], signal_id: FromPath[UUID]
+    ) -> Signal:
+        return await service.get_signal(rt, signal_id, allowed_topics=allowed_topics(request))
 
     @get(
         "/articles/{article_id:uuid}",

@@ -151,9 +151,16 @@ async def wait_for_job(rt: Runtime, job: JobRecord, seconds: float) -> JobRecord
     return latest
 
 
-async def get_signal(rt: Runtime, signal_id: UUID) -> Signal:
+async def get_signal(
+    rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[int, ...] | None = None
+) -> Signal:
+    """One card; a key restricted to topics gets 404 for signals outside them (not 403:
+    it does not learn that the signal exists)."""
     async with rt.db.pool.acquire() as conn:
         signal = await repository.get_signal(conn, signal_id)
+        if signal is not None and allowed_topics is not None:
+            if not await repository.signal_has_any_topic(conn, signal_id, list(allowed_topics)):
+                signal = None
     if signal is None:
         raise NotFound(f"no signal {signal_id}")
     return signal

@@ -14,6 +14,7 @@ SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
 FROM signals s
 WHERE s.is_current
   AND (NOT :collapse::boolean OR s.is_story_lead)
+  AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
   AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
   AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
   AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
@@ -52,6 +53,7 @@ FROM signals s, query
 WHERE s.is_current
   AND s.search @@ query.tsq
   AND (NOT :collapse::boolean OR s.is_story_lead)
+  AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
   AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
   AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
   AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])

@@ -121,3 +121,7 @@ SELECT s.id, s.article_id, s.title, s.summary, s.eli5, s.analysis, s.impact,
 FROM signals s
 JOIN articles a ON a.id = s.article_id
 WHERE s.id = ANY(:ids::uuid[]);
+
+-- name: signal_has_any_topic
+-- Whether a signal carries at least one of the given topics (topic-restricted keys).
+SELECT EXISTS (SELECT 1 FROM signals WHERE id = :id AND topic_ids && :topic_ids::bigint[]);
