@@ -17,8 +17,8 @@ from schemas.keys import SCOPES, ApiKey, ApiKeyCreated
 from service.errors import Forbidden, InvalidRequest, Unauthorized
 from service.keys import repository
 from service.keys.cache import KeyCache
-from service.signals.repository import resolve_topic_slugs
 from service.keys.repository import StoredKey
+from service.signals.repository import resolve_topic_slugs
 
 KEY_PREFIX = "sk_live_"
 _ALPHABET = string.ascii_letters + string.digits

@@ -158,9 +158,12 @@ async def get_signal(
     it does not learn that the signal exists)."""
     async with rt.db.pool.acquire() as conn:
         signal = await repository.get_signal(conn, signal_id)
-        if signal is not None and allowed_topics is not None:
-            if not await repository.signal_has_any_topic(conn, signal_id, list(allowed_topics)):
-                signal = None
+        if (
+            signal is not None
+            and allowed_topics is not None
+            and not await repository.signal_has_any_topic(conn, signal_id, list(allowed_topics))
+        ):
+            signal = None
     if signal is None:
         raise NotFound(f"no signal {signal_id}")
     return signal
