@@ -9,9 +9,6 @@ sort before the cursor).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import html
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,6 +19,7 @@ import msgspec
 
 from schemas.signals import EntityRef, SignalCardPage, SignalLinks, SignalListItem, SignalPage, Topic
 from service.errors import BadRequest, NotFound
+from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals import repository
 
@@ -54,35 +52,12 @@ class SignalQuery:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Cursor(msgspec.Struct, kw_only=True, frozen=True):
-    k: str
-    f: str
+class _Position(msgspec.Struct, kw_only=True, frozen=True):
+    """Where a page ended: the last item's id and its sort key (created_at or rank)."""
+
     i: UUID
     c: datetime | None = None
     r: float | None = None
-
-
-_cursor_encoder = msgspec.json.Encoder()
-_cursor_decoder = msgspec.json.Decoder(_Cursor)
-
-
-def encode_cursor(cursor: _Cursor) -> str:
-    return base64.urlsafe_b64encode(_cursor_encoder.encode(cursor)).decode().rstrip("=")
-
-
-def decode_cursor(token: str, kind: str, fingerprint: str) -> _Cursor:
-    """The cursor's position; 400 when it is garbage or belongs to another query."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        cursor = _cursor_decoder.decode(raw)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise BadRequest("the cursor is not valid; start again without one", reason="bad_cursor") from None
-    if cursor.k != kind or cursor.f != fingerprint:
-        raise BadRequest(
-            "the cursor belongs to a different query; keep every parameter but cursor the same",
-            reason="bad_cursor",
-        )
-    return cursor
 
 
 def _parse_moment(value: str, name: str) -> date | datetime:
@@ -110,11 +85,13 @@ def _as_end(moment: date | datetime) -> datetime:
     )
 
 
-def _fingerprint(query: SignalQuery) -> str:
+def _cursor_query(query: SignalQuery) -> dict[str, Any]:
+    """What a cursor is bound to: every filter and the sort (not the page size or format)."""
     shape = asdict(query)
     for volatile in ("limit", "cursor", "include_card", "extra", "restrict_topics"):
         shape.pop(volatile)
-    return hashlib.sha256(_cursor_encoder.encode(shape)).hexdigest()[:16]
+    bound: dict[str, Any] = msgspec.to_builtins(shape)
+    return bound
 
 
 async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
@@ -161,8 +138,11 @@ async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
         "limit": query.limit + 1,  # one more tells whether a next page exists
         "after_id": None,
     }
-    fingerprint = _fingerprint(query)
-    cursor = decode_cursor(query.cursor, "signals", fingerprint) if query.cursor else None
+    cursor = (
+        decode_cursor_as(query.cursor, "signals", _Position, query=_cursor_query(query))
+        if query.cursor
+        else None
+    )
     if query.sort == "relevance":
         params["after_rank"] = cursor.r if cursor else None
     else:
@@ -189,18 +169,15 @@ async def list_signals(rt: Runtime, query: SignalQuery) -> SignalPage | SignalCa
         next_token = None
         if more and rows:
             last = rows[-1]
-            next_token = encode_cursor(
-                _Cursor(
-                    k="signals",
-                    f=_fingerprint(query),
-                    i=last["id"],
-                    c=last["created_at"] if query.sort == "newest" else None,
-                    r=float(last["rank"]) if query.sort == "relevance" else None,
-                )
+            position = _Position(
+                i=last["id"],
+                c=last["created_at"] if query.sort == "newest" else None,
+                r=float(last["rank"]) if query.sort == "relevance" else None,
             )
+            next_token = encode_cursor("signals", msgspec.to_builtins(position), query=_cursor_query(query))
         ids = [row["id"] for row in rows]
         if query.include_card:
-            cards = await repository.get_signal_cards(conn, ids)
+            cards = await repository.get_signal_cards(conn, ids, params["restrict_topics"])
             return SignalCardPage(items=cards, next=next_token, limit=query.limit)
         snippets = await repository.search_snippets(conn, ids, params["q"]) if params["q"] and ids else {}
     items = [

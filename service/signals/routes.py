@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from schemas.articles import Article
 from schemas.jobs import Job
 from schemas.signals import AnalyzeRequest, Signal, SignalCardPage, SignalPage
+from service.conditional import NOT_MODIFIED, etagged
 from service.errors import BadRequest, error_for_code
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
+from service.pagination import next_page_link
 from service.runtime import Runtime
 from service.signals import service
+from service.signals.deletion import delete_signal
 from service.signals.listing import MAX_LIMIT, SignalQuery, list_signals
 
 _WAIT_RE = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 _IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-
-def next_link(request: Request[Any, Any, Any], token: str) -> str:
-    """This request's URL (path and query) with ``cursor`` set to ``token``."""
-    params = [(k, v) for k, values in request.query_params.dict().items() for v in values if k != "cursor"]
-    params.append(("cursor", token))
-    return f"{request.url.path}?{urlencode(params)}"
 
 
 def prefer_wait(header: str | None) -> int:
@@ -173,34 +168,60 @@ class SignalsController(Controller):
         )
         page = await list_signals(rt, query)
         if page.next is not None:
-            page.next = next_link(request, page.next)
+            page.next = next_page_link(request.url.path, request.query_params.dict(), page.next)
         return page
 
     @get(
         "/jobs/{job_id:uuid}",
         opt={"scope": "signals:read"},
         summary="A job's status",
-        responses={404: problem_spec("No such job"), **AUTH_ERRORS},
+        description="ETag / If-None-Match: 304 while the job has not moved (cheap polling).",
+        responses={404: problem_spec("No such job"), **NOT_MODIFIED, **AUTH_ERRORS},
     )
-    async def get_job(self, rt: NamedDependency[Runtime], job_id: FromPath[UUID]) -> Job:
-        return (await service.get_job(rt, job_id)).to_wire()
+    async def get_job(
+        self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], job_id: FromPath[UUID]
+    ) -> Response[Job]:
+        return etagged(request, (await service.get_job(rt, job_id)).to_wire())
 
     @get(
         "/signals/{signal_id:uuid}",
         opt={"scope": "signals:read"},
         summary="A signal card",
-        responses={404: problem_spec("No such signal"), **AUTH_ERRORS},
+        description="ETag / If-None-Match: 304 when unchanged.",
+        responses={404: problem_spec("No such signal"), **NOT_MODIFIED, **AUTH_ERRORS},
     )
     async def get_signal(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], signal_id: FromPath[UUID]
-    ) -> Signal:
-        return await service.get_signal(rt, signal_id, allowed_topics=allowed_topics(request))
+    ) -> Response[Signal]:
+        signal = await service.get_signal(rt, signal_id, allowed_topics=allowed_topics(request))
+        return etagged(request, signal)
+
+    @delete(
+        "/signals/{signal_id:uuid}",
+        opt={"scope": "admin"},
+        summary="Delete a signal",
+        description=(
+            "Deletes the signal (its topic, entity, embedding and related links too). Sync clients "
+            "receive a `deleted` tombstone. When it was its article's current version, the newest "
+            "remaining version becomes current again (sync: `updated`). Jobs that produced it stay "
+            "`done` with `signal_id: null`. Answers 204."
+        ),
+        responses={404: problem_spec("No such signal"), **AUTH_ERRORS},
+    )
+    async def delete_signal(
+        self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], signal_id: FromPath[UUID]
+    ) -> None:
+        await delete_signal(rt, signal_id, allowed_topics=allowed_topics(request))
 
     @get(
         "/articles/{article_id:uuid}",
         opt={"scope": "signals:read"},
         summary="An extracted article",
-        responses={404: problem_spec("No such article"), **AUTH_ERRORS},
+        description="ETag / If-None-Match: 304 when unchanged.",
+        responses={404: problem_spec("No such article"), **NOT_MODIFIED, **AUTH_ERRORS},
     )
-    async def get_article(self, rt: NamedDependency[Runtime], article_id: FromPath[UUID]) -> Article:
-        return await service.get_article(rt, article_id)
+    async def get_article(
+        self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], article_id: FromPath[UUID]
+    ) -> Response[Article]:
+        article = await service.get_article(rt, article_id, allowed_topics=allowed_topics(request))
+        return etagged(request, article)
