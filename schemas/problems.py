@@ -32,3 +32,5 @@ class Problem(CompactResponse):
     retry_after: int | None = None
     job: str | None = None
     """For a failed analysis: the job that records it."""
+    request_id: str | None = None
+    """The request's X-Request-ID (ours or the one sent): quote it when reporting a problem."""

@@ -7,23 +7,33 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
 from litestar import Litestar
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from service.admin.routes import PartnersAdminController
+from service.cors import PreflightProblems, cors_config
+from service.digests.routes import DIGEST_FEED_PATHS, DigestFeedsController, DigestsController
 from service.entities.routes import EntitiesController
+from service.feeds.access import document_feed_security
+from service.feeds.routes import FEED_PATHS, FeedsController
 from service.health.routes import HealthController
-from service.http import authorize, problem_response
+from service.http import authorize, problem_response, require_json_body
 from service.jobs.worker import run_worker
+from service.openapi import finish_openapi
 from service.related.routes import RelatedController
+from service.request_context import RequestContextMiddleware, install_log_context
 from service.runtime import open_runtime
 from service.settings import Settings, load_settings
 from service.signals.export_routes import SignalExportController
 from service.signals.routes import SignalsController
 from service.stories.routes import StoriesController
+from service.sync.routes import SyncController
 from service.topics.routes import TopicAdminController, TopicsController
+from service.webhooks.routes import WebhooksController
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +57,9 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
                     with contextlib.suppress(Exception):
                         await task
 
-    return Litestar(
+    install_log_context()
+    cors = cors_config(settings)
+    app = Litestar(
         route_handlers=[
             HealthController,
             SignalsController,
@@ -57,15 +69,29 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
             EntitiesController,
             RelatedController,
             StoriesController,
+            PartnersAdminController,
+            DigestsController,
+            DigestFeedsController,
+            SyncController,
+            FeedsController,
+            WebhooksController,
         ],
         lifespan=[lifespan],
         guards=[authorize],
+        before_request=require_json_body,
         exception_handlers={Exception: problem_response},
         request_max_body_size=settings.max_body_bytes,
+        cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="Signals API",
             version="0.1.0",
-            description="Article in, grounded signal out. Errors are RFC 9457 problem+json.",
+            description=(
+                "Article in, grounded signal out. Errors are RFC 9457 problem+json with a "
+                "`request_id`; every answer carries `X-Request-ID`. Keyed requests are rate limited "
+                "per key (token bucket): answers carry `RateLimit-Policy` and `RateLimit` "
+                "(draft-ietf-httpapi-ratelimit-headers-11), and 429 comes with `Retry-After`. "
+                "Single resources carry an `ETag`; `If-None-Match` answers 304."
+            ),
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", description="sk_live_… API key")
@@ -76,3 +102,12 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
         ),
         debug=False,
     )
+    # Outside Litestar's router and exception handling, so that every answer (a 404 for an
+    # unknown path, a refused CORS preflight) carries the request id.
+    edge: Any = app.asgi_handler
+    if cors is not None:
+        edge = PreflightProblems(edge)
+    app.asgi_handler = cast("Any", RequestContextMiddleware(edge))
+    finish_openapi(app)
+    document_feed_security(app.openapi_schema, FEED_PATHS + DIGEST_FEED_PATHS)
+    return app

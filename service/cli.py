@@ -19,9 +19,12 @@ log = logging.getLogger("signals")
 
 
 def _setup_logging(settings: Settings | None, level: str | None = None) -> None:
+    from service.request_context import install_log_context
+
+    install_log_context()  # every record carries request_id ("-" outside a request)
     logging.basicConfig(
         level=(level or (settings.log_level if settings else "INFO")).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
         stream=sys.stderr,
     )
     # Request-level chatter from clients is noise at INFO.

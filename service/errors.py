@@ -125,6 +125,18 @@ class UnsupportedMediaType(SignalsError):
     title = "Unsupported media type"
 
 
+class RateLimited(SignalsError):
+    """The key's token bucket is empty. ``retry_after``: whole seconds until a token is back."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def headers(self) -> dict[str, str]:
+        retry_after = self.extra.get("retry_after")
+        return {"Retry-After": str(retry_after)} if retry_after is not None else {}
+
+
 class ServiceUnavailable(SignalsError):
     status = 503
     code = "service_unavailable"
@@ -227,6 +239,31 @@ class AnalysisUngrounded(LLMError):
     status = 422
     code = "analysis_ungrounded"
     title = "No key detail could be grounded in the article"
+
+
+# --- sync, feeds and webhooks ------------------------------------------------------------------------
+
+
+class WebhookUrlRefused(InvalidRequest):
+    """A webhook URL the delivery client would refuse to connect to (``reason`` as the fetcher's:
+    ``address_not_allowed``, ``scheme``, ``credentials``, ``invalid_url``, ``dns``)."""
+
+    code = "webhook_url_refused"
+    title = "Webhooks cannot be delivered to this URL"
+
+
+class SecretKeyMissing(ServiceUnavailable):
+    """No SIGNALS_SECRET_KEY while the database is not the embedded one."""
+
+    code = "secret_key_missing"
+    title = "No key to encrypt webhook secrets is configured"
+
+
+class SecretKeyInvalid(ServiceUnavailable):
+    """SIGNALS_SECRET_KEY is not a list of Fernet keys, or cannot open a stored secret."""
+
+    code = "secret_key_invalid"
+    title = "The key that encrypts webhook secrets is not usable"
 
 
 # --- startup errors -------------------------------------------------------------------------------

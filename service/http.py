@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
@@ -19,12 +20,15 @@ from service.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     ServiceUnavailable,
     SignalsError,
     Unauthorized,
     UnsupportedMediaType,
 )
 from service.keys.service import authenticate, require_scope
+from service.ratelimit import service as ratelimit
+from service.request_context import request_id_of
 from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,7 @@ _BY_STATUS: dict[int, type[SignalsError]] = {
     405: MethodNotAllowed,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
+    429: RateLimited,
     503: ServiceUnavailable,
 }
 
@@ -63,13 +68,17 @@ def _as_signals_error(exc: Exception) -> SignalsError:
 
 
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    """Render any error as RFC 9457 application/problem+json."""
+    """Render any error as RFC 9457 application/problem+json (with the request's id)."""
     error = _as_signals_error(exc)
     headers = error.headers()
     if isinstance(exc, HTTPException) and exc.headers:
         headers = {**exc.headers, **headers}
+    problem = error.to_problem(instance=request.url.path)
+    request_id = request_id_of(request.scope)
+    if request_id is not None:
+        problem = msgspec.structs.replace(problem, request_id=request_id)
     return Response(
-        error.to_problem(instance=request.url.path),
+        problem,
         status_code=error.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
@@ -83,20 +92,53 @@ def provide_runtime(state: State) -> Runtime:
 
 
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard: a route's ``opt["scope"]`` names the scope its key must hold."""
+    """Guard: a route's ``opt["scope"]`` names the scope its key must hold; then the key's
+    token bucket (or, for a keyless public read, the shared public one) gives up a token.
+
+    With SIGNALS_PUBLIC_READ a GET needs no key, but one that sends a key is served as that
+    key: checked (401 if bad), limited by its own bucket and held to its topic restriction.
+    """
     scope = handler.opt.get("scope")
     if scope is None:
         return
     rt: Runtime = connection.app.state.runtime
+    header = connection.headers.get("authorization")
+    settings = rt.settings
     if (
-        rt.settings.public_read
+        settings.public_read
+        and header is None
         and scope == "signals:read"
         and connection.scope.get("method") in ("GET", "HEAD")
     ):
+        public = ratelimit.public_limit(settings)
+        if settings.rate_limit and public is not None:
+            await ratelimit.enforce(rt.db.pool, connection.scope["state"], ratelimit.PUBLIC_BUCKET, public)
         return
-    key = await authenticate(rt.db.pool, connection.headers.get("authorization"), rt.key_cache)
+    key = await authenticate(rt.db.pool, header, rt.key_cache)
     require_scope(key, scope)
     connection.state.api_key = key
+    if settings.rate_limit:
+        limit = ratelimit.key_limit(key, settings)
+        try:
+            await ratelimit.enforce(rt.db.pool, connection.scope["state"], key.id, limit)
+        except RateLimited:
+            log.info("rate limited: key %s… (%s/s, burst %d)", key.prefix, limit.rate, limit.burst)
+            raise
+
+
+async def require_json_body(request: Request[Any, Any, Any]) -> None:
+    """before_request hook: a route that reads a JSON body answers 415 to any other declared
+    media type (``application/json`` and ``application/*+json`` pass; a body sent without a
+    Content-Type is still parsed as JSON, as curl users expect)."""
+    if "data" not in request.route_handler.parsed_fn_signature.parameters:
+        return
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return
+    media = content_type.partition(";")[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return
+    raise UnsupportedMediaType(f"send the body as application/json, not {media or 'an empty media type'}")
 
 
 def allowed_topics(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[int, ...] | None:
@@ -120,4 +162,5 @@ def problem_spec(description: str) -> ResponseSpec:
 AUTH_ERRORS = {
     401: problem_spec("Missing, malformed, unknown or revoked API key"),
     403: problem_spec("The key lacks the required scope"),
+    429: problem_spec("The key's rate limit is reached; Retry-After says when to try again"),
 }

@@ -17,6 +17,8 @@ from service.jobs.waiter import JobWaiter
 from service.keys.cache import KeyCache
 from service.related.embeddings import Embedder, ensure_embedding_index
 from service.settings import Settings
+from service.webhooks.secrets import SecretBox
+from service.webhooks.sender import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,22 @@ class Runtime:
     key_cache: KeyCache
     embedder: Embedder | None = None
     """Embeds signal cards (related coverage, stories); None without SIGNALS_EMBEDDING_MODEL."""
+    webhook_secrets: SecretBox | None = None
+    """Encrypts webhook secrets at rest (its key is loaded on first use)."""
+    sender: WebhookSender | None = None
+    """Delivers webhooks (address-checked connections, no redirects)."""
+
+    @property
+    def secret_box(self) -> SecretBox:
+        if self.webhook_secrets is None:
+            raise RuntimeError("this runtime has no webhook secret box")
+        return self.webhook_secrets
+
+    @property
+    def webhook_sender(self) -> WebhookSender:
+        if self.sender is None:
+            raise RuntimeError("this runtime has no webhook sender")
+        return self.sender
 
     @property
     def extractor(self) -> Extractor:
@@ -88,14 +106,19 @@ async def open_runtime(
             job_waiter = JobWaiter()
             await job_waiter.start(listener)
             await key_cache.start(listener)
+        policy = AddressPolicy(settings.fetch_allowed_networks)
+        sender = WebhookSender(settings, policy)
+        stack.push_async_callback(sender.aclose)
         yield Runtime(
             settings=settings,
             db=db,
-            policy=AddressPolicy(settings.fetch_allowed_networks),
+            policy=policy,
             fetcher=fetcher,
             analyzer=analyzer,
             extractor_pool=extractor,
             waiter=job_waiter,
             key_cache=key_cache,
             embedder=embedder,
+            webhook_secrets=SecretBox(settings),
+            sender=sender,
         )

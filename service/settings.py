@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_ORIGIN_RE = re.compile(r"^https?://[^/\s?#]+$")
+"""An Origin header value: scheme, host and optional port, nothing else."""
 
 
 class LLMMode(StrEnum):
@@ -153,6 +156,49 @@ class Settings(BaseSettings):
     )
     """Processes in the extraction pool (default: one per core)."""
 
+    # --- sync, feeds and webhooks --------------------------------------------------------------
+    secret_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SIGNALS_SECRET_KEY"))
+    """Fernet key(s) that encrypt webhook secrets at rest, comma-separated: the first encrypts,
+    all decrypt (add a new key in front to rotate). Unset with the embedded database: one is
+    generated into SIGNALS_DATA_DIR/secret.key (mode 0600) on first use. Unset with
+    DATABASE_URL: creating a webhook answers 503 (the key must be the same on every machine)."""
+
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, validation_alias=AliasChoices("SIGNALS_WEBHOOK_TIMEOUT")
+    )
+    """Total seconds one webhook delivery attempt may take (connect, send, answer)."""
+
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 50400.0, 72000.0, 86400.0],
+        validation_alias=AliasChoices("SIGNALS_WEBHOOK_RETRY_SCHEDULE"),
+    )
+    """Seconds before each retry of a failed delivery, comma-separated (jittered by up to 10%);
+    default: the Standard Webhooks schedule 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h."""
+
+    webhook_poll_seconds: float = Field(
+        default=5.0, gt=0, le=300, validation_alias=AliasChoices("SIGNALS_WEBHOOK_POLL_SECONDS")
+    )
+    """How often a worker looks for undispatched webhook events without being notified."""
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            delays = [float(v) for v in value]
+            if len(delays) > 20 or any(not 0 <= d <= 7 * 86400 for d in delays):
+                raise ValueError("give at most 20 delays, each 0-604800 seconds")
+            return delays
+        return value
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     # --- API ---------------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("SIGNALS_HOST"))
     """Interface `signals serve` listens on."""
@@ -168,6 +214,43 @@ class Settings(BaseSettings):
     )
     """Request bodies over this size get 413."""
 
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("SIGNALS_CORS_ORIGINS")
+    )
+    """Comma-separated origins browsers may call the API from (``https://app.example``, or
+    ``*`` for any); empty: no CORS headers at all (browsers on other origins are refused)."""
+
+    cors_allow_credentials: bool = Field(
+        default=False, validation_alias=AliasChoices("SIGNALS_CORS_ALLOW_CREDENTIALS")
+    )
+    """Let browsers send cookies with cross-origin requests. Keys travel in Authorization,
+    which needs no credentials mode; never allowed together with ``*``."""
+
+    # --- rate limits ---------------------------------------------------------------------------
+    rate_limit: bool = Field(default=True, validation_alias=AliasChoices("SIGNALS_RATE_LIMIT"))
+    """false: no token buckets at all (a gateway in front limits instead)."""
+
+    rate_per_second: float = Field(
+        default=10.0, gt=0, le=100_000, validation_alias=AliasChoices("SIGNALS_RATE_PER_SECOND")
+    )
+    """Tokens a key's bucket regains per second, unless its partner or the key sets another rate."""
+
+    rate_burst: int = Field(
+        default=100, ge=1, le=1_000_000, validation_alias=AliasChoices("SIGNALS_RATE_BURST")
+    )
+    """Size of a key's bucket: requests it may send at once after being idle."""
+
+    public_rate_per_second: float = Field(
+        default=50.0, ge=0, le=100_000, validation_alias=AliasChoices("SIGNALS_PUBLIC_RATE_PER_SECOND")
+    )
+    """With SIGNALS_PUBLIC_READ, the rate of the one bucket every keyless read shares (0: no
+    limit). Shared, never per client address: addresses behind proxies are not trustworthy."""
+
+    public_rate_burst: int = Field(
+        default=200, ge=1, le=1_000_000, validation_alias=AliasChoices("SIGNALS_PUBLIC_RATE_BURST")
+    )
+    """Size of the shared keyless bucket."""
+
     # --- jobs ----------------------------------------------------------------------------------
     serve_worker: bool = Field(default=True, validation_alias=AliasChoices("SIGNALS_SERVE_WORKER"))
     """`signals serve` also runs a worker in the same process."""
@@ -182,6 +265,26 @@ class Settings(BaseSettings):
     )
     """A running job whose worker is silent this long is picked up by another worker."""
 
+    # --- briefings (digests) --------------------------------------------------------------------
+    digest_daily_at: str | None = Field(
+        default="06:00", validation_alias=AliasChoices("SIGNALS_DIGEST_DAILY_AT")
+    )
+    """UTC time (HH:MM) when workers write the previous UTC day's briefing, and on Mondays the
+    previous week's; empty or ``off``: no scheduled briefings (POST /v1/digests still works)."""
+
+    digest_max_signals: int = Field(
+        default=30, ge=2, le=200, validation_alias=AliasChoices("SIGNALS_DIGEST_MAX_SIGNALS")
+    )
+    """Most stories one briefing is written from (the most significant ones)."""
+
+    digest_max_input_tokens: int = Field(
+        default=12_000,
+        ge=1_000,
+        le=1_000_000,
+        validation_alias=AliasChoices("SIGNALS_DIGEST_MAX_INPUT_TOKENS"),
+    )
+    """Estimated prompt tokens one briefing call may send; fewer signals are included to fit."""
+
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("SIGNALS_LOG_LEVEL"))
     """Python log level name."""
 
@@ -192,6 +295,42 @@ class Settings(BaseSettings):
             value = [part.strip() for part in value.split(",") if part.strip()]
         if isinstance(value, list | tuple):
             return [ipaddress.ip_network(str(v), strict=False) for v in value]
+        return value
+
+    @field_validator("digest_daily_at", mode="before")
+    @classmethod
+    def _parse_daily_at(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off")):
+            return None
+        text = str(value).strip()
+        hours, sep, minutes = text.partition(":")
+        if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+            raise ValueError("use HH:MM in UTC (e.g. 06:00), or off")
+        if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
+            raise ValueError("use HH:MM in UTC (e.g. 06:00), or off")
+        return f"{int(hours):02d}:{minutes}"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            origins = [str(v).strip().rstrip("/") for v in value]
+            for origin in origins:
+                if origin != "*" and not _ORIGIN_RE.match(origin):
+                    raise ValueError(f"{origin!r} is not an origin: use scheme://host[:port] or *")
+            return origins
+        return value
+
+    @field_validator("cors_allow_credentials")
+    @classmethod
+    def _no_credentials_with_any_origin(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and "*" in info.data.get("cors_origins", []):
+            raise ValueError(
+                "cannot be true while SIGNALS_CORS_ORIGINS contains '*': any web site could then "
+                "make a visitor's browser send its cookies here; list the allowed origins instead"
+            )
         return value
 
     @field_validator("openai_base_url", "llm_model", "embedding_model", "database_url", mode="before")

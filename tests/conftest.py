@@ -104,6 +104,12 @@ def make_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
             "openai_base_url": None,
             "openai_api_key": None,
             "llm_model": None,
+            # Rate limits stay on (every test runs through the limiter) but far above what any
+            # test sends; tests of the limiter itself set their own.
+            "rate_per_second": 10_000.0,
+            "rate_burst": 100_000,
+            "public_rate_per_second": 10_000.0,
+            "public_rate_burst": 100_000,
         }
         values.update(overrides)
         return Settings(**values)

@@ -1,4 +1,5 @@
-"""One structured LLM call per article, through instructor over the openai client.
+"""Structured LLM calls through instructor over the openai client: one per article
+(``Analyzer.analyze``), and ``Analyzer.complete`` for any other response model (briefings).
 
 Two retry budgets, kept separate and small: the openai client's own ``max_retries``
 (SIGNALS_LLM_HTTP_RETRIES) covers 429 with Retry-After and 5xx; instructor's
@@ -12,12 +13,13 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from instructor.core.hooks import Hooks
+from pydantic import BaseModel
 
 from service.analysis.grounding import is_grounded, normalize_text
 from service.analysis.model import SignalDraft
@@ -41,6 +43,21 @@ _MODES = {
     LLMMode.json_schema: instructor.Mode.JSON_SCHEMA,
     LLMMode.json: instructor.Mode.JSON,
 }
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion(Generic[ModelT]):
+    """A validated answer of one structured call and what it cost (re-asks included)."""
+
+    value: ModelT
+    model: str
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: int
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,22 +103,28 @@ class Analyzer:
     async def aclose(self) -> None:
         await self._openai.close()
 
-    async def analyze(self, article: ArticleForPrompt, *, today: date) -> Analysis:
-        """Analyse one article; raise an LLMError subclass on any failure."""
-        messages = build_messages(article, today=today, max_chars=self.settings.llm_max_article_chars)
-        normalized = normalize_text(article.text)
-        context: dict[str, Any] = {
-            "normalized_article": normalized,
-            "attempts": 0,
-            "max_reasks": self.settings.llm_max_retries,
-        }
-        hooks = Hooks()
+    async def complete(
+        self,
+        *,
+        messages: list[Any],
+        response_model: type[ModelT],
+        context: dict[str, Any],
+        max_tokens: int | None = None,
+        temperature: float = 0.2,
+    ) -> Completion[ModelT]:
+        """One structured call: instructor validates ``response_model`` with ``context`` and re-asks
+        up to SIGNALS_LLM_MAX_RETRIES times; every failure leaves as one of our LLM errors.
 
+        ``context`` gains ``attempts`` (completions so far, counted as they arrive, so a validator
+        can tell the last attempt) and ``max_reasks``; provenance counts the tokens of every attempt.
+        """
+        context.setdefault("max_reasks", self.settings.llm_max_retries)
+        context["attempts"] = 0
+        hooks = Hooks()
         spent = {"prompt": 0, "completion": 0, "reported": True}
 
         def count_attempt(response: Any = None, *_args: Any, **_kwargs: Any) -> None:
-            # One completion per attempt: the grounding validator accepts on the last one,
-            # and provenance reports the tokens of every attempt, re-asks included.
+            # One completion per attempt; re-asks included in the token count.
             context["attempts"] += 1
             usage = getattr(response, "usage", None)
             if usage is None or usage.prompt_tokens is None:
@@ -113,26 +136,44 @@ class Analyzer:
         hooks.on("completion:response", count_attempt)
         started = time.perf_counter()
         try:
-            draft, completion = await self._client.chat.completions.create_with_completion(
+            value, completion = await self._client.chat.completions.create_with_completion(
                 model=self.model,
                 messages=messages,
-                response_model=SignalDraft,
+                response_model=response_model,
                 max_retries=self.settings.llm_max_retries,
-                max_tokens=self.settings.llm_max_output_tokens,
-                temperature=0.2,
+                max_tokens=max_tokens or self.settings.llm_max_output_tokens,
+                temperature=temperature,
                 context=context,
                 hooks=hooks,
             )
         except Exception as exc:
             raise _translate(exc) from exc
-        latency_ms = round((time.perf_counter() - started) * 1000)
+        return Completion(
+            value=value,
+            model=getattr(completion, "model", None) or self.model,
+            input_tokens=int(spent["prompt"]) if spent["reported"] else None,
+            output_tokens=int(spent["completion"]) if spent["reported"] else None,
+            latency_ms=round((time.perf_counter() - started) * 1000),
+            attempts=max(1, int(context["attempts"])),
+        )
 
+    async def analyze(self, article: ArticleForPrompt, *, today: date) -> Analysis:
+        """Analyse one article; raise an LLMError subclass on any failure."""
+        messages = build_messages(article, today=today, max_chars=self.settings.llm_max_article_chars)
+        normalized = normalize_text(article.text)
+        result = await self.complete(
+            messages=messages,
+            response_model=SignalDraft,
+            # The grounding validator accepts on the last attempt (see model.py).
+            context={"normalized_article": normalized},
+        )
+        draft = result.value
         grounded = [d for d in draft.key_details if is_grounded(d.evidence, normalized)]
         checked = len(draft.key_details)
         if not grounded:
             raise AnalysisUngrounded(
                 f"none of the {checked} key details quoted the article verbatim "
-                f"after {context['attempts']} attempts",
+                f"after {result.attempts} attempts",
             )
         if len(grounded) < checked:
             log.info("dropped %d ungrounded key details", checked - len(grounded))
@@ -140,12 +181,12 @@ class Analyzer:
             draft=draft.model_copy(update={"key_details": grounded}),
             grounding_checked=checked,
             grounding_grounded=len(grounded),
-            model=getattr(completion, "model", None) or self.model,
+            model=result.model,
             prompt_version=PROMPT_VERSION,
-            input_tokens=int(spent["prompt"]) if spent["reported"] else None,
-            output_tokens=int(spent["completion"]) if spent["reported"] else None,
-            latency_ms=latency_ms,
-            attempts=max(1, int(context["attempts"])),
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            latency_ms=result.latency_ms,
+            attempts=result.attempts,
         )
 
 

@@ -55,9 +55,12 @@ async def list_entities_page(
     until: datetime,
     after: dict[str, Any] | None,
     limit: int,
+    restrict_topics: list[int] | None = None,
 ) -> list[EntityRow]:
-    """One page in the given order after a keyset position (``after``: the last row's keys)."""
+    """One page in the given order after a keyset position (``after``: the last row's keys);
+    with ``restrict_topics``, only entities named by current signals on those topics."""
     common: dict[str, Any] = {
+        "restrict_topics": restrict_topics,
         "type": type_,
         "q": q,
         "prefix": like_prefix(q) if q else None,
@@ -79,10 +82,14 @@ async def list_entities_page(
     return [EntityRow(**dict(row)) for row in rows]
 
 
-async def entity_window_counts(conn: Any, ids: list[int], since: datetime, until: datetime) -> dict[int, int]:
+async def entity_window_counts(
+    conn: Any, ids: list[int], since: datetime, until: datetime, restrict_topics: list[int] | None = None
+) -> dict[int, int]:
     if not ids:
         return {}
-    rows = await queries.entity_window_counts.fetch(conn, ids=ids, since=since, until=until)
+    rows = await queries.entity_window_counts.fetch(
+        conn, ids=ids, since=since, until=until, restrict_topics=restrict_topics
+    )
     return {row["id"]: row["count"] for row in rows}
 
 
@@ -91,16 +98,28 @@ async def get_entity(conn: Any, entity_id: int) -> EntityRecord | None:
     return None if row is None else EntityRecord(**dict(row))
 
 
-async def entity_signal_counts(conn: Any, entity_id: int, now: datetime) -> tuple[int, int, int]:
+async def entity_named_on_topics(conn: Any, entity_id: int, topic_ids: list[int]) -> bool:
+    return bool(await queries.entity_named_on_topics.fetchval(conn, id=entity_id, topic_ids=topic_ids))
+
+
+async def entity_signal_counts(
+    conn: Any, entity_id: int, now: datetime, restrict_topics: list[int] | None = None
+) -> tuple[int, int, int]:
     """Current signals naming the entity in the day, 7 days and 30 days before ``now``."""
-    row = await queries.entity_signal_counts.fetchrow(conn, id=entity_id, now=now)
+    row = await queries.entity_signal_counts.fetchrow(
+        conn, id=entity_id, now=now, restrict_topics=restrict_topics
+    )
     assert row is not None
     return row["last_24h"], row["last_7d"], row["last_30d"]
 
 
-async def entity_cooccurrences(conn: Any, entity_id: int, *, sample: int, limit: int) -> Cooccurrences:
+async def entity_cooccurrences(
+    conn: Any, entity_id: int, *, sample: int, limit: int, restrict_topics: list[int] | None = None
+) -> Cooccurrences:
     """The top entities and topics on the entity's newest ``sample`` current signals."""
-    rows = await queries.entity_cooccurrences.fetch(conn, id=entity_id, sample=sample, limit=limit)
+    rows = await queries.entity_cooccurrences.fetch(
+        conn, id=entity_id, sample=sample, limit=limit, restrict_topics=restrict_topics
+    )
     return Cooccurrences(
         entities=[
             EntityRow(id=r["id"], name=r["name"], type=r["detail"], count=r["count"])

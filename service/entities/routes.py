@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from schemas.entities import EntityDetail, EntityPage, EntityType
+from service.conditional import NOT_MODIFIED, etagged
 from service.entities import service
 from service.entities.service import Sort
-from service.http import AUTH_ERRORS, problem_spec, provide_runtime
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.pagination import next_page_link
 from service.runtime import Runtime
 from service.topics.routes import Cursor, Limit, Since, Until, WindowLength
@@ -32,7 +33,8 @@ class EntitiesController(Controller):
             "the window, most first; `name` lists every matching entity alphabetically; "
             "`relevance` (default with q) puts names starting with q first, then by similarity. "
             "`count` is always the number of current signals in the window (default: last 7 days). "
-            "Keyset pagination: follow `next`."
+            "Keyset pagination: follow `next`. A topic-restricted key sees only entities named "
+            "by signals on its topics, counted over those signals."
         ),
         responses={400: problem_spec("Bad parameter, window or cursor"), **AUTH_ERRORS},
     )
@@ -61,6 +63,7 @@ class EntitiesController(Controller):
             window=window,
             limit=limit,
             cursor=cursor,
+            allowed_topics=allowed_topics(request),
         )
         if page.next is not None:
             page.next = next_page_link(request.url.path, request.query_params.dict(), page.next)
@@ -72,9 +75,14 @@ class EntitiesController(Controller):
         summary="An entity, its counts, co-occurrences and newest signals",
         description=(
             "Co-occurring entities and topics are counted over the entity's newest current "
-            "signals (at most 1000; `cooccurrence_basis` says how many)."
+            "signals (at most 1000; `cooccurrence_basis` says how many). For a topic-restricted "
+            "key, counts, co-occurrences and signals come from signals on its topics only (404 "
+            "when none names the entity). ETag / If-None-Match: 304 when unchanged."
         ),
-        responses={404: problem_spec("No such entity"), **AUTH_ERRORS},
+        responses={404: problem_spec("No such entity"), **NOT_MODIFIED, **AUTH_ERRORS},
     )
-    async def get_entity(self, rt: NamedDependency[Runtime], entity_id: FromPath[int]) -> EntityDetail:
-        return await service.get_entity(rt, entity_id)
+    async def get_entity(
+        self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], entity_id: FromPath[int]
+    ) -> Response[EntityDetail]:
+        entity = await service.get_entity(rt, entity_id, allowed_topics=allowed_topics(request))
+        return etagged(request, entity)

@@ -75,9 +75,15 @@ async def list_entities(
     window: str | None,
     limit: int,
     cursor: str | None,
+    allowed_topics: tuple[int, ...] | None = None,
 ) -> EntityPage:
     """One page of entities: by mentions in the window (``count``, entities named in it), by
-    name, or by match quality for ``q`` (``relevance``). ``next`` is a cursor token."""
+    name, or by match quality for ``q`` (``relevance``). ``next`` is a cursor token.
+
+    A key restricted to ``allowed_topics`` sees only entities named by current signals on
+    those topics, and counts only those signals.
+    """
+    restrict = sorted(allowed_topics) if allowed_topics is not None else None
     if q is not None:
         q = q.strip()
         if not q:
@@ -101,13 +107,16 @@ async def list_entities(
             until=span.until,
             after=msgspec.structs.asdict(after) if after else None,
             limit=limit + 1,  # one more tells whether another page follows
+            restrict_topics=restrict,
         )
         more = len(rows) > limit
         rows = rows[:limit]
         counts = (
             {r.id: r.count for r in rows}
             if chosen == "count"
-            else await repository.entity_window_counts(conn, [r.id for r in rows], span.since, span.until)
+            else await repository.entity_window_counts(
+                conn, [r.id for r in rows], span.since, span.until, restrict
+            )
         )
     token = None
     if more:
@@ -135,17 +144,27 @@ async def list_entities(
     )
 
 
-async def get_entity(rt: Runtime, entity_id: int) -> EntityDetail:
-    """The entity, its counts, its top co-occurring entities and topics, its newest signals."""
+async def get_entity(
+    rt: Runtime, entity_id: int, allowed_topics: tuple[int, ...] | None = None
+) -> EntityDetail:
+    """The entity, its counts, its top co-occurring entities and topics, its newest signals.
+
+    For a key restricted to ``allowed_topics`` all of these come from current signals on those
+    topics only, and an entity none of them names is a 404.
+    """
+    restrict = sorted(allowed_topics) if allowed_topics is not None else None
     async with rt.db.pool.acquire() as conn:
         entity = await repository.get_entity(conn, entity_id)
-        if entity is None:
+        if entity is None or (
+            restrict is not None and not await repository.entity_named_on_topics(conn, entity_id, restrict)
+        ):
             raise NotFound(f"no entity {entity_id}", reason="unknown_entity")
-        day, week, month = await repository.entity_signal_counts(conn, entity_id, _now())
+        day, week, month = await repository.entity_signal_counts(conn, entity_id, _now(), restrict)
         co = await repository.entity_cooccurrences(
-            conn, entity_id, sample=COOCCURRENCE_SAMPLE, limit=COOCCURRENCE_TOP
+            conn, entity_id, sample=COOCCURRENCE_SAMPLE, limit=COOCCURRENCE_TOP, restrict_topics=restrict
         )
-    signals = await newest_signals(rt, SignalQuery(entities=(entity_id,), limit=NEWEST_SIGNALS))
+    query = SignalQuery(entities=(entity_id,), limit=NEWEST_SIGNALS, restrict_topics=allowed_topics)
+    signals = await newest_signals(rt, query)
     return EntityDetail(
         id=entity.id,
         name=entity.name,

@@ -22,6 +22,7 @@ class KeyCache:
         self._max = max_entries
         self._entries: dict[bytes, tuple[StoredKey, float]] = {}
         self._enabled = False
+        self._generation = 0
 
     async def start(self, listener: Listener) -> None:
         await listener.subscribe(CHANNEL, lambda _payload: self.clear(), on_lost=self.clear)
@@ -36,12 +37,23 @@ class KeyCache:
             return None
         return entry[0]
 
-    def put(self, key: StoredKey) -> None:
+    @property
+    def generation(self) -> int:
+        """Changes on every clear: read it before reading a key from the database."""
+        return self._generation
+
+    def put(self, key: StoredKey, generation: int | None = None) -> None:
+        """Cache a verified key. With ``generation`` (read before the key was read), a key read
+        before a change but verified after its NOTIFY emptied the cache is not kept: it may
+        describe the key as it was before the change."""
         if not self._enabled or key.revoked:
+            return
+        if generation is not None and generation != self._generation:
             return
         if len(self._entries) >= self._max:
             self._entries.clear()  # crude but bounded; a full cache refills in one TTL
         self._entries[key.key_hash] = (key, time.monotonic() + self._ttl)
 
     def clear(self) -> None:
+        self._generation += 1
         self._entries.clear()

@@ -124,6 +124,7 @@ async def authenticate(db: Any, header: str | None, cache: KeyCache | None = Non
     digest = hash_key(token)
     if cache is not None and (hit := cache.get(digest)) is not None:
         return hit
+    generation = cache.generation if cache is not None else None
     stored = await repository.get_api_key_by_hash(db, digest)
     if stored is None or not hmac.compare_digest(stored.key_hash, digest):
         raise Unauthorized("unknown API key", reason="unknown")
@@ -135,7 +136,7 @@ async def authenticate(db: Any, header: str | None, cache: KeyCache | None = Non
         # At most one write a minute per key; the query re-checks, so racing requests agree.
         await repository.touch_api_key(db, stored.id)
     if cache is not None:
-        cache.put(stored)
+        cache.put(stored, generation)
     return stored
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -28,6 +29,7 @@ FaultKind = Literal[
     "ungrounded",
     "ungrounded_one",
     "malformed_json",
+    "invented_ids",
 ]
 
 MAX_DELAY_SECONDS = 300.0
@@ -159,6 +161,8 @@ def faulty_answer(ask: ChatAsk, value: Any, fault: Fault) -> Answer:
     if fault.kind in ("ungrounded", "ungrounded_one"):
         changed = replace_evidence(value, only_last=fault.kind == "ungrounded_one")
         return Answer(render_answer(ask, changed), normal.finish_reason)
+    if fault.kind == "invented_ids":
+        return Answer(render_answer(ask, invent_citation(value)), normal.finish_reason)
     return normal
 
 
@@ -202,4 +206,35 @@ def replace_evidence(value: Any, *, only_last: bool) -> Any:
     targets = slots[-1:] if only_last else slots
     for number, slot in enumerate(targets, start=1):
         slot["evidence"] = INVENTED_EVIDENCE.format(label="[stub]", n=number)
+    return changed
+
+
+INVENTED_REF = "s999"
+_REF = re.compile(r"^s[1-9][0-9]*$")
+_MARKER = re.compile(r"\[s[1-9][0-9]*\]")
+
+
+def invent_citation(value: Any) -> Any:
+    """``value`` with its first citation pointing at a signal the prompt never gave: the first
+    string that is a ref (``s3``), else the first ``[s3]`` marker in a text, becomes ``s999``."""
+    changed = copy.deepcopy(value)
+
+    def visit(node: Any) -> bool:
+        items: list[tuple[Any, Any]] = []
+        if isinstance(node, dict):
+            items = list(node.items())
+        elif isinstance(node, list):
+            items = list(enumerate(node))
+        for key, item in items:
+            if isinstance(item, str) and _REF.match(item):
+                node[key] = INVENTED_REF
+                return True
+            if isinstance(item, str) and _MARKER.search(item):
+                node[key] = _MARKER.sub(f"[{INVENTED_REF}]", item, count=1)
+                return True
+            if visit(item):
+                return True
+        return False
+
+    visit(changed)
     return changed

@@ -22,6 +22,8 @@ from typing import Any, Literal
 import msgspec
 
 from service.analysis.prompt import ARTICLE_PATTERN
+from service.digests.prompt import SIGNALS_PATTERN
+from service.llmstub.digest_draft import draft_from_prompt, plan_from_prompt
 from service.llmstub.schema_fill import fit_to_schema, minimal_instance
 from service.llmstub.signal_draft import STOPWORDS, STUB_LABEL, draft_from_article
 
@@ -68,6 +70,8 @@ class ChatAsk:
     article: str | None
     prompt: str
     """The last user message: what a generator falls back on when no article is marked."""
+    user_texts: tuple[str, ...] = ()
+    """Every user message, oldest first (a re-ask appends the error after the input)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,8 @@ class GenerationContext:
     schema: Mapping[str, Any]
     article: str | None
     prompt: str
+    user_texts: tuple[str, ...] = ()
+    """Every user message, oldest first."""
 
 
 Generator = Callable[[GenerationContext], Any]
@@ -97,6 +103,8 @@ def _signal_draft(context: GenerationContext) -> Any:
 
 
 register_generator("SignalDraft", _signal_draft)
+register_generator("DigestPlan", lambda context: plan_from_prompt(list(context.user_texts)))
+register_generator("DigestDraft", lambda context: draft_from_prompt(list(context.user_texts)))
 
 
 def message_text(message: Mapping[str, Any]) -> str:
@@ -159,26 +167,28 @@ def read_ask(request: ChatRequest) -> ChatAsk:
             False,
             article,
             prompt,
+            tuple(users),
         )
     response_format = request.response_format or {}
     if response_format.get("type") == "json_schema":
         spec = response_format.get("json_schema") or {}
         schema = dict(spec.get("schema") or {})
         name = spec.get("name") or schema.get("title")
-        return ChatAsk("json_schema", name, schema, False, article, prompt)
+        return ChatAsk("json_schema", name, schema, False, article, prompt, tuple(users))
     schema_found = None
     for role in ("system", "developer", "user"):
         for message in messages:
             if message.get("role") == role and schema_found is None:
                 # The article is data: a JSON object inside it must not pick the schema.
                 text = ARTICLE_PATTERN.sub("", message_text(message))
+                text = SIGNALS_PATTERN.sub("", text)  # briefing input is data too
                 schema_found = find_schema_in_text(text)
     shape: Shape = "json_object" if response_format.get("type") == "json_object" else "text"
     if schema_found is not None and shape == "text":
         shape = "json_prompt"
     fenced = shape == "json_prompt" and any("```json" in message_text(m) for m in messages)
     name = schema_found.get("title") if schema_found else None
-    return ChatAsk(shape, name, schema_found, fenced, article, prompt)
+    return ChatAsk(shape, name, schema_found, fenced, article, prompt, tuple(users))
 
 
 def _chosen_function(tools: list[dict[str, Any]], tool_choice: Any) -> dict[str, Any]:
@@ -199,7 +209,7 @@ def answer_value(ask: ChatAsk) -> Any:
         source = (ask.article or ask.prompt).split()
         return f"{STUB_LABEL} Stub reply to a message of {len(source)} words (stub output)."
     generator = _GENERATORS.get(ask.schema_name or "")
-    context = GenerationContext(ask.schema_name, ask.schema, ask.article, ask.prompt)
+    context = GenerationContext(ask.schema_name, ask.schema, ask.article, ask.prompt, ask.user_texts)
     value = generator(context) if generator else minimal_instance(ask.schema)
     return fit_to_schema(value, ask.schema)
 

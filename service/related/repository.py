@@ -194,8 +194,12 @@ async def signal_is_known(conn: Any, signal_id: UUID) -> bool:
     return bool(await queries.signal_is_known.fetchval(conn, id=signal_id))
 
 
-async def list_related_signals(conn: Any, signal_id: UUID, limit: int) -> list[RelatedSignal]:
-    rows = await queries.list_related_signals.fetch(conn, signal_id=signal_id, limit=limit)
+async def list_related_signals(
+    conn: Any, signal_id: UUID, limit: int, restrict_topics: list[int] | None = None
+) -> list[RelatedSignal]:
+    rows = await queries.list_related_signals.fetch(
+        conn, signal_id=signal_id, limit=limit, restrict_topics=restrict_topics
+    )
     return [
         RelatedSignal(
             id=row["id"],

@@ -32,6 +32,7 @@ from service.related.embeddings import EmbeddingDimensionMismatch, EmbeddingsUnu
 from service.related.features import Candidate, Rarity, Subject
 from service.related.scoring import Link, rank_links, score_link
 from service.runtime import Runtime
+from service.signals import repository as signals
 from service.stories import repository as stories
 from service.stories.matching import StoryRule, choose_story
 
@@ -69,10 +70,19 @@ async def relate_signal(rt: Runtime, signal_id: UUID) -> None:
     log.info("signal %s related: story %s, %d links", signal_id, story_id, len(links))
 
 
-async def get_related(rt: Runtime, signal_id: UUID, limit: int) -> RelatedSignals:
-    """A signal's stored related coverage, best first (404 for an unknown signal)."""
+async def get_related(
+    rt: Runtime, signal_id: UUID, limit: int, allowed_topics: tuple[int, ...] | None = None
+) -> RelatedSignals:
+    """A signal's stored related coverage, best first (404 for an unknown signal).
+
+    A key restricted to ``allowed_topics`` gets 404 for a signal outside them (as for the
+    signal itself) and sees only related signals carrying one of them.
+    """
+    restrict = sorted(allowed_topics) if allowed_topics is not None else None
     async with rt.db.pool.acquire() as conn:
-        items = await repository.list_related_signals(conn, signal_id, limit)
+        if restrict is not None and not await signals.signal_has_any_topic(conn, signal_id, restrict):
+            raise NotFound(f"no signal {signal_id}")
+        items = await repository.list_related_signals(conn, signal_id, limit, restrict)
         if not items and not await repository.signal_is_known(conn, signal_id):
             raise NotFound(f"no signal {signal_id}")
     return RelatedSignals(signal_id=signal_id, items=items, limit=limit)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from service.http import AUTH_ERRORS, problem_spec, provide_runtime
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.runtime import Runtime
 from service.signals.export import CSV_COLUMNS, ExportFormat, prepare_export
 from service.signals.listing import SignalQuery
@@ -32,7 +32,8 @@ class SignalExportController(Controller):
             "card per line. `format=csv`: one row per signal with the columns "
             f"{', '.join(CSV_COLUMNS)}; topics are `;`-joined slugs, entities `;`-joined names, "
             "grounding is grounded/checked (0-1). Text cells starting with = + - @ (or a tab or "
-            "carriage return) are prefixed with `'` so spreadsheets do not run them as formulas."
+            "carriage return) are prefixed with `'` so spreadsheets do not run them as formulas. "
+            "A topic-restricted key exports only signals on its topics."
         ),
         responses={
             400: problem_spec("Bad parameter or range"),
@@ -43,6 +44,7 @@ class SignalExportController(Controller):
     async def export_signals(
         self,
         rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
         format: Annotated[ExportFormat, QueryParameter(description="ndjson or csv")] = "ndjson",
         topic: Annotated[
             list[str] | None, QueryParameter(description="Topic slug; repeat for several")
@@ -76,6 +78,7 @@ class SignalExportController(Controller):
             lang=lang,
             q=q,
             story=story,
+            restrict_topics=allowed_topics(request),
         )
         export = await prepare_export(rt, format, query)
         return Stream(

@@ -246,14 +246,17 @@ async def link_signal_entities(conn: Any, signal_id: UUID, entities: list[tuple[
         )
 
 
-async def get_signal(conn: Any, signal_id: UUID) -> Signal | None:
-    cards = await get_signal_cards(conn, [signal_id])
+async def get_signal(conn: Any, signal_id: UUID, restrict_topics: list[int] | None = None) -> Signal | None:
+    cards = await get_signal_cards(conn, [signal_id], restrict_topics)
     return cards[0] if cards else None
 
 
-async def get_signal_cards(conn: Any, ids: list[UUID]) -> list[Signal]:
-    """Full cards for ``ids``, in the order given (unknown ids are left out)."""
-    rows = await queries.get_signal_cards.fetch(conn, ids=ids)
+async def get_signal_cards(
+    conn: Any, ids: list[UUID], restrict_topics: list[int] | None = None
+) -> list[Signal]:
+    """Full cards for ``ids``, in the order given (unknown ids are left out). With
+    ``restrict_topics`` a card's related coverage lists only signals carrying one of them."""
+    rows = await queries.get_signal_cards.fetch(conn, ids=ids, restrict_topics=restrict_topics)
     by_id = {row["id"]: _card(row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
@@ -326,3 +329,24 @@ async def existing_entity_ids(conn: Any, ids: list[int]) -> set[int]:
 
 async def signal_has_any_topic(conn: Any, signal_id: UUID, topic_ids: list[int]) -> bool:
     return bool(await queries.signal_has_any_topic.fetchval(conn, id=signal_id, topic_ids=topic_ids))
+
+
+async def article_has_signal_on_topics(conn: Any, article_id: UUID, topic_ids: list[int]) -> bool:
+    return bool(await queries.article_has_signal_on_topics.fetchval(conn, id=article_id, topic_ids=topic_ids))
+
+
+# --- deletion -----------------------------------------------------------------------------------
+
+
+async def lock_signal_for_deletion(conn: Any, signal_id: UUID) -> Any:
+    """The signal's article, story, currency and topics, row-locked; None when it does not exist."""
+    return await queries.lock_signal_for_deletion.fetchrow(conn, id=signal_id)
+
+
+async def delete_signal(conn: Any, signal_id: UUID) -> None:
+    await queries.delete_signal.execute(conn, id=signal_id)
+
+
+async def restore_newest_version(conn: Any, article_id: UUID) -> Any:
+    """Make the article's newest remaining version current; its id and story, or None."""
+    return await queries.restore_newest_version.fetchrow(conn, article_id=article_id)

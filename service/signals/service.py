@@ -156,8 +156,9 @@ async def get_signal(
 ) -> Signal:
     """One card; a key restricted to topics gets 404 for signals outside them (not 403:
     it does not learn that the signal exists)."""
+    restrict = sorted(allowed_topics) if allowed_topics is not None else None
     async with rt.db.pool.acquire() as conn:
-        signal = await repository.get_signal(conn, signal_id)
+        signal = await repository.get_signal(conn, signal_id, restrict)
         if (
             signal is not None
             and allowed_topics is not None
@@ -169,9 +170,19 @@ async def get_signal(
     return signal
 
 
-async def get_article(rt: Runtime, article_id: UUID) -> Article:
+async def get_article(
+    rt: Runtime, article_id: UUID, *, allowed_topics: tuple[int, ...] | None = None
+) -> Article:
+    """One extracted article; a key restricted to topics reads only articles with a signal
+    on one of them (404 otherwise, as for signals)."""
     async with rt.db.pool.acquire() as conn:
         article = await repository.get_article(conn, article_id)
+        if (
+            article is not None
+            and allowed_topics is not None
+            and not await repository.article_has_signal_on_topics(conn, article_id, sorted(allowed_topics))
+        ):
+            article = None
     if article is None:
         raise NotFound(f"no article {article_id}")
     return article

@@ -68,19 +68,39 @@ async def refresh_story(conn: Any, story_id: UUID) -> None:
 
 
 async def list_stories_page(
-    conn: Any, *, after_seen: datetime | None, after_id: UUID | None, limit: int
+    conn: Any,
+    *,
+    after_seen: datetime | None,
+    after_id: UUID | None,
+    limit: int,
+    restrict_topics: list[int] | None = None,
 ) -> list[StoryRow]:
-    rows = await queries.list_stories_page.fetch(conn, after_seen=after_seen, after_id=after_id, limit=limit)
+    """A page of stories; with ``restrict_topics``, as a key restricted to them sees stories."""
+    if restrict_topics is not None:
+        rows = await queries.list_stories_page_restricted.fetch(
+            conn, after_seen=after_seen, after_id=after_id, limit=limit, topic_ids=restrict_topics
+        )
+    else:
+        rows = await queries.list_stories_page.fetch(
+            conn, after_seen=after_seen, after_id=after_id, limit=limit
+        )
     return [_story(row) for row in rows]
 
 
-async def get_story(conn: Any, story_id: UUID) -> StoryRow | None:
-    row = await queries.get_story.fetchrow(conn, id=story_id)
+async def get_story(conn: Any, story_id: UUID, restrict_topics: list[int] | None = None) -> StoryRow | None:
+    if restrict_topics is not None:
+        row = await queries.get_story_restricted.fetchrow(conn, id=story_id, topic_ids=restrict_topics)
+    else:
+        row = await queries.get_story.fetchrow(conn, id=story_id)
     return None if row is None else _story(row)
 
 
-async def story_signals(conn: Any, story_id: UUID, limit: int) -> list[StorySignal]:
-    rows = await queries.story_signals.fetch(conn, story_id=story_id, limit=limit)
+async def story_signals(
+    conn: Any, story_id: UUID, limit: int, restrict_topics: list[int] | None = None
+) -> list[StorySignal]:
+    rows = await queries.story_signals.fetch(
+        conn, story_id=story_id, limit=limit, restrict_topics=restrict_topics
+    )
     return [
         StorySignal(
             id=row["id"],
@@ -97,8 +117,10 @@ async def story_signals(conn: Any, story_id: UUID, limit: int) -> list[StorySign
     ]
 
 
-async def story_sources(conn: Any, story_id: UUID) -> list[StorySource]:
-    rows = await queries.story_sources.fetch(conn, story_id=story_id)
+async def story_sources(
+    conn: Any, story_id: UUID, restrict_topics: list[int] | None = None
+) -> list[StorySource]:
+    rows = await queries.story_sources.fetch(conn, story_id=story_id, restrict_topics=restrict_topics)
     return [
         StorySource(site_name=row["site_name"], signal_count=row["signals"], first_seen=row["first_seen"])
         for row in rows

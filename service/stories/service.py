@@ -79,8 +79,15 @@ def _item(row: StoryRow) -> StoryListItem:
     )
 
 
-async def list_stories(rt: Runtime, *, limit: int, cursor: str | None) -> StoryListing:
-    """Up to ``limit`` (1..100) stories after ``cursor``, most recently active first."""
+async def list_stories(
+    rt: Runtime, *, limit: int, cursor: str | None, allowed_topics: tuple[int, ...] | None = None
+) -> StoryListing:
+    """Up to ``limit`` (1..100) stories after ``cursor``, most recently active first.
+
+    A key restricted to ``allowed_topics`` sees only stories with a current signal on one of
+    them, each counted, dated and titled from those signals alone (a story's own title is
+    its lead's headline, which may be outside the key's topics).
+    """
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_limit")
     position = decode_cursor(cursor) if cursor else None
@@ -90,20 +97,28 @@ async def list_stories(rt: Runtime, *, limit: int, cursor: str | None) -> StoryL
             after_seen=position.seen if position else None,
             after_id=position.id if position else None,
             limit=limit + 1,  # one more tells whether a next page exists
+            restrict_topics=_restriction(allowed_topics),
         )
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1].last_seen, page[-1].id) if len(rows) > limit else None
     return StoryListing(items=[_item(row) for row in page], next_cursor=next_cursor)
 
 
-async def get_story(rt: Runtime, story_id: UUID) -> Story:
-    """One story with its sources and its newest 100 signals (404 if unknown)."""
+def _restriction(allowed_topics: tuple[int, ...] | None) -> list[int] | None:
+    return sorted(allowed_topics) if allowed_topics is not None else None
+
+
+async def get_story(rt: Runtime, story_id: UUID, allowed_topics: tuple[int, ...] | None = None) -> Story:
+    """One story with its sources and its newest 100 signals (404 if unknown). A key
+    restricted to ``allowed_topics`` sees only its signals on those topics, and 404 for a
+    story with none."""
+    restrict = _restriction(allowed_topics)
     async with rt.db.pool.acquire() as conn:
-        row = await repository.get_story(conn, story_id)
+        row = await repository.get_story(conn, story_id, restrict)
         if row is None:
             raise NotFound(f"no story {story_id}")
-        signals = await repository.story_signals(conn, story_id, STORY_SIGNALS_SHOWN)
-        sources = await repository.story_sources(conn, story_id)
+        signals = await repository.story_signals(conn, story_id, STORY_SIGNALS_SHOWN, restrict)
+        sources = await repository.story_sources(conn, story_id, restrict)
     return Story(
         id=row.id,
         title=row.title,

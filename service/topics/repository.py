@@ -46,9 +46,12 @@ async def count_topics_page(
     after_trending: float | None,
     after_id: int | None,
     limit: int,
+    restrict_topics: list[int] | None = None,
 ) -> list[TopicCountRow]:
-    """Topics seen in ``[since, until)`` after a keyset position, by count or by trending."""
+    """Topics seen in ``[since, until)`` after a keyset position, by count or by trending
+    (only ``restrict_topics``, when given)."""
     params: dict[str, Any] = {
+        "restrict_topics": restrict_topics,
         "since": since,
         "until": until,
         "previous_since": previous_since,
@@ -104,5 +107,7 @@ async def merge_topic(conn: Any, *, source_id: int, source_slug: str, target_id:
     await queries.merge_topic_aliases.execute(
         conn, source_id=source_id, source_slug=source_slug, target_id=target_id
     )
+    # API keys restricted to the source topic follow it (else they would see nothing of it)
+    await queries.merge_topic_into_key_restrictions.fetch(conn, source_id=source_id, target_id=target_id)
     await queries.delete_topic.execute(conn, id=source_id)
     return moved

@@ -9,7 +9,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from schemas.topics import TopicDetail, TopicMerge, TopicMergeRequest, TopicPage, TopicTimeline
-from service.http import AUTH_ERRORS, problem_spec, provide_runtime
+from service.conditional import NOT_MODIFIED, etagged
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.pagination import next_page_link
 from service.runtime import Runtime
 from service.topics import service
@@ -43,7 +44,7 @@ class TopicsController(Controller):
             "any two of since, until and window fix the window). `trending` is the growth against "
             "the previous window of equal length: (count - previous_count) / max(previous_count, 1). "
             "Keyset pagination: follow `next` (the cursor pins the window, so later pages count the "
-            "same one; keep every other parameter)."
+            "same one; keep every other parameter). A topic-restricted key sees its topics only."
         ),
         responses={400: problem_spec("Bad parameter, window or cursor"), **AUTH_ERRORS},
     )
@@ -59,7 +60,14 @@ class TopicsController(Controller):
         cursor: Cursor = None,
     ) -> TopicPage:
         page = await service.list_topics(
-            rt, since=since, until=until, window=window, sort=sort, limit=limit, cursor=cursor
+            rt,
+            since=since,
+            until=until,
+            window=window,
+            sort=sort,
+            limit=limit,
+            cursor=cursor,
+            allowed_topics=allowed_topics(request),
         )
         if page.next is not None:
             page.next = next_page_link(request.url.path, request.query_params.dict(), page.next)
@@ -72,14 +80,18 @@ class TopicsController(Controller):
         description=(
             "An alias slug (another spelling, or a merged topic) answers 200 with the canonical "
             "topic and `Content-Location: /v1/topics/{canonical}`; no redirect, so clients that do "
-            "not follow redirects still get the topic. The body's `slug` is the canonical one."
+            "not follow redirects still get the topic. The body's `slug` is the canonical one. "
+            "404 for a topic outside a topic-restricted key's topics. "
+            "ETag / If-None-Match: 304 when unchanged."
         ),
-        responses={404: problem_spec("No such topic or alias"), **AUTH_ERRORS},
+        responses={404: problem_spec("No such topic or alias"), **NOT_MODIFIED, **AUTH_ERRORS},
     )
-    async def get_topic(self, rt: NamedDependency[Runtime], slug: FromPath[str]) -> Response[TopicDetail]:
-        topic = await service.get_topic(rt, slug)
+    async def get_topic(
+        self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], slug: FromPath[str]
+    ) -> Response[TopicDetail]:
+        topic = await service.get_topic(rt, slug, allowed_topics=allowed_topics(request))
         headers = {"Content-Location": topic.links.self} if topic.slug != slug else {}
-        return Response(topic, headers=headers)
+        return etagged(request, topic, headers=headers)
 
     @get(
         "/{slug:str}/timeline",
@@ -101,6 +113,7 @@ class TopicsController(Controller):
     async def get_timeline(
         self,
         rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
         slug: FromPath[str],
         interval: Annotated[Interval, QueryParameter(description="Bucket size: day or week")] = "day",
         since: Since = None,
@@ -108,7 +121,13 @@ class TopicsController(Controller):
         window: WindowLength = None,
     ) -> TopicTimeline:
         return await service.get_timeline(
-            rt, slug, interval=interval, since=since, until=until, window=window
+            rt,
+            slug,
+            interval=interval,
+            since=since,
+            until=until,
+            window=window,
+            allowed_topics=allowed_topics(request),
         )
 
 

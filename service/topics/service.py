@@ -73,8 +73,10 @@ async def list_topics(
     sort: Sort,
     limit: int,
     cursor: str | None,
+    allowed_topics: tuple[int, ...] | None = None,
 ) -> TopicPage:
-    """One page of topics seen in the window, by count or by growth; ``next`` is a cursor token."""
+    """One page of topics seen in the window, by count or by growth; ``next`` is a cursor token.
+    A key restricted to ``allowed_topics`` sees only those."""
     current = resolve_window(since=since, until=until, window=window, default=DEFAULT_WINDOW, now=_now())
     bound = {"since": since, "until": until, "window": window, "sort": sort}
     after = decode_cursor_as(cursor, "topics", _TopicsCursor, query=bound) if cursor else None
@@ -92,6 +94,7 @@ async def list_topics(
             after_trending=after.trending if after else None,
             after_id=after.id if after else None,
             limit=limit + 1,  # one more tells whether another page follows
+            restrict_topics=sorted(allowed_topics) if allowed_topics is not None else None,
         )
     token = None
     if len(rows) > limit:
@@ -119,11 +122,12 @@ async def list_topics(
     )
 
 
-async def _find_topic(conn: Any, slug: str) -> TopicRow:
-    """The topic ``slug`` names (normalised like the model's labels, then through aliases), or 404."""
+async def _find_topic(conn: Any, slug: str, allowed_topics: tuple[int, ...] | None = None) -> TopicRow:
+    """The topic ``slug`` names (normalised like the model's labels, then through aliases), or
+    404; also 404 for a key restricted to other topics (it does not learn the topic exists)."""
     normalised = topic_slug(slug)
     topic = await repository.get_topic_by_slug_or_alias(conn, normalised) if normalised else None
-    if topic is None:
+    if topic is None or (allowed_topics is not None and topic.id not in allowed_topics):
         raise NotFound(f"no topic {slug!r}", reason="unknown_topic")
     return topic
 
@@ -135,12 +139,13 @@ async def newest_signals(rt: Runtime, query: SignalQuery) -> list[SignalListItem
     return page.items
 
 
-async def get_topic(rt: Runtime, slug: str) -> TopicDetail:
+async def get_topic(rt: Runtime, slug: str, allowed_topics: tuple[int, ...] | None = None) -> TopicDetail:
     """The topic ``slug`` (or an alias of it) names: label, aliases, counts, newest signals."""
     async with rt.db.pool.acquire() as conn:
-        topic = await _find_topic(conn, slug)
+        topic = await _find_topic(conn, slug, allowed_topics)
         day, week, month = await repository.topic_signal_counts(conn, topic.id, _now())
-    signals = await newest_signals(rt, SignalQuery(topics=(topic.slug,), limit=NEWEST_SIGNALS))
+    query = SignalQuery(topics=(topic.slug,), limit=NEWEST_SIGNALS, restrict_topics=allowed_topics)
+    signals = await newest_signals(rt, query)
     return TopicDetail(
         slug=topic.slug,
         label=topic.label,
@@ -190,11 +195,12 @@ async def get_timeline(
     since: str | None,
     until: str | None,
     window: str | None,
+    allowed_topics: tuple[int, ...] | None = None,
 ) -> TopicTimeline:
     """Counts and mean sentiment of the topic's current signals per bucket, zero-filled."""
     span = timeline_window(interval=interval, since=since, until=until, window=window, now=_now())
     async with rt.db.pool.acquire() as conn:
-        topic = await _find_topic(conn, slug)
+        topic = await _find_topic(conn, slug, allowed_topics)
         rows = await repository.topic_timeline(conn, topic.id, interval, span.since, span.until)
     return TopicTimeline(
         topic=TopicRef(slug=topic.slug, label=topic.label),

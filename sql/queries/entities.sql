@@ -8,6 +8,8 @@ WITH counted AS (
     WHERE s.is_current
       AND s.created_at >= :since::timestamptz
       AND s.created_at < :until::timestamptz
+      -- a topic-restricted key counts (and sees) only its topics' signals
+      AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
     GROUP BY e.entity_id
 )
 SELECT en.id, en.name, en.type, c.count
@@ -22,17 +24,24 @@ ORDER BY c.count DESC, en.id
 LIMIT :limit;
 
 -- name: list_entities_by_name
--- A page of entities in name order (optionally one type or names matching q), after a (name, id) position.
+-- A page of entities in name order (optionally one type or names matching q), after a (name, id) position;
+-- with :restrict_topics, only entities named by a current signal on one of those topics.
 SELECT en.id, en.name, en.type
 FROM entities en
 WHERE (:type::text IS NULL OR en.type = :type::text)
   AND (:q::text IS NULL OR en.name ILIKE :prefix::text OR :q::text <% en.name)
   AND (:after_name::text IS NULL OR (en.name, en.id) > (:after_name::text, :after_id::bigint))
+  AND (:restrict_topics::bigint[] IS NULL OR EXISTS (
+      -- one probe of the entity_ids GIN index per candidate
+      SELECT 1 FROM signals s
+      WHERE s.is_current AND s.entity_ids @> ARRAY[en.id] AND s.topic_ids && :restrict_topics::bigint[]
+  ))
 ORDER BY en.name, en.id
 LIMIT :limit;
 
 -- name: search_entities
--- A page of entities matching q (name prefix or trigram word similarity, pg_trgm index), best first.
+-- A page of entities matching q (name prefix or trigram word similarity, pg_trgm index), best first;
+-- with :restrict_topics, only entities named by a current signal on one of those topics.
 WITH scored AS (
     -- a name that starts with q outranks any fuzzy match; similarity orders the rest
     SELECT en.id, en.name, en.type,
@@ -40,6 +49,10 @@ WITH scored AS (
     FROM entities en
     WHERE (:type::text IS NULL OR en.type = :type::text)
       AND (en.name ILIKE :prefix::text OR :q::text <% en.name)
+      AND (:restrict_topics::bigint[] IS NULL OR EXISTS (
+          SELECT 1 FROM signals s
+          WHERE s.is_current AND s.entity_ids @> ARRAY[en.id] AND s.topic_ids && :restrict_topics::bigint[]
+      ))
 )
 SELECT id, name, type, score
 FROM scored
@@ -50,7 +63,8 @@ ORDER BY score DESC, id
 LIMIT :limit;
 
 -- name: entity_window_counts
--- Current signals in [since, until) naming each of the given entities (one page's worth).
+-- Current signals in [since, until) naming each of the given entities (one page's worth); with
+-- :restrict_topics, only signals on one of those topics.
 SELECT e.entity_id AS id, count(*) AS count
 FROM signals s
 CROSS JOIN LATERAL unnest(s.entity_ids) AS e (entity_id)
@@ -58,6 +72,7 @@ WHERE s.is_current
   AND s.entity_ids && :ids::bigint[]
   AND s.created_at >= :since::timestamptz
   AND s.created_at < :until::timestamptz
+  AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
   AND e.entity_id = ANY(:ids::bigint[])
 GROUP BY e.entity_id;
 
@@ -66,7 +81,8 @@ GROUP BY e.entity_id;
 SELECT id, name, type, created_at FROM entities WHERE id = :id::bigint;
 
 -- name: entity_signal_counts
--- Current signals naming an entity in the day, 7 and 30 days before :now (bounded by the window).
+-- Current signals naming an entity in the day, 7 and 30 days before :now (bounded by the window);
+-- with :restrict_topics, only signals on one of those topics.
 SELECT count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '1 day') AS last_24h,
        count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '7 days') AS last_7d,
        count(*) AS last_30d
@@ -74,15 +90,18 @@ FROM signals
 WHERE is_current
   AND entity_ids @> ARRAY[:id::bigint]
   AND created_at >= :now::timestamptz - interval '30 days'
-  AND created_at <= :now::timestamptz;
+  AND created_at <= :now::timestamptz
+  AND (:restrict_topics::bigint[] IS NULL OR topic_ids && :restrict_topics::bigint[]);
 
 -- name: entity_cooccurrences
--- Entities and topics most often on an entity's newest :sample current signals, and the sample's size.
+-- Entities and topics most often on an entity's newest :sample current signals, and the sample's size;
+-- with :restrict_topics, signals on one of those topics only.
 WITH recent AS MATERIALIZED (
     -- a bounded sample, so a very common entity costs no more than a rare one
     SELECT s.entity_ids, s.topic_ids
     FROM signals s
     WHERE s.is_current AND s.entity_ids @> ARRAY[:id::bigint]
+      AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
     ORDER BY s.created_at DESC, s.id DESC
     LIMIT :sample
 ), co_entities AS (
@@ -113,3 +132,11 @@ UNION ALL
 SELECT 'sample', NULL, NULL, NULL, count(*)
 FROM recent
 ORDER BY kind, count DESC, name;
+
+-- name: entity_named_on_topics
+-- Whether a current signal on one of the given topics names the entity (topic-restricted keys
+-- see only such entities).
+SELECT EXISTS (
+    SELECT 1 FROM signals
+    WHERE is_current AND entity_ids @> ARRAY[:id::bigint] AND topic_ids && :topic_ids::bigint[]
+);

@@ -214,11 +214,13 @@ UPDATE signals SET related_at = now() WHERE id = :signal_id;
 SELECT EXISTS (SELECT 1 FROM signals WHERE id = :id);
 
 -- name: list_related_signals
--- A signal's stored related links, best first, current signals only (the related list endpoint).
+-- A signal's stored related links, best first, current signals only (the related list
+-- endpoint); with :restrict_topics, only those carrying one of them (topic-restricted keys).
 SELECT o.id, o.title, coalesce(o.canonical_url, o.url) AS url, o.site_name, o.published_date,
        o.created_at, o.story_id, sr.score, sr.reason, sr.same_story
 FROM signal_related sr
 JOIN signals o ON o.id = sr.related_id
 WHERE sr.signal_id = :signal_id AND o.is_current
+  AND (:restrict_topics::bigint[] IS NULL OR o.topic_ids && :restrict_topics::bigint[])
 ORDER BY sr.score DESC, sr.related_id
 LIMIT :limit;

@@ -114,6 +114,8 @@ SELECT s.id, s.article_id, s.title, s.summary, s.eli5, s.analysis, s.impact,
                SELECT o.id, o.title, coalesce(o.canonical_url, o.url) AS url, sr.reason, sr.score
                FROM signal_related sr JOIN signals o ON o.id = sr.related_id
                WHERE sr.signal_id = s.id AND o.is_current
+                 -- a topic-restricted key sees related signals on its topics only
+                 AND (:restrict_topics::bigint[] IS NULL OR o.topic_ids && :restrict_topics::bigint[])
                ORDER BY sr.score DESC, sr.related_id
                LIMIT 5
            ) r
@@ -125,3 +127,10 @@ WHERE s.id = ANY(:ids::uuid[]);
 -- name: signal_has_any_topic
 -- Whether a signal carries at least one of the given topics (topic-restricted keys).
 SELECT EXISTS (SELECT 1 FROM signals WHERE id = :id AND topic_ids && :topic_ids::bigint[]);
+
+-- name: article_has_signal_on_topics
+-- Whether any signal of an article carries one of the given topics (topic-restricted keys
+-- may read the article behind a signal they may see, and no other).
+SELECT EXISTS (
+    SELECT 1 FROM signals WHERE article_id = :id AND topic_ids && :topic_ids::bigint[]
+);

@@ -64,18 +64,59 @@ LIMIT :limit;
 SELECT id, title, lead_signal_id, signal_count, first_seen, last_seen FROM stories WHERE id = :id;
 
 -- name: story_signals
--- A story's current signals, newest first (the lead is the first).
+-- A story's current signals, newest first (the lead is the first); with :restrict_topics, only
+-- those carrying one of them (a topic-restricted key), and the newest of those leads.
 SELECT s.id, s.title, s.summary, coalesce(s.canonical_url, s.url) AS url, s.site_name,
-       s.published_date, s.created_at, s.is_story_lead
+       s.published_date, s.created_at,
+       CASE WHEN :restrict_topics::bigint[] IS NULL THEN s.is_story_lead
+            ELSE row_number() OVER (ORDER BY s.created_at DESC, s.id DESC) = 1 END AS is_story_lead
 FROM signals s
 WHERE s.story_id = :story_id AND s.is_current
+  AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
 ORDER BY s.created_at DESC, s.id DESC
 LIMIT :limit;
 
 -- name: story_sources
--- The outlets that reported a story, with how many of its current signals each gave.
+-- The outlets that reported a story, with how many of its current signals each gave (with
+-- :restrict_topics, of those carrying one of them).
 SELECT s.site_name, count(*) AS signals, min(s.created_at) AS first_seen
 FROM signals s
 WHERE s.story_id = :story_id AND s.is_current
+  AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
 GROUP BY s.site_name
 ORDER BY first_seen, s.site_name;
+
+-- name: list_stories_page_restricted
+-- A page of stories as a key restricted to :topic_ids sees them: only stories with a current
+-- signal on one of those topics, each summarised from those signals alone (count, first and
+-- last seen, lead and its title), most recently active first after a (last_seen, id) position.
+-- The work grows with the restricted topics' current signals, not with the whole archive.
+WITH per_story AS (
+    -- the visible members of every story, folded into what the list shows
+    SELECT s.story_id,
+           count(*) AS signal_count,
+           min(s.created_at) AS first_seen,
+           max(s.created_at) AS last_seen,
+           (array_agg(s.id ORDER BY s.created_at DESC, s.id DESC))[1] AS lead_signal_id,
+           (array_agg(s.title ORDER BY s.created_at DESC, s.id DESC))[1] AS title
+    FROM signals s
+    WHERE s.is_current AND s.story_id IS NOT NULL AND s.topic_ids && :topic_ids::bigint[]
+    GROUP BY s.story_id
+)
+SELECT story_id AS id, title, lead_signal_id, signal_count, first_seen, last_seen
+FROM per_story
+WHERE :after_seen::timestamptz IS NULL
+   OR (last_seen, story_id) < (:after_seen::timestamptz, :after_id::uuid)
+ORDER BY last_seen DESC, story_id DESC
+LIMIT :limit;
+
+-- name: get_story_restricted
+-- One story as a key restricted to :topic_ids sees it (nothing when none of its current
+-- signals carries one of them).
+SELECT s.story_id AS id,
+       (array_agg(s.title ORDER BY s.created_at DESC, s.id DESC))[1] AS title,
+       (array_agg(s.id ORDER BY s.created_at DESC, s.id DESC))[1] AS lead_signal_id,
+       count(*) AS signal_count, min(s.created_at) AS first_seen, max(s.created_at) AS last_seen
+FROM signals s
+WHERE s.story_id = :id AND s.is_current AND s.topic_ids && :topic_ids::bigint[]
+GROUP BY s.story_id;

@@ -8,6 +8,8 @@ WITH hits AS (
     WHERE s.is_current
       AND s.created_at >= :previous_since::timestamptz
       AND s.created_at < :until::timestamptz
+      -- a topic-restricted key sees its own topics only
+      AND (:restrict_topics::bigint[] IS NULL OR t.topic_id = ANY(:restrict_topics::bigint[]))
 ), counted AS (
     -- per topic: this window and the one before; only topics seen in this window are listed
     SELECT topic_id,
@@ -42,6 +44,8 @@ WITH hits AS (
     WHERE s.is_current
       AND s.created_at >= :previous_since::timestamptz
       AND s.created_at < :until::timestamptz
+      -- a topic-restricted key sees its own topics only
+      AND (:restrict_topics::bigint[] IS NULL OR t.topic_id = ANY(:restrict_topics::bigint[]))
 ), counted AS (
     -- per topic: this window, the one before, and the growth between them
     SELECT topic_id,
@@ -172,6 +176,21 @@ WITH moved AS (
 INSERT INTO topic_aliases (alias, topic_id, source)
 VALUES (:source_slug::text, :target_id::bigint, 'admin')
 ON CONFLICT (alias) DO UPDATE SET topic_id = EXCLUDED.topic_id, source = 'admin';
+
+-- name: merge_topic_into_key_restrictions
+-- Keys restricted to the source topic are restricted to the target instead (no repeats), and
+-- every API process drops its cached keys (a key's restriction is cached with it); the
+-- NOTIFY is delivered when the merge commits.
+WITH changed AS (
+    UPDATE api_keys k
+    SET topic_ids = (
+        SELECT array_agg(DISTINCT x ORDER BY x)
+        FROM unnest(array_replace(k.topic_ids, :source_id::bigint, :target_id::bigint)) AS x
+    )
+    WHERE k.topic_ids @> ARRAY[:source_id::bigint]
+    RETURNING k.id
+)
+SELECT id, pg_notify('signals_keys_changed', id::text) AS notified FROM changed;
 
 -- name: delete_topic
 -- Deletes a topic that no signal links to any more.

@@ -1,0 +1,1 @@
+"""Administration: partners, their keys, topic restrictions and rate limits."""
