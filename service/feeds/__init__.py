@@ -1,0 +1,1 @@
+"""Signal feeds: Atom, RSS and JSON Feed, with conditional GET."""

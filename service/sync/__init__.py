@@ -1,0 +1,1 @@
+"""Incremental sync: GET /v1/sync/signals, every change since a cursor, exactly once."""

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, the event outbox and its dispatcher, signed deliveries with retries."""

@@ -1,0 +1,146 @@
+"""Fanning events out to endpoints: the outbox (``webhook_events``) becomes one delivery per
+subscribed endpoint and event, each with its queue job.
+
+Events are read the way sync reads the change log: only rows whose writing transaction id
+is below the snapshot's xmin (nothing earlier can still appear), in (xid, id) order, after
+the dispatcher's stored position. The position moves in the same transaction that inserts
+the deliveries and their jobs, so every event is fanned out exactly once: a crash before the
+commit leaves both undone, and the next run does them. One dispatcher runs at a time (the
+position's row lock; others skip), woken by a NOTIFY from the outbox and by a periodic poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from schemas.base import json_encoder
+from service.runtime import Runtime
+from service.signals.repository import get_signal_cards
+from service.webhooks import repository
+from service.webhooks.delivery import enqueue_deliveries
+from service.webhooks.repository import PendingEvent
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "signals_webhook_events"
+BATCH = 200
+_RECHECK_SECONDS = 0.2
+_RECHECK_WINDOW_SECONDS = 3.0
+"""After a notification, while nothing is ready (an older transaction still runs), look again
+every _RECHECK_SECONDS for this long before falling back to the poll interval."""
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def _bodies(conn: Any, events: list[PendingEvent]) -> dict[int, str]:
+    """The JSON body of every event that has subscribers (signal events: the card as it is now;
+    a signal deleted since is not announced)."""
+    wanted = [e.signal_id for e in events if e.subscribers and e.signal_id is not None]
+    cards = {card.id: card for card in await get_signal_cards(conn, wanted)} if wanted else {}
+    bodies: dict[int, str] = {}
+    for event in events:
+        if not event.subscribers:
+            continue
+        data: dict[str, Any]
+        if event.signal_id is not None:
+            card = cards.get(event.signal_id)
+            if card is None:
+                continue
+            # Related coverage is linked after the signal is stored (and may name signals
+            # outside an endpoint's topics): payloads leave it out; the card URL has it.
+            data = {
+                "signal": msgspec.structs.replace(card, related=[]),
+                "replaces": event.data.get("replaces"),
+            }
+        else:
+            data = event.data
+        envelope = {"type": event.type, "timestamp": _timestamp(event.occurred_at), "data": data}
+        bodies[event.id] = json_encoder.encode(envelope).decode()
+    return bodies
+
+
+async def dispatch_batch(rt: Runtime, batch: int = BATCH) -> int | None:
+    """Fan out the next ``batch`` ready events; how many were handled (None: another
+    dispatcher is running)."""
+    async with rt.db.pool.acquire() as conn, conn.transaction():
+        position = await repository.lock_dispatch_cursor(conn)
+        if position is None:
+            return None
+        events = await repository.pending_events(conn, position, batch)
+        if not events:
+            return 0
+        bodies = await _bodies(conn, events)
+        message_ids = {event_id: f"msg_{uuid.uuid4().hex}" for event_id in bodies}
+        by_id = {event.id: event for event in events}
+        if bodies:
+            await repository.insert_messages(
+                conn,
+                ids=[message_ids[e] for e in bodies],
+                event_ids=list(bodies),
+                types=[by_id[e].type for e in bodies],
+                bodies=list(bodies.values()),
+            )
+            pairs = [(w, message_ids[e]) for e in bodies for w in by_id[e].subscribers]
+            delivery_ids = await repository.insert_deliveries(
+                conn, [w for w, _ in pairs], [m for _, m in pairs]
+            )
+            await enqueue_deliveries(conn, delivery_ids)
+        last = events[-1]
+        await repository.advance_dispatch_cursor(conn, last.xid, last.id)
+    return len(events)
+
+
+async def dispatch_pending(rt: Runtime) -> int:
+    """Fan out every ready event; how many were handled by this call."""
+    total = 0
+    while True:
+        handled = await dispatch_batch(rt)
+        if not handled:
+            return total
+        total += handled
+        if handled < BATCH:
+            return total
+
+
+async def run_dispatcher(rt: Runtime, stop: asyncio.Event) -> None:
+    """Dispatch until ``stop`` is set: at once on each outbox NOTIFY, and every
+    SIGNALS_WEBHOOK_POLL_SECONDS without one (a lost notification costs one poll interval)."""
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    conn = None
+    recheck_until = 0.0
+    while not stop.is_set():
+        if conn is None or conn.is_closed():
+            with contextlib.suppress(Exception):
+                conn = await rt.db.connect()
+                await conn.add_listener(CHANNEL, lambda *_args: wake.set())
+        wake.clear()  # before reading: a NOTIFY that arrives meanwhile wakes the next wait
+        try:
+            handled = await dispatch_pending(rt)
+        except Exception:
+            log.exception("webhook dispatch failed; retrying at the next poll")
+            handled = 0
+        # A notified event may still sit behind an older open transaction: look again soon.
+        soon = handled == 0 and loop.time() < recheck_until
+        timeout = _RECHECK_SECONDS if soon else rt.settings.webhook_poll_seconds
+        stopper = asyncio.create_task(stop.wait())
+        waker = asyncio.create_task(wake.wait())
+        done, pending = await asyncio.wait(
+            {stopper, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+        if waker in done:
+            recheck_until = loop.time() + _RECHECK_WINDOW_SECONDS
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            await conn.close()
