@@ -1,0 +1,1 @@
+"""Briefings (digests): a day's or a week's signals, selected, ranked and written up."""

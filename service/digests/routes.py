@@ -1,0 +1,294 @@
+"""Briefings over HTTP (JSON, and Atom, RSS and JSON Feed). Thin: parse, call one service function, return."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+
+from schemas.digests import Digest, DigestJob, DigestPage, DigestRequest
+from service.conditional import NOT_MODIFIED
+from service.digests import service
+from service.digests.feeds import FEED_SIZE
+from service.digests.periods import Period
+from service.digests.present import to_job
+from service.errors import error_for_code
+from service.feeds.access import FEED_KEY_SCHEME, KEY_PARAMETER, authorize_feed
+from service.feeds.service import FeedFormat, http_date, not_modified
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
+from service.pagination import next_page_link
+from service.runtime import Runtime
+from service.signals.routes import prefer_wait
+
+_TopicParam = Annotated[
+    str | None, QueryParameter(description="Topic slug or alias: that topic's briefings", max_length=200)
+]
+
+
+class DigestsController(Controller):
+    path = "/v1/digests"
+    tags = ["digests"]
+    dependencies = {"rt": Provide(provide_runtime, sync_to_thread=False)}
+
+    @post(
+        "/",
+        opt={"scope": "signals:write"},
+        status_code=202,
+        summary="Write a period's briefing",
+        description=(
+            "Queues the writing of the daily or weekly briefing of the period holding `date` "
+            "(optionally of one `topic`) and answers 202 with the job (Location: its URL). With "
+            "`Prefer: wait=N` (N ≤ 60) it answers 201 with the briefing if it is ready in time. "
+            "Writing a period again makes a new version; older versions stay readable. A period "
+            "already being written returns that job."
+        ),
+        responses={
+            400: problem_spec("Malformed body"),
+            403: problem_spec("A topic-restricted key asked for a briefing outside its topics"),
+            404: problem_spec("No signals entered the service in the period, or unknown topic"),
+            422: problem_spec("A future period or, with Prefer: wait, the job's failure"),
+            503: problem_spec("No language model configured"),
+            **AUTH_ERRORS,
+        },
+    )
+    async def create_digest(
+        self,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        data: JSONBody[DigestRequest],
+        prefer: Annotated[str | None, HeaderParameter(name="Prefer", required=False)] = None,
+    ) -> Response[DigestJob | Digest]:
+        key = getattr(request.state, "api_key", None)
+        job = await service.request_digest(
+            rt, data, api_key_id=key.id if key else None, allowed_topics=allowed_topics(request)
+        )
+        wait = prefer_wait(prefer)
+        job = await service.wait_for_job(rt, job, wait) if wait else job
+        if wait and job.status == "done" and job.digest_id is not None:
+            digest = await service.get_digest(rt, job.digest_id, allowed_topics=None)
+            location = f"/v1/digests/{digest.id}"
+            return Response(
+                digest,
+                status_code=201,
+                headers={
+                    "Location": location,
+                    "Content-Location": location,
+                    "Preference-Applied": f"wait={wait}",
+                },
+            )
+        if wait and job.status == "failed" and job.error_code is not None:
+            error = error_for_code(job.error_code, job.error_detail or "", job.error_reason)
+            error.extra["job"] = f"/v1/digests/jobs/{job.id}"
+            raise error
+        return Response(to_job(job), status_code=202, headers={"Location": f"/v1/digests/jobs/{job.id}"})
+
+    @get(
+        "/",
+        opt={"scope": "signals:read"},
+        summary="List briefings",
+        description=(
+            "Briefings newest period first: general ones, or one topic's with `topic`. Latest "
+            "version of each period unless `versions=all`. Keyset pagination: follow `next`."
+        ),
+        responses={
+            400: problem_spec("Bad parameter or cursor"),
+            404: problem_spec("Unknown topic"),
+            **AUTH_ERRORS,
+        },
+    )
+    async def list_digests(
+        self,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        period: Annotated[Period | None, QueryParameter(description="daily or weekly")] = None,
+        topic: _TopicParam = None,
+        versions: Annotated[
+            Literal["latest", "all"], QueryParameter(description="Latest version per period, or all")
+        ] = "latest",
+        limit: Annotated[int, QueryParameter(description=f"1-{service.MAX_LIMIT}")] = 20,
+        cursor: Annotated[
+            str | None, QueryParameter(description="From a previous page's next", max_length=1000)
+        ] = None,
+    ) -> DigestPage:
+        items, token = await service.list_digests(
+            rt,
+            period=period,
+            topic=topic,
+            versions=versions,
+            limit=limit,
+            cursor=cursor,
+            allowed_topics=allowed_topics(request),
+        )
+        next_url = next_page_link(request.url.path, request.query_params.dict(), token) if token else None
+        return DigestPage(items=items, next=next_url, limit=limit)
+
+    @get(
+        "/latest",
+        opt={"scope": "signals:read"},
+        summary="The newest briefing",
+        description="The latest version of the newest daily or weekly briefing (or of the period of `date`).",
+        responses={
+            400: problem_spec("Bad parameter"),
+            404: problem_spec("No such briefing written yet, or unknown topic"),
+            **AUTH_ERRORS,
+        },
+    )
+    async def latest_digest(
+        self,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        period: Annotated[Period, QueryParameter(description="daily or weekly")] = "daily",
+        topic: _TopicParam = None,
+        day: Annotated[date | None, QueryParameter(query="date", description="A day of the period")] = None,
+    ) -> Digest:
+        return await service.latest_digest(
+            rt, period=period, topic=topic, day=day, allowed_topics=allowed_topics(request)
+        )
+
+    @get(
+        "/{digest_id:uuid}",
+        opt={"scope": "signals:read"},
+        summary="A briefing",
+        description="One briefing version with its sections, quick hits and citations resolved.",
+        responses={404: problem_spec("No such briefing"), **AUTH_ERRORS},
+    )
+    async def get_digest(
+        self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], digest_id: FromPath[UUID]
+    ) -> Digest:
+        return await service.get_digest(rt, digest_id, allowed_topics=allowed_topics(request))
+
+    @get(
+        "/jobs/{job_id:uuid}",
+        opt={"scope": "signals:read"},
+        summary="A briefing job's status",
+        responses={404: problem_spec("No such job"), **AUTH_ERRORS},
+    )
+    async def get_digest_job(self, rt: NamedDependency[Runtime], job_id: FromPath[UUID]) -> DigestJob:
+        return to_job(await service.get_job(rt, job_id))
+
+
+def _self_url(request: Request[Any, Any, Any]) -> str:
+    """The feed's own absolute URL, without the key: feeds never echo a key."""
+    params = [
+        (k, v) for k, values in request.query_params.dict().items() if k != KEY_PARAMETER for v in values
+    ]
+    return f"{_api_base(request)}{request.url.path}" + (f"?{urlencode(params)}" if params else "")
+
+
+def _api_base(request: Request[Any, Any, Any]) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+_FEED_DESCRIPTION = (
+    f"The newest {FEED_SIZE} briefings (latest version of each period), newest period first; "
+    "general ones, or one topic's with `topic`. Item GUIDs are `urn:uuid:<digest id>`, one per "
+    "version. Conditional GET with `If-None-Match` (ETag) or `If-Modified-Since`. Feed readers "
+    "may pass the key as `?key=`, as for signal feeds."
+)
+_FEED_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {FEED_KEY_SCHEME: []}]
+_FEED_ERRORS = {
+    **NOT_MODIFIED,
+    400: problem_spec("Bad parameter"),
+    404: problem_spec("Unknown topic"),
+    **AUTH_ERRORS,
+}
+DIGEST_FEED_PATHS = ["/v1/feeds/digests.atom", "/v1/feeds/digests.rss", "/v1/feeds/digests.json"]
+"""Documented as taking a bearer key or ``?key=`` (service.feeds.access.document_feed_security)."""
+_IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", required=False)]
+_IfModifiedSince = Annotated[str | None, HeaderParameter(name="If-Modified-Since", required=False)]
+_FeedPeriod = Annotated[Period | None, QueryParameter(description="daily or weekly")]
+
+
+class DigestFeedsController(Controller):
+    path = "/v1/feeds"
+    tags = ["digests", "feeds"]
+    dependencies = {"rt": Provide(provide_runtime, sync_to_thread=False)}
+    guards = [authorize_feed]  # a bearer key or ?key= (feed readers), as for signal feeds
+
+    async def _answer(
+        self,
+        rt: Runtime,
+        request: Request[Any, Any, Any],
+        fmt: FeedFormat,
+        period: Period | None,
+        topic: str | None,
+        if_none_match: str | None,
+        if_modified_since: str | None,
+    ) -> Response[bytes]:
+        feed = await service.digest_feed(
+            rt,
+            fmt,
+            period=period,
+            topic=topic,
+            self_url=_self_url(request),
+            api_base=_api_base(request),
+            allowed_topics=allowed_topics(request),
+        )
+        headers = {"ETag": feed.etag, "Cache-Control": "private, max-age=60", "Vary": "Authorization"}
+        if feed.last_modified is not None:
+            headers["Last-Modified"] = http_date(feed.last_modified)
+        if not_modified(feed, if_none_match, if_modified_since):
+            return Response(b"", status_code=304, headers=headers)
+        return Response(feed.body, media_type=feed.media_type, headers=headers)
+
+    @get(
+        "/digests.atom",
+        summary="Briefings as an Atom 1.0 feed",
+        description=_FEED_DESCRIPTION,
+        security=_FEED_SECURITY,
+        responses=_FEED_ERRORS,
+        media_type="application/atom+xml",
+    )
+    async def digests_atom(
+        self,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        period: _FeedPeriod = None,
+        topic: _TopicParam = None,
+        if_none_match: _IfNoneMatch = None,
+        if_modified_since: _IfModifiedSince = None,
+    ) -> Response[bytes]:
+        return await self._answer(rt, request, "atom", period, topic, if_none_match, if_modified_since)
+
+    @get(
+        "/digests.rss",
+        summary="Briefings as an RSS 2.0 feed",
+        description=_FEED_DESCRIPTION,
+        security=_FEED_SECURITY,
+        responses=_FEED_ERRORS,
+        media_type="application/rss+xml",
+    )
+    async def digests_rss(
+        self,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        period: _FeedPeriod = None,
+        topic: _TopicParam = None,
+        if_none_match: _IfNoneMatch = None,
+        if_modified_since: _IfModifiedSince = None,
+    ) -> Response[bytes]:
+        return await self._answer(rt, request, "rss", period, topic, if_none_match, if_modified_since)
+
+    @get(
+        "/digests.json",
+        summary="Briefings as a JSON Feed 1.1",
+        description=_FEED_DESCRIPTION,
+        security=_FEED_SECURITY,
+        responses=_FEED_ERRORS,
+        media_type="application/feed+json",
+    )
+    async def digests_json(
+        self,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        period: _FeedPeriod = None,
+        topic: _TopicParam = None,
+        if_none_match: _IfNoneMatch = None,
+        if_modified_since: _IfModifiedSince = None,
+    ) -> Response[bytes]:
+        return await self._answer(rt, request, "json", period, topic, if_none_match, if_modified_since)

@@ -1,0 +1,378 @@
+"""Use cases behind briefings: request one, write one (the job), schedule one, read them.
+
+Writing a briefing (``write_digest_job``, run by the queue worker):
+
+1. the period's current signals, one per story, ranked by significance (selection.py);
+2. the first SIGNALS_DIGEST_MAX_SIGNALS, cut further to fit SIGNALS_DIGEST_MAX_INPUT_TOKENS;
+3. no signal: nothing is written and no model is called (the job ends ``empty``); one
+   signal: a template; more: the plan and write calls (writing.py);
+4. stored as the next version of its (period, start, topic), the older versions kept, in one
+   transaction with the job's final state and the ``digest.published`` announcement.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from schemas.digests import Digest, DigestListItem, DigestRequest
+from service.digests import repository
+from service.digests.feeds import FEED_SIZE, feed_title, render_digest_feed
+from service.digests.periods import Period, PeriodWindow, period_window, previous_period
+from service.digests.present import to_digest, to_item
+from service.digests.prompt import PROMPT_VERSION, Scope
+from service.digests.queue import enqueue_digest
+from service.digests.repository import DigestJobRow, DigestRow
+from service.digests.selection import rank_stories
+from service.digests.writing import card_tokens, fit_signals, write_digest, write_from_template
+from service.errors import BadRequest, Forbidden, InvalidRequest, LLMNotConfigured, NotFound, SignalsError
+from service.feeds.service import FeedFormat, RenderedFeed
+from service.pagination import decode_cursor_as, encode_cursor
+from service.runtime import Runtime
+from service.signals.taxonomy import topic_slug
+from service.topics import repository as topics
+from service.topics.repository import TopicRow
+from service.webhooks.events import publish_event
+
+log = logging.getLogger(__name__)
+
+FINAL_STATUSES = frozenset({"done", "failed", "empty"})
+MAX_WAIT_SECONDS = 60
+MAX_LIMIT = 100
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _find_topic(conn: Any, slug: str | None) -> TopicRow | None:
+    """The topic a slug or alias names (None for none given); 404 for an unknown one."""
+    if slug is None:
+        return None
+    normalised = topic_slug(slug)
+    topic = await topics.get_topic_by_slug_or_alias(conn, normalised) if normalised else None
+    if topic is None:
+        raise NotFound(f"no topic {slug!r}", reason="unknown_topic")
+    return topic
+
+
+def _check_topic_allowed(topic: TopicRow | None, allowed: tuple[int, ...] | None) -> None:
+    """A key restricted to topics may only ask for briefings of those topics."""
+    if allowed is not None and (topic is None or topic.id not in allowed):
+        raise Forbidden("this key may only use briefings of its topics: give one of them as topic")
+
+
+def _empty(window: PeriodWindow, topic: TopicRow | None) -> NotFound:
+    about = f" about {topic.label}" if topic else ""
+    return NotFound(
+        f"no signals{about} entered the service in {window.label()} (UTC); there is nothing to brief",
+        reason="no_signals",
+    )
+
+
+# --- requesting and writing -----------------------------------------------------------------------
+
+
+async def request_digest(
+    rt: Runtime, body: DigestRequest, *, api_key_id: UUID | None, allowed_topics: tuple[int, ...] | None
+) -> DigestJobRow:
+    """Queue the writing of a period's briefing (a new version if one exists), or join the
+    writing already in flight; 404 when the period has no signals, 422 for a future period."""
+    window = period_window(body.period, body.date)
+    if window.since > _now():
+        raise InvalidRequest(f"{window.label()} has not started yet", reason="future_period")
+    async with rt.db.pool.acquire() as conn:
+        topic = await _find_topic(conn, body.topic)
+        _check_topic_allowed(topic, allowed_topics)
+        topic_id = topic.id if topic else None
+        if not await repository.period_has_signals(
+            conn, since=window.since, until=window.until, topic_id=topic_id
+        ):
+            raise _empty(window, topic)
+        if not rt.settings.llm_configured:
+            missing = rt.settings.llm_missing()
+            raise LLMNotConfigured(
+                "briefings need a language model: set " + " and ".join(missing), missing=missing
+            )
+        async with conn.transaction():
+            job = await repository.insert_digest_job(
+                conn,
+                period=body.period,
+                period_start=window.start,
+                topic_id=topic_id,
+                trigger="request",
+                api_key_id=api_key_id,
+            )
+            if job is not None:
+                await enqueue_digest(conn, job.id)
+        if job is None:
+            job = await repository.get_active_digest_job(
+                conn, period=body.period, period_start=window.start, topic_id=topic_id
+            )
+        if job is None:  # the one in flight finished between the two statements: ask again
+            return await request_digest(rt, body, api_key_id=api_key_id, allowed_topics=allowed_topics)
+        return await get_job(rt, job.id)
+
+
+async def schedule_digest(rt: Runtime, period: Period, slot: datetime) -> DigestJobRow | None:
+    """A fired schedule: queue the general briefing of the period before ``slot``, unless the
+    schedule already did (the unique scheduled-job rule) or one is being written right now."""
+    window = previous_period(period, slot)
+    async with rt.db.pool.acquire() as conn, conn.transaction():
+        job = await repository.insert_digest_job(
+            conn, period=period, period_start=window.start, topic_id=None, trigger="schedule", api_key_id=None
+        )
+        if job is not None:
+            await enqueue_digest(conn, job.id)
+    if job is None:
+        log.info(
+            "%s briefing of %s (slot %s): already scheduled or being written; nothing to do",
+            period, window.start, slot.isoformat(),
+        )  # fmt: skip
+    else:
+        log.info(
+            "%s briefing of %s scheduled (slot %s): job %s", period, window.start, slot.isoformat(), job.id
+        )
+    return job
+
+
+async def write_digest_job(rt: Runtime, job_id: UUID) -> None:
+    """The queue worker's part: write the job's briefing and record the outcome on the job.
+
+    Errors of ours (the model failing, no model configured) end the job as failed; anything
+    else (the database went away) propagates so the queue retries the job.
+    """
+    async with rt.db.pool.acquire() as conn:
+        job = await repository.start_digest_job(conn, job_id)
+    if job is None:
+        log.info("digest job %s is gone or already final; nothing to do", job_id)
+        return
+    try:
+        digest_id = await _write(rt, job)
+    except SignalsError as exc:
+        log.warning("digest job %s failed: %s: %s", job_id, exc.code, exc.detail)
+        async with rt.db.pool.acquire() as conn:
+            await repository.finish_digest_job(
+                conn,
+                job_id,
+                status="failed",
+                error_code=exc.code,
+                error_reason=exc.reason,
+                error_detail=exc.detail,
+            )
+        return
+    if digest_id is None:
+        async with rt.db.pool.acquire() as conn:
+            await repository.finish_digest_job(conn, job_id, status="empty")
+
+
+async def _write(rt: Runtime, job: DigestJobRow) -> UUID | None:
+    """Select, write and store the job's briefing; None (nothing stored) for an empty period."""
+    period: Period = "weekly" if job.period == "weekly" else "daily"
+    window = period_window(period, job.period_start)
+    async with rt.db.pool.acquire() as conn:
+        candidates = await repository.list_candidates(
+            conn, since=window.since, until=window.until, topic_id=job.topic_id
+        )
+        if not candidates:
+            log.info("%s briefing of %s skipped: no signals entered in the period", period, window.start)
+            return None
+        ranked = rank_stories(candidates, window.since, window.until)
+        chosen = ranked[: rt.settings.digest_max_signals]
+        coverage = {r.signal_id: r.coverage for r in chosen}
+        signals = await repository.get_source_signals(conn, [r.signal_id for r in chosen], coverage)
+    scope = Scope(
+        period=period, period_label=window.label(), today=_now().date(), topic_label=job.topic_label
+    )
+    budget = rt.settings.digest_max_input_tokens
+    signals = fit_signals(scope, signals, budget)
+    if len(signals) < len(chosen):
+        log.info(
+            "briefing of %s: %d of %d stories fit the token budget", window.start, len(signals), len(chosen)
+        )
+    if len(signals) == 1:
+        written = write_from_template(scope, signals[0])
+    else:
+        if rt.analyzer is None:
+            raise LLMNotConfigured("briefings of more than one signal need a language model")
+        written = await write_digest(rt.analyzer, scope, signals)
+    written.card_tokens = card_tokens(signals)
+    async with rt.db.pool.acquire() as conn, conn.transaction():
+        digest_id = await repository.insert_digest(
+            conn,
+            period=period,
+            period_start=window.start,
+            topic_id=job.topic_id,
+            digest=written,
+            prompt_version=PROMPT_VERSION,
+            input_budget=budget,
+            signals_considered=len(candidates),
+            stories_considered=len(ranked),
+            trigger=job.trigger,
+        )
+        await repository.finish_digest_job(conn, job.id, status="done", digest_id=digest_id)
+        stored = await repository.get_digest(conn, digest_id)
+        assert stored is not None
+        await announce_digest(conn, stored)
+    log.info(
+        "%s briefing of %s written: version %d, %d signals, %d LLM calls",
+        period, window.start, stored.version, len(signals), written.llm_calls,
+    )  # fmt: skip
+    return digest_id
+
+
+async def announce_digest(conn: Any, digest: DigestRow) -> None:
+    """Record the ``digest.published`` webhook event (the list item's fields) in the
+    transaction that stores the briefing: the event exists exactly when the briefing does.
+    A topic briefing reaches endpoints filtered on its topic; a general one, unfiltered ones."""
+    data = msgspec.to_builtins(to_item(digest))
+    await publish_event(conn, "digest.published", data, [digest.topic_id] if digest.topic_id else [])
+
+
+# --- jobs -------------------------------------------------------------------------------------------
+
+
+async def get_job(rt: Runtime, job_id: UUID) -> DigestJobRow:
+    async with rt.db.pool.acquire() as conn:
+        job = await repository.get_digest_job(conn, job_id)
+    if job is None:
+        raise NotFound(f"no digest job {job_id}")
+    return job
+
+
+async def wait_for_job(rt: Runtime, job: DigestJobRow, seconds: float) -> DigestJobRow:
+    """The job once final, or as it stands after ``seconds`` (at most 60)."""
+    if job.status in FINAL_STATUSES or seconds <= 0 or rt.waiter is None:
+        return job
+    latest = job
+
+    async def is_final() -> bool:
+        nonlocal latest
+        latest = await get_job(rt, job.id)
+        return latest.status in FINAL_STATUSES
+
+    await rt.waiter.wait(job.id, min(seconds, MAX_WAIT_SECONDS), is_final)
+    return latest
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def _visible(row: DigestRow | None, allowed: tuple[int, ...] | None) -> DigestRow | None:
+    if row is None or (allowed is not None and row.topic_id not in allowed):
+        return None  # 404, not 403: a restricted key does not learn that it exists
+    return row
+
+
+async def get_digest(rt: Runtime, digest_id: UUID, *, allowed_topics: tuple[int, ...] | None) -> Digest:
+    async with rt.db.pool.acquire() as conn:
+        row = _visible(await repository.get_digest(conn, digest_id), allowed_topics)
+    if row is None:
+        raise NotFound(f"no digest {digest_id}")
+    return to_digest(row)
+
+
+async def latest_digest(
+    rt: Runtime,
+    *,
+    period: Period,
+    topic: str | None,
+    day: date | None,
+    allowed_topics: tuple[int, ...] | None,
+) -> Digest:
+    """The latest version of the newest briefing (or of the period holding ``day``)."""
+    start = period_window(period, day).start if day else None
+    async with rt.db.pool.acquire() as conn:
+        found = await _find_topic(conn, topic)
+        row = await repository.latest_digest(
+            conn, period=period, topic_id=found.id if found else None, period_start=start
+        )
+        row = _visible(row, allowed_topics)
+    if row is None:
+        about = f" about {found.label}" if found else ""
+        when = f" for {period_window(period, day).label()}" if day else ""
+        raise NotFound(f"no {period} briefing{about}{when} has been written", reason="no_digest")
+    return to_digest(row)
+
+
+async def list_digests(
+    rt: Runtime,
+    *,
+    period: Period | None,
+    topic: str | None,
+    versions: str,
+    limit: int,
+    cursor: str | None,
+    allowed_topics: tuple[int, ...] | None,
+) -> tuple[list[DigestListItem], str | None]:
+    """A page of briefings (general ones, or one topic's) newest period first, and the next
+    cursor. ``versions='all'`` lists every version, not only the latest of each period."""
+    rows, token = await _page(rt, period, topic, versions, limit, cursor, allowed_topics)
+    return [to_item(row) for row in rows], token
+
+
+async def digest_feed(
+    rt: Runtime,
+    fmt: FeedFormat,
+    *,
+    period: Period | None,
+    topic: str | None,
+    self_url: str,
+    api_base: str,
+    allowed_topics: tuple[int, ...] | None,
+) -> RenderedFeed:
+    """The newest briefings (latest versions) as an Atom, RSS or JSON Feed document."""
+    async with rt.db.pool.acquire() as conn:
+        found = await _find_topic(conn, topic)
+    rows, _ = await _page(rt, period, topic, "latest", FEED_SIZE, None, allowed_topics)
+    title = feed_title(period, found.label if found else None)
+    digests = [to_digest(row) for row in rows]
+    return render_digest_feed(fmt, digests, title=title, self_url=self_url, api_base=api_base)
+
+
+async def _page(
+    rt: Runtime,
+    period: Period | None,
+    topic: str | None,
+    versions: str,
+    limit: int,
+    cursor: str | None,
+    allowed_topics: tuple[int, ...] | None,
+) -> tuple[list[DigestRow], str | None]:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_parameter")
+    bound = {"period": period, "topic": topic, "versions": versions}
+    after = None
+    if cursor is not None:
+        position = decode_cursor_as(cursor, "digests", _Position, query=bound)
+        after = (position.s, position.c, position.i)
+    async with rt.db.pool.acquire() as conn:
+        found = await _find_topic(conn, topic)
+        rows = await repository.list_digests_page(
+            conn,
+            period=period,
+            topic_id=found.id if found else None,
+            latest_only=versions == "latest",
+            restrict_topics=list(allowed_topics) if allowed_topics is not None else None,
+            after=after,
+            limit=limit + 1,  # one more tells whether a next page exists
+        )
+    page = rows[:limit]
+    token = None
+    if len(rows) > limit:
+        last = page[-1]
+        position = _Position(s=last.period_start, c=last.created_at, i=last.id)
+        token = encode_cursor("digests", msgspec.to_builtins(position), query=bound)
+    return page, token
+
+
+class _Position(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where a page of briefings ended: period start, created_at and id of the last one."""
+
+    s: date
+    c: datetime
+    i: UUID
