@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from ipaddress import ip_network
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -16,7 +17,10 @@ import pytest
 from service.db.database import init_connection
 from service.db.embedded import EmbeddedServer, with_database
 from service.db.migrate import migrate
+from service.llmstub import StubState, create_stub_app
 from service.settings import Settings
+from tests.support.servers import running_asgi
+from tests.support.site import FakeSite, running_site
 
 TEMPLATE = "signals_test_template"
 
@@ -115,3 +119,18 @@ def make_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         return Settings(**values)
 
     return build
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[SimpleNamespace]:
+    """The development LLM stub on loopback: ``.base`` (URL) and ``.state`` (faults, stats)."""
+    state = StubState()
+    with running_asgi(create_stub_app(state)) as base:
+        yield SimpleNamespace(state=state, base=base)
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[FakeSite]:
+    """A fake article website on loopback whose pages tests set."""
+    with running_site() as fake:
+        yield fake

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from uuid import UUID
 
@@ -30,79 +31,47 @@ log = logging.getLogger(__name__)
 _MAX_INFRA_RETRIES = 8
 
 
+Handler = Callable[[Runtime, UUID], Awaitable[None]]
+
+
+def _register(
+    qm: QueueManager, rt: Runtime, entrypoint: str, handler: Handler, what: str, max_delay: int
+) -> None:
+    """Run ``handler(rt, id)`` for queue entries whose payload is a 16-byte id.
+
+    Handlers record their own domain failures (a failed job, a failed delivery attempt);
+    what escapes is infrastructure (the database or a server went away). Those re-queue
+    with exponential backoff rather than leave the work with no queue entry behind it.
+    """
+
+    @qm.entrypoint(entrypoint)
+    async def run(job: Job) -> None:
+        if job.payload is None or len(job.payload) != 16:
+            log.error("queue entry %s has no %s id; dropping it", job.id, what)
+            return
+        item = UUID(bytes=job.payload)
+        try:
+            await handler(rt, item)
+        except DeliveryBusy as exc:
+            # Another worker is mid-attempt (or died mid-attempt): look again when its lease ends.
+            raise RetryRequested(delay=timedelta(seconds=exc.seconds), reason="busy") from exc
+        except Exception as exc:
+            if job.attempts >= _MAX_INFRA_RETRIES:
+                log.exception("%s %s: giving up after %d failures", what, item, job.attempts)
+                raise
+            delay = timedelta(seconds=min(max_delay, 2 ** (job.attempts + 1)))
+            log.warning("%s %s: %s; retrying in %s", what, item, type(exc).__name__, delay)
+            raise RetryRequested(delay=delay, reason=type(exc).__name__) from exc
+
+
 async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
     """Process jobs until ``stop`` is set; in-flight jobs finish first."""
     conn = await rt.db.connect()
     qm = QueueManager(Queries(AsyncpgDriver(conn)))
-
-    @qm.entrypoint(ANALYZE_ARTICLE)
-    async def analyze_article(job: Job) -> None:
-        if job.payload is None or len(job.payload) != 16:
-            log.error("queue entry %s has no job id; dropping it", job.id)
-            return
-        try:
-            await process_job(rt, UUID(bytes=job.payload))
-        except Exception as exc:
-            # process_job records every pipeline failure on the job itself; what escapes is
-            # infrastructure (the database went away mid-job). Re-queue with backoff so
-            # the job is not left "queued" with no queue entry behind it.
-            if job.attempts >= _MAX_INFRA_RETRIES:
-                log.exception("job %s: giving up after %d infrastructure failures", job.id, job.attempts)
-                raise
-            delay = timedelta(seconds=min(300, 2 ** (job.attempts + 1)))
-            log.warning("job %s: %s; retrying in %s", job.id, type(exc).__name__, delay)
-            raise RetryRequested(delay=delay, reason=type(exc).__name__) from exc
-
-    @qm.entrypoint(RELATE_SIGNAL)
-    async def relate_new_signal(job: Job) -> None:
-        if job.payload is None or len(job.payload) != 16:
-            log.error("queue entry %s has no signal id; dropping it", job.id)
-            return
-        try:
-            await relate_signal(rt, UUID(bytes=job.payload))
-        except Exception as exc:
-            # Embedding server or database trouble: the signal stands; relate it later.
-            if job.attempts >= _MAX_INFRA_RETRIES:
-                log.exception("signal %s: giving up relating it", UUID(bytes=job.payload))
-                raise
-            delay = timedelta(seconds=min(600, 5 * 2**job.attempts))
-            log.warning("relating signal failed (%s); retrying in %s", type(exc).__name__, delay)
-            raise RetryRequested(delay=delay, reason=type(exc).__name__) from exc
-
-    @qm.entrypoint(WRITE_DIGEST)
-    async def write_digest(job: Job) -> None:
-        if job.payload is None or len(job.payload) != 16:
-            log.error("queue entry %s has no digest job id; dropping it", job.id)
-            return
-        try:
-            await write_digest_job(rt, UUID(bytes=job.payload))
-        except Exception as exc:
-            # Model failures end the digest job as failed; what escapes is infrastructure.
-            if job.attempts >= _MAX_INFRA_RETRIES:
-                log.exception("digest job %s: giving up after %d failures", job.id, job.attempts)
-                raise
-            delay = timedelta(seconds=min(300, 2 ** (job.attempts + 1)))
-            log.warning("digest job %s: %s; retrying in %s", job.id, type(exc).__name__, delay)
-            raise RetryRequested(delay=delay, reason=type(exc).__name__) from exc
-
-    @qm.entrypoint(DELIVER_WEBHOOK)
-    async def deliver_webhook_attempt(job: Job) -> None:
-        if job.payload is None or len(job.payload) != 16:
-            log.error("queue entry %s has no delivery id; dropping it", job.id)
-            return
-        try:
-            await deliver_webhook(rt, UUID(bytes=job.payload))
-        except DeliveryBusy as exc:
-            # Another worker is mid-attempt (or died mid-attempt): look again when its lease ends.
-            raise RetryRequested(delay=timedelta(seconds=exc.seconds), reason="delivery busy") from exc
-        except Exception as exc:
-            # Attempts are recorded by deliver_webhook; what escapes is the database going away.
-            if job.attempts >= _MAX_INFRA_RETRIES:
-                log.exception("delivery job %s: giving up after %d failures", job.id, job.attempts)
-                raise
-            delay = timedelta(seconds=min(300, 2 ** (job.attempts + 1)))
-            log.warning("delivery job %s: %s; retrying in %s", job.id, type(exc).__name__, delay)
-            raise RetryRequested(delay=delay, reason=type(exc).__name__) from exc
+    _register(qm, rt, ANALYZE_ARTICLE, process_job, "job", 300)
+    _register(qm, rt, RELATE_SIGNAL, relate_signal, "signal", 600)
+    _register(qm, rt, WRITE_DIGEST, write_digest_job, "digest job", 300)
+    _register(qm, rt, DELIVER_WEBHOOK, deliver_webhook, "webhook delivery", 300)
 
     concurrency = max(2, rt.settings.worker_concurrency)
     # Every worker runs the briefing schedules; pgqueuer lets one of them fire each slot.

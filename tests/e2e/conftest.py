@@ -7,16 +7,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
 import pytest
-
-from service.llmstub import StubState, create_stub_app
-from tests.support.servers import running_asgi
-from tests.support.site import FakeSite, running_site
 
 SIGNALS = [sys.executable, "-m", "service.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,19 +56,6 @@ def wait_http(url: str, seconds: float = 60, proc: subprocess.Popen[str] | None 
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[SimpleNamespace]:
-    state = StubState()
-    with running_asgi(create_stub_app(state)) as base:
-        yield SimpleNamespace(state=state, base=base)
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[FakeSite]:
-    with running_site() as fake:
-        yield fake
 
 
 @pytest.fixture(scope="module")

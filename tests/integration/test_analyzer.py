@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from types import SimpleNamespace
 
@@ -12,17 +11,8 @@ from service.analysis.client import Analyzer
 from service.analysis.grounding import is_grounded, normalize_text
 from service.analysis.prompt import ArticleForPrompt
 from service.errors import LLMNotConfigured
-from service.llmstub import StubState, create_stub_app
 from service.settings import LLMMode, Settings
 from tests.support.articles import article_text
-from tests.support.servers import running_asgi
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[SimpleNamespace]:
-    state = StubState()
-    with running_asgi(create_stub_app(state)) as base:
-        yield SimpleNamespace(state=state, base=base)
 
 
 def _settings(stub: SimpleNamespace, mode: LLMMode) -> Settings:

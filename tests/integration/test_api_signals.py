@@ -14,25 +14,10 @@ import pytest
 
 from service.app import create_app
 from service.keys.service import create_key
-from service.llmstub import StubState, create_stub_app
 from tests.support.articles import article_page, article_text
 from tests.support.servers import running_asgi
-from tests.support.site import FakeSite, running_site
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[SimpleNamespace]:
-    state = StubState()
-    with running_asgi(create_stub_app(state)) as base:
-        yield SimpleNamespace(state=state, base=base)
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[FakeSite]:
-    with running_site() as fake:
-        yield fake
 
 
 @pytest.fixture(scope="module")

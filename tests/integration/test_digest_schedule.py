@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -21,21 +20,12 @@ import pytest
 from service.digests.schedule import digest_crons, run_digest_scheduler
 from service.digests.service import schedule_digest, write_digest_job
 from service.jobs.worker import run_worker
-from service.llmstub import StubState, create_stub_app
 from service.runtime import open_runtime
 from tests.support.seeding import SeedSignal, seed_signal
-from tests.support.servers import running_asgi
 
 pytestmark = pytest.mark.timeout(120)
 
 EVERY_TWO_SECONDS = "* * * * * */2"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[SimpleNamespace]:
-    state = StubState()
-    with running_asgi(create_stub_app(state)) as base:
-        yield SimpleNamespace(state=state, base=base)
 
 
 @pytest.fixture

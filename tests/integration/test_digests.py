@@ -21,7 +21,6 @@ from standardwebhooks import Webhook as Verifier
 from service.app import create_app
 from service.db.database import init_connection
 from service.keys.service import create_key
-from service.llmstub import StubState, create_stub_app
 from service.stories import repository as stories
 from tests.support.receivers import Receiver, eventually, running_receiver
 from tests.support.seeding import SeedSignal, seed_signal
@@ -34,13 +33,6 @@ TOPICS = ["AI infrastructure", "Energy policy", "Chips", "Rail"]
 
 
 FERNET_KEY = Fernet.generate_key().decode()
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[SimpleNamespace]:
-    state = StubState()
-    with running_asgi(create_stub_app(state)) as base:
-        yield SimpleNamespace(state=state, base=base)
 
 
 @pytest.fixture(scope="module")

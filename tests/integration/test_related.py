@@ -16,7 +16,6 @@ import pytest
 
 from service.app import create_app
 from service.keys.service import create_key
-from service.llmstub import StubState, create_stub_app
 from service.related.service import relate_signal
 from service.runtime import open_runtime
 from tests.support.relating import EMBEDDING_MODEL, submit, submit_all, wait_related
@@ -35,13 +34,6 @@ LATER = [
     "recall-dispatch",
     "decoy-vantor-factory",
 ]
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[SimpleNamespace]:
-    state = StubState()
-    with running_asgi(create_stub_app(state)) as base:
-        yield SimpleNamespace(state=state, base=base)
 
 
 @pytest.fixture(scope="module")

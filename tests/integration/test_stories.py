@@ -20,7 +20,6 @@ import pytest
 
 from service.app import create_app
 from service.keys.service import create_key
-from service.llmstub import StubState, create_stub_app
 from service.related.service import relate_signal
 from service.runtime import open_runtime
 from tests.support.relating import (
@@ -46,13 +45,6 @@ PRECISION_FLOOR = 0.95
 RECALL_FLOOR = 0.9
 LEXICAL_PRECISION_FLOOR = 0.95
 LEXICAL_RECALL_FLOOR = 0.8
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[SimpleNamespace]:
-    state = StubState()
-    with running_asgi(create_stub_app(state)) as base:
-        yield SimpleNamespace(state=state, base=base)
 
 
 @pytest.fixture(scope="module")
