@@ -1,37 +1,43 @@
 -- name: list_signals_newest
 -- A page of current signals, newest first, after a (created_at, id) keyset position.
 -- Every filter is optional ("IS NULL OR ..."): custom plans fold the unused ones away.
-SELECT page.*,
-       -- labels for the page only (after LIMIT), in the model's order
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label) ORDER BY u.ord), '[]')
-        FROM unnest(page.topic_ids) WITH ORDINALITY AS u (id, ord) JOIN topics t ON t.id = u.id) AS topics,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type) ORDER BY u.ord), '[]')
-        FROM unnest(page.entity_ids) WITH ORDINALITY AS u (id, ord) JOIN entities e ON e.id = u.id) AS entities
-FROM (
+WITH page_ids AS (
+    -- the page's keys only: signals_current_feed_idx carries every filter column but q, so
+    -- this is an index-only walk in created_at order; wide rows are read for 21 ids only
+    SELECT s.created_at, s.id
+    FROM signals s
+    WHERE s.is_current
+      AND (NOT :collapse::boolean OR s.is_story_lead)
+      AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
+      AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
+      AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
+      AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
+      AND (:source::text IS NULL OR s.site_name = :source::text)
+      AND (:lang::text IS NULL OR s.language = :lang::text)
+      AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
+      AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
+      AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
+      AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
+      AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
+      AND (:q::text IS NULL OR s.search @@ websearch_to_tsquery('english', :q::text))
+      AND (:after_created::timestamptz IS NULL
+           OR (s.created_at, s.id) < (:after_created::timestamptz, :after_id::uuid))
+    ORDER BY s.created_at DESC, s.id DESC
+    LIMIT :limit
+)
 SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
        coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
-       s.topic_ids, s.entity_ids, s.article_id, NULL::real AS rank
-FROM signals s
-WHERE s.is_current
-  AND (NOT :collapse::boolean OR s.is_story_lead)
-  AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
-  AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
-  AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
-  AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
-  AND (:source::text IS NULL OR s.site_name = :source::text)
-  AND (:lang::text IS NULL OR s.language = :lang::text)
-  AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
-  AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
-  AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
-  AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
-  AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
-  AND (:q::text IS NULL OR s.search @@ websearch_to_tsquery('english', :q::text))
-  AND (:after_created::timestamptz IS NULL
-       OR (s.created_at, s.id) < (:after_created::timestamptz, :after_id::uuid))
-ORDER BY s.created_at DESC, s.id DESC
-LIMIT :limit
-) page
-ORDER BY page.created_at DESC, page.id DESC;
+       s.topic_ids, s.entity_ids, s.article_id, NULL::real AS rank,
+       -- labels in the model's order, looked up by primary key
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label)
+                                  ORDER BY array_position(s.topic_ids, t.id)), '[]')
+        FROM topics t WHERE t.id = ANY(s.topic_ids)) AS topics,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type)
+                                  ORDER BY array_position(s.entity_ids, e.id)), '[]')
+        FROM entities e WHERE e.id = ANY(s.entity_ids)) AS entities
+FROM page_ids p
+JOIN signals s ON s.id = p.id
+ORDER BY p.created_at DESC, p.id DESC;
 
 -- name: list_signals_relevance
 -- A page of current signals matching :q, best ts_rank_cd first, after a (rank, id) keyset position.
@@ -41,10 +47,12 @@ WITH query AS (
 )
 SELECT page.*,
        -- labels for the page only (after LIMIT), in the model's order
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label) ORDER BY u.ord), '[]')
-        FROM unnest(page.topic_ids) WITH ORDINALITY AS u (id, ord) JOIN topics t ON t.id = u.id) AS topics,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type) ORDER BY u.ord), '[]')
-        FROM unnest(page.entity_ids) WITH ORDINALITY AS u (id, ord) JOIN entities e ON e.id = u.id) AS entities
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label)
+                                  ORDER BY array_position(page.topic_ids, t.id)), '[]')
+        FROM topics t WHERE t.id = ANY(page.topic_ids)) AS topics,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type)
+                                  ORDER BY array_position(page.entity_ids, e.id)), '[]')
+        FROM entities e WHERE e.id = ANY(page.entity_ids)) AS entities
 FROM (
 SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
        coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,

@@ -36,7 +36,7 @@ SELECT pg_advisory_xact_lock(hashtext('signals.embedding_index'));
 -- TEMPLATE: {dims} is replaced by a validated integer. An HNSW index for one embedding size:
 -- the column is an untyped vector (models differ), so the index is on a typed cast, partial on dims.
 CREATE INDEX IF NOT EXISTS signal_embeddings_hnsw_{dims} ON signal_embeddings
-USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE dims = {dims};
+USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WITH (m = 16, ef_construction = 128) WHERE dims = {dims};
 
 -- name: set_vector_search_options
 -- For this transaction: search wider than hnsw's default 40 and keep scanning when the model filter drops rows.

@@ -131,11 +131,9 @@ def assert_read_in_order(nodes: list[dict[str, Any]]) -> None:
     assert below["Node Type"] != "Sort", f"all matches sorted before the limit: {describe(nodes)}"
 
 
-# Newest-first pages are meant for signals_current_created_idx (created_at DESC, id DESC).
-# Since migration 0003 the planner may instead walk signals_current_window_idx (created_at,
-# INCLUDE arrays) backwards with an incremental sort on id: also an ordered range scan that
-# stops after the page, so both are accepted; what must never happen is a scan of all rows.
-CREATED_ORDER = {"signals_current_created_idx", "signals_current_window_idx"}
+# Newest-first pages walk signals_current_feed_idx (created_at DESC, id DESC, filter columns
+# included) and stop after the page; what must never happen is a scan and sort of all rows.
+CREATED_ORDER = {"signals_current_feed_idx"}
 NEWEST = queries.list_signals_newest
 RELEVANCE = queries.list_signals_relevance
 

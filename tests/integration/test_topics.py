@@ -464,13 +464,13 @@ async def test_hot_topic_queries_use_their_indexes(db, windowed):
         plan = await explain_query(
             db, name, after_count=None, after_id=None, restrict_topics=None, **window, **extra
         )
-        assert "using signals_current_window_idx" in plan and "Seq Scan on signals" not in plan, plan
+        assert "using signals_current_feed_idx" in plan and "Seq Scan on signals" not in plan, plan
     alpha = await topic_id(db, "alpha-power")
     # a topic-restricted key's counts read the same index (the restriction filters its rows)
     plan = await explain_query(
         db, "count_topics_by_count", after_count=None, after_id=None, restrict_topics=[alpha], **window
     )
-    assert "using signals_current_window_idx" in plan and "Seq Scan on signals" not in plan, plan
+    assert "using signals_current_feed_idx" in plan and "Seq Scan on signals" not in plan, plan
     # A topic over a window: the GIN index, the window index or both, by selectivity.
     plan = await explain_query(db, "topic_timeline", interval="day", since=W0, until=W1, topic_id=alpha)
     assert "Seq Scan on signals" not in plan, plan

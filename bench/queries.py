@@ -1,0 +1,383 @@
+"""Query latency on a seeded corpus: list, full text and related, against their floors.
+
+    .venv/bin/python -m bench.queries --data-dir /tmp/signals-bench-100k [--reads 300] [--rounds 3]
+
+Needs a database made by ``bench.seed``. The API runs in its own process (``signals serve
+--no-worker``), as in production; one client sends one request at a time. Measured side by
+side, in interleaved rounds so drift hits all alike, with random parameters each time:
+
+- list page 1 and 2 through GET /v1/signals (a mid-frequency topic + lang=en, limit 20), and
+  the same work as a bare loop in this process: the endpoint's two queries (topic slug → id,
+  then the page) on one asyncpg connection, rows into msgspec Structs, encoded to JSON;
+- GET /healthz through the same client: what HTTP alone costs;
+- full text (common and rare terms, newest and relevance) through the endpoint;
+- related: GET /v1/signals/{id}/related (stored links) and the kNN query the relate step runs;
+- HNSW recall@10 of the production kNN query against the same query with the index off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import msgspec
+
+from bench.seed import MODEL, bench_settings
+from bench.synthetic import DIMS, Corpus
+from service.db.database import Database
+from service.db.queries import queries
+from service.keys.service import create_key
+from service.related.repository import sized
+from tests.e2e.conftest import clean_env, free_port, start_signals, wait_http
+
+KNN_K = 50  # service.related.service.NEAREST_CANDIDATES
+EF_SEARCH = str(max(40, 2 * KNN_K))  # as service.related.repository.nearest_by_embedding sets it
+GOALS_MS = {"list": 30.0, "fulltext": 100.0, "related": 20.0}
+
+
+class BareTopic(msgspec.Struct):
+    slug: str
+    label: str
+
+
+class BareEntity(msgspec.Struct):
+    id: int
+    name: str
+    type: str
+
+
+class BareLinks(msgspec.Struct):
+    self: str
+    article: str
+
+
+class BareItem(msgspec.Struct, omit_defaults=True):
+    id: UUID
+    title: str
+    summary: str
+    url: str | None
+    site_name: str | None
+    language: str | None
+    published_date: date | None
+    created_at: datetime
+    sentiment: float | None
+    topics: list[BareTopic]
+    entities: list[BareEntity]
+    story_id: UUID | None
+    links: BareLinks
+    rank: float | None = None
+
+
+class BarePage(msgspec.Struct):
+    items: list[BareItem]
+    next: str | None
+    limit: int
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+@contextmanager
+def running_api(dsn: str, **settings: str) -> Iterator[str]:
+    port = free_port()
+    env = clean_env(DATABASE_URL=dsn, SIGNALS_LOG_LEVEL="WARNING", SIGNALS_DB_POOL_MAX="10", **settings)
+    proc = start_signals("serve", "--no-worker", "--port", str(port), env=env)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", 120, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000
+
+
+async def pick_parameters(conn: Any, corpus: Corpus) -> dict[str, Any]:
+    """Mid-frequency topics, common and rare search terms, signal ids: chosen from the data."""
+    total = await conn.fetchval("SELECT count(*) FROM signals WHERE is_current")
+    topics = await conn.fetch(
+        """SELECT t.slug, count(*) AS n FROM signal_topics st JOIN topics t ON t.id = st.topic_id
+           GROUP BY t.slug ORDER BY n DESC"""
+    )
+    mid = topics[len(topics) // 10 : len(topics) // 4]  # below the head, well above the tail
+    rng = random.Random(5)
+    ids = [r["id"] for r in await conn.fetch("SELECT id FROM signals WHERE is_current")]
+    ids = rng.sample(ids, min(3000, len(ids)))
+
+    async def pick(candidates: list[str], low: float, high: float) -> list[tuple[str, int]]:
+        """Up to 8 terms whose share of signals lies in [low, high]."""
+        sql = "SELECT count(*) FROM signals WHERE search @@ websearch_to_tsquery('english', $1)"
+        found = []
+        for term in dict.fromkeys(candidates):
+            docs = int(await conn.fetchval(sql, term))
+            if low * total <= docs <= high * total:
+                found.append((term, docs))
+            if len(found) == 8:
+                break
+        return found
+
+    # Content words past the function words at the head of the Zipf ranking; surnames of
+    # entities from the long tail.
+    common = await pick([w for w in corpus.words[450:700] if w.isalpha()], 0.03, 0.15)
+    surnames = [name.split()[-1] for name, kind in corpus.entities[4000:] if kind == "person"]
+    rare = await pick([n for n in surnames if n.isalpha()], 1 / total, 0.002)
+    print(
+        f"corpus: {total:,} current signals; list topics {len(mid)}, each on "
+        f"{mid[-1]['n'] / total:.1%}-{mid[0]['n'] / total:.1%} of signals; common terms "
+        f"{[t for t, _ in common]} each in {min(n for _, n in common) / total:.1%}-"
+        f"{max(n for _, n in common) / total:.1%}; rare terms {[t for t, _ in rare]} each in "
+        f"{min(n for _, n in rare)}-{max(n for _, n in rare)} signals"
+    )
+    common_terms, rare_terms = [t for t, _ in common], [t for t, _ in rare]
+    return {"topics": [r["slug"] for r in mid], "common": common_terms, "rare": rare_terms, "ids": ids}
+
+
+def list_params(topic: str) -> dict[str, Any]:
+    return {"topic": topic, "lang": "en", "limit": 20}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--reads", type=int, default=300, help="timed requests per measure, all rounds")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--recall-queries", type=int, default=200)
+    parser.add_argument(
+        "--recall-ef", default=f"40,{EF_SEARCH}", help="hnsw.ef_search values to compare (comma-separated)"
+    )
+    parser.add_argument("--recall-only", action="store_true", help="skip the latency measures")
+    args = parser.parse_args()
+    db = Database(bench_settings(args.data_dir))
+    await db.open()
+    assert db.dsn is not None
+    try:
+        conn = await db.connect()
+        total = await conn.fetchval("SELECT count(*) FROM signals")
+        corpus = Corpus(total)
+        params = await pick_parameters(conn, corpus)
+        # A production-like key (its token bucket is updated on every request) that a
+        # benchmark's request rate never exhausts.
+        key = (
+            await create_key(
+                conn, name="bench", scopes=["signals:read"], rate_per_second=100_000, burst=1_000_000
+            )
+        ).key
+        results = (
+            {} if args.recall_only else await measure(db.dsn, conn, key, params, args.reads, args.rounds)
+        )
+        recall = await measure_recall(conn, params["ids"], args.recall_queries, args.recall_ef.split(","))
+        await conn.close()
+    finally:
+        await db.close()
+    report(total, args, results, recall)
+
+
+async def measure(
+    dsn: str, conn: Any, key: str, params: dict[str, Any], reads: int, rounds: int
+) -> dict[str, list[float]]:
+    rng = random.Random(11)
+    topics, ids = params["topics"], params["ids"]
+    resolve_sql = queries.resolve_topic_slugs.sql
+    list_sql = queries.list_signals_newest.sql
+    list_order = queries.list_signals_newest.params
+
+    async def bare_list(topic: str, after: tuple[datetime, UUID] | None = None) -> bytes:
+        """The endpoint's database work and encoding, without Litestar or HTTP."""
+        resolved = await conn.fetch(resolve_sql, [topic])
+        values = {p: None for p in list_order} | {
+            "collapse": False,
+            "topic_any": [resolved[0]["topic_id"]],
+            "lang": "en",
+            "limit": 21,
+        }
+        if after is not None:
+            values["after_created"], values["after_id"] = after
+        rows = await conn.fetch(list_sql, *[values[p] for p in list_order])
+        items = [
+            BareItem(
+                id=r["id"],
+                title=r["title"],
+                summary=r["summary"],
+                url=r["url"],
+                site_name=r["site_name"],
+                language=r["language"],
+                published_date=r["published_date"],
+                created_at=r["created_at"],
+                sentiment=r["sentiment"],
+                topics=[BareTopic(t["slug"], t["label"]) for t in r["topics"]],
+                entities=[BareEntity(e["id"], e["name"], e["type"]) for e in r["entities"]],
+                story_id=r["story_id"],
+                links=BareLinks(f"/v1/signals/{r['id']}", f"/v1/articles/{r['article_id']}"),
+            )
+            for r in rows[:20]
+        ]
+        return _encode(BarePage(items=items, next="cursor" if len(rows) > 20 else None, limit=20))
+
+    knn_sql = sized(queries.nearest_signals_by_embedding, DIMS)
+
+    async def bare_knn(signal_id: UUID) -> None:
+        async with conn.transaction():
+            await queries.set_vector_search_options.fetchrow(conn, ef_search=EF_SEARCH)
+            await knn_sql.fetch(conn, signal_id=signal_id, model=MODEL, k=KNN_K)
+
+    # A second API process with rate limits off: how much of the gap is the token bucket's
+    # per-request write.
+    with running_api(dsn) as base, running_api(dsn, SIGNALS_RATE_LIMIT="false") as unlimited_base:
+        auth = {"Authorization": f"Bearer {key}"}
+        async with (
+            httpx.AsyncClient(base_url=base, headers=auth, timeout=60) as client,
+            httpx.AsyncClient(base_url=unlimited_base, headers=auth, timeout=60) as unlimited,
+        ):
+
+            async def get(path: str, via: httpx.AsyncClient = client, **query: Any) -> dict[str, Any]:
+                response = await via.get(path, params=query or None)
+                assert response.status_code == 200, response.text[:500]
+                return response.json()  # type: ignore[no-any-return]
+
+            # Page-2 links and their bare equivalents (a page does not move once stored).
+            second: dict[str, tuple[str, tuple[datetime, UUID]]] = {}
+            for topic in topics:
+                page = await get("/v1/signals", **list_params(topic))
+                last = page["items"][-1]
+                second[topic] = (
+                    page["next"],
+                    (datetime.fromisoformat(last["created_at"]), UUID(last["id"])),
+                )
+            related_ok = (await client.get(f"/v1/signals/{ids[0]}/related")).status_code == 200
+            if not related_ok:
+                print("GET /v1/signals/{id}/related is not served: measuring its stored-links query instead")
+
+            async def related_bare(signal_id: UUID) -> None:
+                await queries.list_related_signals.fetch(conn, signal_id=signal_id, limit=20)
+
+            def term(kind: str) -> str:
+                return rng.choice(params[kind])
+
+            runs: dict[str, Callable[[], Awaitable[Any]]] = {
+                "http floor (GET /healthz)": lambda: client.get("/healthz"),
+                "list p1 bare (asyncpg+msgspec)": lambda: bare_list(rng.choice(topics)),
+                "list p1 endpoint": lambda: get("/v1/signals", **list_params(rng.choice(topics))),
+                "list p1 endpoint, rate limit off": lambda: get(
+                    "/v1/signals", via=unlimited, **list_params(rng.choice(topics))
+                ),
+                "list p2 bare (asyncpg+msgspec)": lambda: bare_list(t := rng.choice(topics), second[t][1]),
+                "list p2 endpoint": lambda: get(second[rng.choice(topics)][0]),
+                "fulltext common, newest": lambda: get("/v1/signals", q=term("common"), limit=20),
+                "fulltext rare, newest": lambda: get("/v1/signals", q=term("rare"), limit=20),
+                "fulltext common, relevance": lambda: get(
+                    "/v1/signals", q=term("common"), sort="relevance", limit=20
+                ),
+                "fulltext rare, relevance": lambda: get(
+                    "/v1/signals", q=term("rare"), sort="relevance", limit=20
+                ),
+                "fulltext 2 terms, relevance": lambda: get(
+                    "/v1/signals", q=f"{term('common')} {term('common')}", sort="relevance", limit=20
+                ),
+                "related endpoint (stored)": (
+                    (lambda: get(f"/v1/signals/{rng.choice(ids)}/related", limit=20))
+                    if related_ok
+                    else (lambda: related_bare(rng.choice(ids)))
+                ),
+                "related kNN query (k=50, bare)": lambda: bare_knn(rng.choice(ids)),
+            }
+            for fn in runs.values():  # warm-up: caches, prepared statements, the server's pool
+                for _ in range(30):
+                    await fn()
+            results: dict[str, list[float]] = {name: [] for name in runs}
+            for _ in range(rounds):
+                for name, fn in runs.items():
+                    for _ in range(reads // rounds):
+                        started = time.perf_counter()
+                        await fn()
+                        results[name].append(time.perf_counter() - started)
+    return results
+
+
+async def measure_recall(conn: Any, ids: list[UUID], count: int, efs: list[str]) -> dict[str, float]:
+    """recall@10 (and @50) of the production kNN query, against the same query run exactly."""
+    knn_sql = sized(queries.nearest_signals_by_embedding, DIMS)
+    rng = random.Random(13)
+    subjects = rng.sample(ids, min(count, len(ids)))
+    found: dict[str, list[float]] = {}
+    started = time.perf_counter()
+    for signal_id in subjects:
+        async with conn.transaction():
+            # HNSW serves only plain index scans: with them off the same query sorts every
+            # vector by exact distance (lookups by id still go through bitmap scans).
+            await conn.execute("SET LOCAL enable_indexscan = off")
+            exact = [
+                r["signal_id"] for r in await knn_sql.fetch(conn, signal_id=signal_id, model=MODEL, k=KNN_K)
+            ]
+        for ef in efs:
+            async with conn.transaction():
+                await queries.set_vector_search_options.fetchrow(conn, ef_search=ef)
+                approx = [
+                    r["signal_id"]
+                    for r in await knn_sql.fetch(conn, signal_id=signal_id, model=MODEL, k=KNN_K)
+                ]
+            for at in (10, 50):
+                truth = set(exact[:at])
+                if truth:
+                    found.setdefault(f"recall@{at} ef_search={ef}", []).append(
+                        len(truth & set(approx[:at])) / len(truth)
+                    )
+    recall = {name: statistics.mean(values) for name, values in found.items()}
+    recall["queries"] = len(subjects)
+    recall["seconds"] = time.perf_counter() - started
+    return recall
+
+
+def report(
+    total: int, args: argparse.Namespace, results: dict[str, list[float]], recall: dict[str, float]
+) -> None:
+    print(f"\nsignals={total:,} reads={args.reads} rounds={args.rounds}", end=" ")
+    print("(ms; one client, one request at a time)")
+    p = {name: percentiles(samples) for name, samples in results.items()}
+    if p:
+        print(f"{'measure':34s} {'p50':>8s} {'p99':>8s}  {'goal p99':>9s}  {'met':6s} ratios")
+    for name, (p50, p99) in p.items():
+        floor50 = p["http floor (GET /healthz)"][0]
+        kind = "list" if name.startswith("list") and "endpoint" in name else None
+        kind = "fulltext" if name.startswith("fulltext") else kind
+        kind = "related" if name.startswith("related endpoint") else kind
+        goal = GOALS_MS.get(kind or "")
+        verdict = ("met" if p99 < goal else "MISSED") if goal else ""
+        ratios = ""
+        if "endpoint" in name and name.startswith("list"):
+            bare50, bare99 = p[name[:8] + "bare (asyncpg+msgspec)"]
+            ratios = (
+                f"endpoint/bare p50 {p50 / bare50:4.2f}x p99 {p99 / bare99:4.2f}x"
+                f" (goal 1.25x: {'met' if p50 / bare50 <= 1.25 else 'MISSED'});"
+                f" minus http floor p50 {(p50 - floor50) / bare50:4.2f}x"
+            )
+        goal_text = f"< {goal:.0f}" if goal else ""
+        print(f"{name:34s} {p50:8.2f} {p99:8.2f}  {goal_text:>9s}  {verdict:6s} {ratios}")
+    print(
+        f"HNSW recall over {recall.pop('queries'):.0f} signals' own embeddings"
+        f" ({recall.pop('seconds'):.0f} s; the production query, exact = same query with index scans off):"
+    )
+    for name, value in recall.items():
+        goal = (
+            "  goal >= 0.95: " + ("met" if value >= 0.95 else "MISSED")
+            if name.startswith("recall@10")
+            else ""
+        )
+        production = " (production ef_search)" if name.endswith(f"={EF_SEARCH}") else ""
+        print(f"  {name:28s} {value:.4f}{production}{goal}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
