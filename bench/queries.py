@@ -37,11 +37,12 @@ from bench.synthetic import DIMS, Corpus
 from service.db.database import Database
 from service.db.queries import queries
 from service.keys.service import create_key
+from service.related import repository as related_repository
 from service.related.repository import sized
 from tests.e2e.conftest import clean_env, free_port, start_signals, wait_http
 
 KNN_K = 50  # service.related.service.NEAREST_CANDIDATES
-EF_SEARCH = str(max(40, 2 * KNN_K))  # as service.related.repository.nearest_by_embedding sets it
+EF_SEARCH = str(max(related_repository.EF_SEARCH, 2 * KNN_K))  # as nearest_by_embedding sets it
 GOALS_MS = {"list": 30.0, "fulltext": 100.0, "related": 20.0}
 
 
