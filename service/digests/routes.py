@@ -144,7 +144,7 @@ class DigestsController(Controller):
         request: Request[Any, Any, Any],
         period: Annotated[Period, QueryParameter(description="daily or weekly")] = "daily",
         topic: _TopicParam = None,
-        day: Annotated[date | None, QueryParameter(query="date", description="A day of the period")] = None,
+        day: Annotated[date | None, QueryParameter(name="date", description="A day of the period")] = None,
     ) -> Digest:
         return await service.latest_digest(
             rt, period=period, topic=topic, day=day, allowed_topics=allowed_topics(request)
