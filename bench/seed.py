@@ -33,15 +33,11 @@ from bench.bulk import bulk_seed_signals, verify_bulk
 from bench.synthetic import DIMS, Corpus, decode_vector, encode_vector
 from service.db.database import Database
 from service.db.embedded import EmbeddedServer
+from service.related import repository as related_repository
 from service.settings import Settings
 from tests.support.seeding import seed_signal
 
 MODEL = "bench"
-# The related-coverage code creates one HNSW expression index per configured dimension.
-HNSW_DDL = (
-    f"CREATE INDEX IF NOT EXISTS signal_embeddings_hnsw_{DIMS} ON signal_embeddings "
-    f"USING hnsw ((embedding::vector({DIMS})) vector_cosine_ops) WHERE dims = {DIMS}"
-)
 RELATED_PER_SIGNAL = 5  # links written per signal; each is stored in both directions
 
 
@@ -150,7 +146,8 @@ async def build_hnsw(conn: asyncpg.Connection) -> None:
     started = time.perf_counter()
     # The graph of 1M vectors fits in ~3 GB; below that the build spills and slows many-fold.
     await conn.execute("SET maintenance_work_mem = '3GB'")
-    await conn.execute(HNSW_DDL)
+    # the service's own DDL (same name, same build parameters)
+    await related_repository.create_embedding_index(conn, DIMS)
     print(f"hnsw index: ready in {time.perf_counter() - started:.0f} s", flush=True)
 
 

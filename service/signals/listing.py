@@ -10,7 +10,7 @@ sort before the cursor).
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -87,10 +87,9 @@ def _as_end(moment: date | datetime) -> datetime:
 
 def _cursor_query(query: SignalQuery) -> dict[str, Any]:
     """What a cursor is bound to: every filter and the sort (not the page size or format)."""
-    shape = asdict(query)
+    bound: dict[str, Any] = msgspec.to_builtins(query)  # no deep copy, unlike dataclasses.asdict
     for volatile in ("limit", "cursor", "include_card", "extra", "restrict_topics"):
-        shape.pop(volatile)
-    bound: dict[str, Any] = msgspec.to_builtins(shape)
+        bound.pop(volatile, None)
     return bound
 
 
