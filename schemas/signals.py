@@ -148,7 +148,8 @@ class SignalListItem(Response):
     snippet: str | None = None
     """With ``q``: matching fragments, HTML-escaped, matches wrapped in <mark>."""
     rank: float | None = None
-    """With ``sort=relevance``: the full-text rank (higher is better)."""
+    """With ``sort=relevance``: the rank of the card's words (title, summary, key details;
+    higher is better); 0 for a signal that matches only in its analysis or article text."""
     links: SignalLinks | None = None
 
 

@@ -144,11 +144,10 @@ async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
     )
     if query.sort == "relevance":
         params["after_rank"] = cursor.r if cursor else None
-    else:
-        params["after_created"] = cursor.c if cursor else None
+    params["after_created"] = cursor.c if cursor else None
     if cursor is not None:
         params["after_id"] = cursor.i
-        if (query.sort == "relevance" and cursor.r is None) or (query.sort == "newest" and cursor.c is None):
+        if cursor.c is None or (query.sort == "relevance" and cursor.r is None):
             raise BadRequest("the cursor is not valid for this sort", reason="bad_cursor")
     return params
 
@@ -170,7 +169,7 @@ async def list_signals(rt: Runtime, query: SignalQuery) -> SignalPage | SignalCa
             last = rows[-1]
             position = _Position(
                 i=last["id"],
-                c=last["created_at"] if query.sort == "newest" else None,
+                c=last["created_at"],
                 r=float(last["rank"]) if query.sort == "relevance" else None,
             )
             next_token = encode_cursor("signals", msgspec.to_builtins(position), query=_cursor_query(query))

@@ -312,7 +312,6 @@ def _card(row: Any) -> Signal:
 async def list_signal_rows(conn: Any, *, relevance: bool, **params: Any) -> list[Any]:
     """Rows of one list page (plus one, to tell whether another page follows)."""
     if relevance:
-        params.pop("after_created", None)
         return await queries.list_signals_relevance.fetch(conn, **params)
     params.pop("after_rank", None)
     return await queries.list_signals_newest.fetch(conn, **params)

@@ -138,7 +138,16 @@ class SignalsController(Controller):
         ] = None,
         story: Annotated[UUID | None, QueryParameter(description="Only this story's signals")] = None,
         lang: Annotated[str | None, QueryParameter(description="Article language, e.g. en")] = None,
-        sort: Annotated[Literal["newest", "relevance"], QueryParameter()] = "newest",
+        sort: Annotated[
+            Literal["newest", "relevance"],
+            QueryParameter(
+                description=(
+                    "newest, or relevance (needs q): signals whose title, summary or key details "
+                    "match rank first (cover density; the title weighs most), then those matching "
+                    "only in the analysis or article text, newest first"
+                )
+            ),
+        ] = "newest",
         collapse: Annotated[
             Literal["story"] | None, QueryParameter(description="One signal per story")
         ] = None,

@@ -40,7 +40,9 @@ JOIN signals s ON s.id = p.id
 ORDER BY p.created_at DESC, p.id DESC;
 
 -- name: list_signals_relevance
--- A page of current signals matching :q, best ts_rank_cd first, after a (rank, id) keyset position.
+-- A page of current signals matching :q, best first: ts_rank_cd over the card's words (title,
+-- summary, key details: search_head, stored in the row), then newest first; after a
+-- (rank, created_at, id) keyset position. Matches on the full search vector (its GIN index).
 WITH query AS (
     -- parsed once per statement
     SELECT websearch_to_tsquery('english', :q::text) AS tsq
@@ -56,7 +58,7 @@ SELECT page.*,
 FROM (
 SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
        coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
-       s.topic_ids, s.entity_ids, s.article_id, ts_rank_cd(s.search, query.tsq) AS rank
+       s.topic_ids, s.entity_ids, s.article_id, ts_rank_cd(s.search_head, query.tsq) AS rank
 FROM signals s, query
 WHERE s.is_current
   AND s.search @@ query.tsq
@@ -73,11 +75,12 @@ WHERE s.is_current
   AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
   AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
   AND (:after_rank::real IS NULL
-       OR (ts_rank_cd(s.search, query.tsq), s.id) < (:after_rank::real, :after_id::uuid))
-ORDER BY rank DESC, s.id DESC
+       OR (ts_rank_cd(s.search_head, query.tsq), s.created_at, s.id)
+          < (:after_rank::real, :after_created::timestamptz, :after_id::uuid))
+ORDER BY rank DESC, s.created_at DESC, s.id DESC
 LIMIT :limit
 ) page
-ORDER BY page.rank DESC, page.id DESC;
+ORDER BY page.rank DESC, page.created_at DESC, page.id DESC;
 
 -- name: search_snippets
 -- Highlighted fragments of the card text for a page of search results (only the page: ts_headline re-parses text).

@@ -1,0 +1,92 @@
+"""sort=relevance: the card's words rank, body-only matches follow newest first, pages never repeat."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from service.app import create_app
+from service.db.database import init_connection
+from service.keys.service import create_key
+from tests.support.seeding import SeedSignal, seed_signal
+from tests.support.servers import running_asgi
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def api(make_settings: Any) -> Iterator[str]:
+    with running_asgi(create_app(make_settings(), worker=False)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+async def world(database_url: str) -> dict[str, Any]:
+    """Where "glacier" appears decides the order: title > summary/key details > analysis/body."""
+    placements = {
+        # name: (title, summary, key detail, analysis, body, hours after T0)
+        "title": ("Glacier retreat speeds up", "Scientists measured the ice.", "Ice fell.", "", "", 0),
+        "summary": ("Alpine survey published", "A glacier lost a tenth.", "Mass fell.", "", "", 1),
+        "detail": ("Alpine survey, part two", "Scientists measured ice.", "The glacier shrank.", "", "", 2),
+        "analysis_old": ("Water prices rise", "Utilities raise rates.", "Rates rose.", "glacier", "", 3),
+        "body_new": ("Water rules change", "Regulators publish rules.", "Rules changed.", "", "glacier", 5),
+        "body_newer": ("Water rules, again", "Regulators publish more.", "Rules changed.", "", "glacier", 6),
+        "absent": ("Unrelated news", "Nothing about ice.", "No ice.", "", "", 7),
+    }
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
+    ids = {}
+    try:
+        for name, (title, summary, detail, analysis, body, hours) in placements.items():
+            ids[name] = await seed_signal(
+                conn,
+                SeedSignal(
+                    title=title,
+                    summary=summary,
+                    key_details=[detail, "A second fact.", "A third fact."],
+                    analysis=f"An analysis paragraph about water {analysis}. " * 3,
+                    text=f"The article body says several things about the matter {body}. " * 20,
+                    created_at=T0 + timedelta(hours=hours),
+                ),
+            )
+        key = (await create_key(conn, name="reader", scopes=["signals:read"])).key
+    finally:
+        await conn.close()
+    return {"ids": {name: str(i) for name, i in ids.items()}, "key": key}
+
+
+@pytest.fixture
+async def client(api: str, world: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {world['key']}"}) as http:
+        yield http
+
+
+async def test_card_words_rank_first_and_body_only_matches_follow_newest_first(client, world):
+    page = (await client.get("/v1/signals", params={"q": "glacier", "sort": "relevance"})).json()
+    order = {v: k for k, v in world["ids"].items()}
+    names = [order[item["id"]] for item in page["items"]]
+    assert names[0] == "title"
+    assert set(names[1:3]) == {"summary", "detail"}
+    assert names[3:] == ["body_newer", "body_new", "analysis_old"]
+    ranks = [item["rank"] for item in page["items"]]
+    assert ranks[0] > ranks[1] >= ranks[2] > 0 and ranks[3:] == [0, 0, 0]
+
+
+async def test_relevance_pages_walk_ties_without_repeats_or_gaps(client, world):
+    seen: list[str] = []
+    url: str = "/v1/signals"
+    params: dict[str, Any] | None = {"q": "glacier", "sort": "relevance", "limit": 2}
+    while True:
+        page = (await client.get(url, params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        if page["next"] is None:
+            break
+        url, params = page["next"], None
+    full = (await client.get("/v1/signals", params={"q": "glacier", "sort": "relevance"})).json()
+    assert seen == [item["id"] for item in full["items"]]
+    assert len(seen) == 6 and world["ids"]["absent"] not in seen
