@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from schemas.base import json_encoder
@@ -65,8 +65,18 @@ async def _run_until_signal(settings: Settings) -> None:
         await run_worker(rt, stop)
 
 
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (not on Windows), as uvicorn picks it for `serve`."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
-    asyncio.run(_run_until_signal(settings))
+    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        runner.run(_run_until_signal(settings))
     return 0
 
 

@@ -216,11 +216,20 @@ SELECT EXISTS (SELECT 1 FROM signals WHERE id = :id);
 -- name: list_related_signals
 -- A signal's stored related links, best first, current signals only (the related list
 -- endpoint); with :restrict_topics, only those carrying one of them (topic-restricted keys).
-SELECT o.id, o.title, coalesce(o.canonical_url, o.url) AS url, o.site_name, o.published_date,
+-- A signal has tens of links: walk them in rank order and read each row by primary key.
+-- OFFSET 0 keeps the planner from flattening the lateral read into a join that scans the
+-- topic index of all signals (it did, for a restricted key, under SSD page costs).
+SELECT o.id, o.title, o.url, o.site_name, o.published_date,
        o.created_at, o.story_id, sr.score, sr.reason, sr.same_story
 FROM signal_related sr
-JOIN signals o ON o.id = sr.related_id
-WHERE sr.signal_id = :signal_id AND o.is_current
-  AND (:restrict_topics::bigint[] IS NULL OR o.topic_ids && :restrict_topics::bigint[])
+CROSS JOIN LATERAL (
+    SELECT s.id, s.title, coalesce(s.canonical_url, s.url) AS url, s.site_name, s.published_date,
+           s.created_at, s.story_id
+    FROM signals s
+    WHERE s.id = sr.related_id AND s.is_current
+      AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
+    OFFSET 0
+) o
+WHERE sr.signal_id = :signal_id
 ORDER BY sr.score DESC, sr.related_id
 LIMIT :limit;
