@@ -180,7 +180,7 @@ class Settings(BaseSettings):
     )
     """How often a worker looks for undispatched webhook events without being notified."""
 
-    @field_validator("webhook_retry_schedule", mode="before")
+    @field_validator("webhook_retry_schedule", "digest_retry_schedule", mode="before")
     @classmethod
     def _parse_schedule(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -284,6 +284,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SIGNALS_DIGEST_MAX_INPUT_TOKENS"),
     )
     """Estimated prompt tokens one briefing call may send; fewer signals are included to fit."""
+
+    digest_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [300.0, 1800.0, 7200.0],
+        validation_alias=AliasChoices("SIGNALS_DIGEST_RETRY_SCHEDULE"),
+    )
+    """Seconds before each new attempt of a scheduled briefing whose model call failed for a
+    passing reason (unreachable, 429, 5xx, timeout), comma-separated; empty: no retries.
+    Nobody waits on a scheduled briefing to press retry. Default: 5 min, 30 min, 2 h."""
 
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("SIGNALS_LOG_LEVEL"))
     """Python log level name."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +12,13 @@ WRITE_DIGEST = "write_digest"
 """Entrypoint name: payload is the digest job id's 16 bytes."""
 
 
-async def enqueue_digest(conn: Any, job_id: UUID) -> None:
+async def enqueue_digest(conn: Any, job_id: UUID, *, attempt: int = 0, after: float = 0.0) -> None:
     """Queue the writing of a briefing job; inside the job row's transaction, the two commit
-    together or not at all."""
-    await Queries(AsyncpgDriver(conn)).enqueue(WRITE_DIGEST, job_id.bytes, dedupe_key=f"digest:{job_id}")
+    together or not at all. A retry (``attempt`` > 0) runs ``after`` seconds from now; its
+    dedupe key differs, as the attempt queueing it is still in the queue while it runs."""
+    await Queries(AsyncpgDriver(conn)).enqueue(
+        WRITE_DIGEST,
+        job_id.bytes,
+        execute_after=timedelta(seconds=after) if after else None,
+        dedupe_key=f"digest:{job_id}" + (f":{attempt}" if attempt else ""),
+    )

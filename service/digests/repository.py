@@ -269,3 +269,7 @@ async def finish_digest_job(
         error_reason=error_reason,
         error_detail=error_detail,
     )
+
+
+async def requeue_digest_job(conn: Any, job_id: UUID) -> None:
+    await queries.requeue_digest_job.execute(conn, id=job_id)

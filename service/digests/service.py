@@ -29,7 +29,17 @@ from service.digests.queue import enqueue_digest
 from service.digests.repository import DigestJobRow, DigestRow
 from service.digests.selection import rank_stories
 from service.digests.writing import card_tokens, fit_signals, write_digest, write_from_template
-from service.errors import BadRequest, Forbidden, InvalidRequest, LLMNotConfigured, NotFound, SignalsError
+from service.errors import (
+    BadRequest,
+    Forbidden,
+    InvalidRequest,
+    LLMNotConfigured,
+    LLMRateLimited,
+    LLMTimeout,
+    LLMUnavailable,
+    NotFound,
+    SignalsError,
+)
 from service.feeds.service import FeedFormat, RenderedFeed
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
@@ -41,6 +51,8 @@ from service.webhooks.events import publish_event
 log = logging.getLogger(__name__)
 
 FINAL_STATUSES = frozenset({"done", "failed", "empty"})
+TRANSIENT = (LLMUnavailable, LLMRateLimited, LLMTimeout)
+"""Model failures that may pass: a scheduled briefing is tried again (digest_retry_schedule)."""
 MAX_WAIT_SECONDS = 60
 MAX_LIMIT = 100
 
@@ -154,6 +166,17 @@ async def write_digest_job(rt: Runtime, job_id: UUID) -> None:
     try:
         digest_id = await _write(rt, job)
     except SignalsError as exc:
+        retries = rt.settings.digest_retry_schedule
+        if job.trigger == "schedule" and isinstance(exc, TRANSIENT) and job.attempts <= len(retries):
+            delay = retries[job.attempts - 1]
+            log.warning(
+                "scheduled digest job %s: attempt %d failed (%s: %s); next attempt in %.0f s",
+                job_id, job.attempts, exc.code, exc.detail, delay,
+            )  # fmt: skip
+            async with rt.db.pool.acquire() as conn, conn.transaction():
+                await repository.requeue_digest_job(conn, job_id)
+                await enqueue_digest(conn, job_id, attempt=job.attempts, after=delay)
+            return
         log.warning("digest job %s failed: %s: %s", job_id, exc.code, exc.detail)
         async with rt.db.pool.acquire() as conn:
             await repository.finish_digest_job(

@@ -113,6 +113,11 @@ UPDATE digest_jobs SET status = 'writing', attempts = attempts + 1, updated_at =
 WHERE id = :id AND status IN ('queued', 'writing')
 RETURNING *;
 
+-- name: requeue_digest_job
+-- Back to queued for another attempt (a scheduled job whose model call failed in passing).
+UPDATE digest_jobs SET status = 'queued', updated_at = now()
+WHERE id = :id AND status = 'writing';
+
 -- name: finish_digest_job
 -- A job's final state: done (with its briefing), empty, or failed (with the error).
 UPDATE digest_jobs

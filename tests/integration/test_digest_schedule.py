@@ -116,3 +116,53 @@ async def test_an_empty_period_is_skipped_without_a_model_call(settings, stub, d
     assert row["status"] == "empty" and row["digest_id"] is None
     assert stub.state.stats()["chat_completions"] == 0
     assert "weekly briefing of 2020-06-01 skipped: no signals entered in the period" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("failures", "status", "attempts"),
+    [(1, "done", 2), (3, "failed", 3)],  # a passing outage is ridden out; a lasting one gives up
+)
+async def test_a_scheduled_briefing_is_tried_again_after_a_passing_model_failure(
+    make_settings, stub, db, failures, status, attempts
+):
+    settings = make_settings(
+        openai_base_url=f"{stub.base}/v1",
+        openai_api_key="test-key",
+        llm_model="signals-stub",
+        digest_daily_at=None,
+        llm_http_retries=0,  # each 503 fails one attempt outright
+        digest_retry_schedule=[0.3, 0.3],
+    )
+    stub.state.reset()
+    day = datetime(2021, 3, 9 + failures, tzinfo=UTC).date()  # a day of its own per case
+    for i in range(3):  # a one-signal day is written without the model
+        await seed_signal(
+            db,
+            SeedSignal(
+                title=f"Retry test {failures}: grid signal {i}",
+                topics=["Energy policy" if i % 2 else "Rail"],
+                created_at=datetime.combine(day, time(9 + i), UTC),
+            ),
+        )
+    stub.state.push_faults([{"kind": "status", "status": 503}] * failures)
+    stop = asyncio.Event()
+    async with open_runtime(settings, extraction=False) as rt:
+        job = await schedule_digest(rt, "daily", datetime.combine(day + timedelta(days=1), time(6), UTC))
+        assert job is not None
+        runner = asyncio.create_task(run_worker(rt, stop))
+        try:
+            deadline = asyncio.get_running_loop().time() + 30
+            while (await db.fetchval("SELECT status FROM digest_jobs WHERE id = $1", job.id)) not in (
+                "done",
+                "failed",
+            ):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            await runner
+    row = await db.fetchrow("SELECT status, attempts, error_code FROM digest_jobs WHERE id = $1", job.id)
+    assert (row["status"], row["attempts"]) == (status, attempts)
+    assert row["error_code"] == (None if status == "done" else "llm_unavailable")
+    written = await db.fetchval("SELECT count(*) FROM digests WHERE period_start = $1", day)
+    assert written == (1 if status == "done" else 0)
