@@ -46,41 +46,45 @@ ORDER BY p.created_at DESC, p.id DESC;
 WITH query AS (
     -- parsed once per statement
     SELECT websearch_to_tsquery('english', :q::text) AS tsq
+),
+page_keys AS (
+    -- every match is ranked, so carry only the sort keys through the sort; wide columns are
+    -- read for the page's rows only
+    SELECT s.id, s.created_at, ts_rank_cd(s.search_head, query.tsq) AS rank
+    FROM signals s, query
+    WHERE s.is_current
+      AND s.search @@ query.tsq
+      AND (NOT :collapse::boolean OR s.is_story_lead)
+      AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
+      AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
+      AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
+      AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
+      AND (:source::text IS NULL OR s.site_name = :source::text)
+      AND (:lang::text IS NULL OR s.language = :lang::text)
+      AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
+      AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
+      AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
+      AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
+      AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
+      AND (:after_rank::real IS NULL
+           OR (ts_rank_cd(s.search_head, query.tsq), s.created_at, s.id)
+              < (:after_rank::real, :after_created::timestamptz, :after_id::uuid))
+    ORDER BY rank DESC, s.created_at DESC, s.id DESC
+    LIMIT :limit
 )
-SELECT page.*,
-       -- labels for the page only (after LIMIT), in the model's order
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label)
-                                  ORDER BY array_position(page.topic_ids, t.id)), '[]')
-        FROM topics t WHERE t.id = ANY(page.topic_ids)) AS topics,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type)
-                                  ORDER BY array_position(page.entity_ids, e.id)), '[]')
-        FROM entities e WHERE e.id = ANY(page.entity_ids)) AS entities
-FROM (
 SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
        coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
-       s.topic_ids, s.entity_ids, s.article_id, ts_rank_cd(s.search_head, query.tsq) AS rank
-FROM signals s, query
-WHERE s.is_current
-  AND s.search @@ query.tsq
-  AND (NOT :collapse::boolean OR s.is_story_lead)
-  AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
-  AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
-  AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
-  AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
-  AND (:source::text IS NULL OR s.site_name = :source::text)
-  AND (:lang::text IS NULL OR s.language = :lang::text)
-  AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
-  AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
-  AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
-  AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
-  AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
-  AND (:after_rank::real IS NULL
-       OR (ts_rank_cd(s.search_head, query.tsq), s.created_at, s.id)
-          < (:after_rank::real, :after_created::timestamptz, :after_id::uuid))
-ORDER BY rank DESC, s.created_at DESC, s.id DESC
-LIMIT :limit
-) page
-ORDER BY page.rank DESC, page.created_at DESC, page.id DESC;
+       s.topic_ids, s.entity_ids, s.article_id, p.rank,
+       -- labels in the model's order, looked up by primary key
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label)
+                                  ORDER BY array_position(s.topic_ids, t.id)), '[]')
+        FROM topics t WHERE t.id = ANY(s.topic_ids)) AS topics,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type)
+                                  ORDER BY array_position(s.entity_ids, e.id)), '[]')
+        FROM entities e WHERE e.id = ANY(s.entity_ids)) AS entities
+FROM page_keys p
+JOIN signals s ON s.id = p.id
+ORDER BY p.rank DESC, p.created_at DESC, p.id DESC;
 
 -- name: search_snippets
 -- Highlighted fragments of the card text for a page of search results (only the page: ts_headline re-parses text).

@@ -90,3 +90,38 @@ async def test_relevance_pages_walk_ties_without_repeats_or_gaps(client, world):
     full = (await client.get("/v1/signals", params={"q": "glacier", "sort": "relevance"})).json()
     assert seen == [item["id"] for item in full["items"]]
     assert len(seen) == 6 and world["ids"]["absent"] not in seen
+
+
+async def test_the_ranked_words_stay_in_the_row_while_the_full_vector_is_toasted(database_url):
+    # Ranking reads search_head for every match: out of line (TOAST) it costs ~4 extra page
+    # reads a match, as much as ranking on the full vector did (bench/README.md).
+    words = " ".join(f"term{i:04d}" for i in range(3000))  # distinct lexemes: a big vector
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
+    try:
+        signal_id = await seed_signal(
+            conn,
+            SeedSignal(
+                title="A long article about many things",
+                summary="It covers a great many distinct terms, one after another.",
+                analysis=f"An analysis that repeats them: {words}",
+                text=f"The body lists them all. {words}",
+            ),
+        )
+        row = await conn.fetchrow(
+            "SELECT pg_column_toast_chunk_id(search) IS NOT NULL AS search_out,"
+            "       pg_column_toast_chunk_id(search_head) IS NOT NULL AS head_out,"
+            "       length(search_head) AS head_lexemes, length(search) AS all_lexemes "
+            "FROM signals WHERE id = $1",
+            signal_id,
+        )
+        # rows narrower than this one may keep it inline anyway; MAIN keeps it in every row
+        storage = await conn.fetchval(
+            "SELECT attstorage FROM pg_attribute "
+            "WHERE attrelid = 'signals'::regclass AND attname = 'search_head'"
+        )
+    finally:
+        await conn.close()
+    assert row["search_out"] and row["all_lexemes"] > 3000  # the full vector went out of line
+    assert not row["head_out"] and 0 < row["head_lexemes"] < 30  # the card's words did not
+    assert storage == b"m"
