@@ -58,6 +58,8 @@ class _Position(msgspec.Struct, kw_only=True, frozen=True):
     i: UUID
     c: datetime | None = None
     r: float | None = None
+    t: int | None = None
+    """With sort=relevance: 1 in the tier of signals whose card words match, 0 after it."""
 
 
 def _parse_moment(value: str, name: str) -> date | datetime:
@@ -143,11 +145,14 @@ async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
         else None
     )
     if query.sort == "relevance":
+        params["after_tier"] = cursor.t if cursor else None
         params["after_rank"] = cursor.r if cursor else None
     params["after_created"] = cursor.c if cursor else None
     if cursor is not None:
         params["after_id"] = cursor.i
-        if cursor.c is None or (query.sort == "relevance" and cursor.r is None):
+        if cursor.c is None or (
+            query.sort == "relevance" and (cursor.t not in (0, 1) or (cursor.t == 1 and cursor.r is None))
+        ):
             raise BadRequest("the cursor is not valid for this sort", reason="bad_cursor")
     return params
 
@@ -171,6 +176,7 @@ async def list_signals(rt: Runtime, query: SignalQuery) -> SignalPage | SignalCa
                 i=last["id"],
                 c=last["created_at"],
                 r=float(last["rank"]) if query.sort == "relevance" else None,
+                t=int(last["tier"]) if query.sort == "relevance" else None,
             )
             next_token = encode_cursor("signals", msgspec.to_builtins(position), query=_cursor_query(query))
         ids = [row["id"] for row in rows]

@@ -314,6 +314,7 @@ async def list_signal_rows(conn: Any, *, relevance: bool, **params: Any) -> list
     if relevance:
         return await queries.list_signals_relevance.fetch(conn, **params)
     params.pop("after_rank", None)
+    params.pop("after_tier", None)
     return await queries.list_signals_newest.fetch(conn, **params)
 
 

@@ -40,20 +40,25 @@ JOIN signals s ON s.id = p.id
 ORDER BY p.created_at DESC, p.id DESC;
 
 -- name: list_signals_relevance
--- A page of current signals matching :q, best first: ts_rank_cd over the card's words (title,
--- summary, key details: search_head, stored in the row), then newest first; after a
--- (rank, created_at, id) keyset position. Matches on the full search vector (its GIN index).
-WITH query AS (
-    -- parsed once per statement
-    SELECT websearch_to_tsquery('english', :q::text) AS tsq
-),
-page_keys AS (
-    -- every match is ranked, so carry only the sort keys through the sort; wide columns are
-    -- read for the page's rows only
-    SELECT s.id, s.created_at, ts_rank_cd(s.search_head, query.tsq) AS rank
-    FROM signals s, query
-    WHERE s.is_current
-      AND s.search @@ query.tsq
+-- A page of current signals matching :q in two tiers: first those whose card words (title,
+-- summary, key details: search_head) match, best ts_rank_cd first; then those matching only
+-- in the analysis or article text, newest first (rank 0). Keyset position (tier, rank,
+-- created_at, id): :after_tier 1 continues inside the first tier, 0 inside the second.
+-- websearch_to_tsquery is written inline, not in a CTE: planned per execution, it folds to
+-- a constant whose words the planner finds in the column statistics (a common word's text
+-- tier walks the newest rows; a rare one's uses the GIN index), as in list_signals_newest.
+WITH card_tier AS (
+    -- found through signals_search_head_idx: the cards carrying the words, not every
+    -- article mentioning them; only these are ranked
+    SELECT s.id, s.created_at, ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)) AS rank, 1 AS tier
+    FROM signals s
+    WHERE (:after_tier::int IS NULL OR :after_tier::int = 1)
+      AND s.is_current
+      AND s.search_head @@ websearch_to_tsquery('english', :q::text)
+      -- without negation, matching the card's words implies matching the full vector
+      -- (search_head is a subset of it, positions kept): no need to read that one
+      AND (strpos(websearch_to_tsquery('english', :q::text)::text, '!') = 0
+           OR s.search @@ websearch_to_tsquery('english', :q::text))
       AND (NOT :collapse::boolean OR s.is_story_lead)
       AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
       AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
@@ -66,15 +71,46 @@ page_keys AS (
       AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
       AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
       AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
-      AND (:after_rank::real IS NULL
-           OR (ts_rank_cd(s.search_head, query.tsq), s.created_at, s.id)
+      AND (:after_tier::int IS NULL
+           OR (ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)), s.created_at, s.id)
               < (:after_rank::real, :after_created::timestamptz, :after_id::uuid))
     ORDER BY rank DESC, s.created_at DESC, s.id DESC
+    LIMIT :limit
+),
+text_tier AS (
+    -- the rest, newest first: the same walk as a newest-first search
+    SELECT s.id, s.created_at, 0::real AS rank, 0 AS tier
+    FROM signals s
+    WHERE s.is_current
+      AND s.search @@ websearch_to_tsquery('english', :q::text)
+      AND NOT (s.search_head @@ websearch_to_tsquery('english', :q::text))
+      AND (NOT :collapse::boolean OR s.is_story_lead)
+      AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
+      AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
+      AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
+      AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
+      AND (:source::text IS NULL OR s.site_name = :source::text)
+      AND (:lang::text IS NULL OR s.language = :lang::text)
+      AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
+      AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
+      AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
+      AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
+      AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
+      AND (:after_tier::int IS DISTINCT FROM 0
+           OR (s.created_at, s.id) < (:after_created::timestamptz, :after_id::uuid))
+    ORDER BY s.created_at DESC, s.id DESC
+    LIMIT :limit
+),
+page_keys AS (
+    SELECT * FROM card_tier
+    UNION ALL
+    SELECT * FROM text_tier
+    ORDER BY tier DESC, rank DESC, created_at DESC, id DESC
     LIMIT :limit
 )
 SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
        coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
-       s.topic_ids, s.entity_ids, s.article_id, p.rank,
+       s.topic_ids, s.entity_ids, s.article_id, p.rank, p.tier,
        -- labels in the model's order, looked up by primary key
        (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label)
                                   ORDER BY array_position(s.topic_ids, t.id)), '[]')
@@ -84,7 +120,7 @@ SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
         FROM entities e WHERE e.id = ANY(s.entity_ids)) AS entities
 FROM page_keys p
 JOIN signals s ON s.id = p.id
-ORDER BY p.rank DESC, p.created_at DESC, p.id DESC;
+ORDER BY p.tier DESC, p.rank DESC, p.created_at DESC, p.id DESC;
 
 -- name: search_snippets
 -- Highlighted fragments of the card text for a page of search results (only the page: ts_headline re-parses text).

@@ -184,5 +184,23 @@ async def test_full_text_newest_on_a_commoner_word_never_scans_everything(world,
 
 
 @pytest.mark.parametrize("q", ["zeppelin", WORDS[200], f"{WORDS[100]} {WORDS[200]}"])
-async def test_full_text_by_relevance_uses_the_search_index(world, db, q):
-    assert_served_by(await explain(db, RELEVANCE, q=q), {"signals_search_idx"})
+async def test_full_text_by_relevance_ranks_only_cards_found_by_the_head_index(world, db, q):
+    nodes = await explain(db, RELEVANCE, q=q)
+    # the ranked tier comes from the card words' own index, not from every match
+    assert_served_by(nodes, {"signals_search_head_idx"})
+    print(f"\n[plan] relevance {q!r}:", describe(nodes))
+
+
+@pytest.mark.parametrize("after_tier", [1, 0])
+async def test_relevance_pages_after_the_first_stay_indexed(world, db, after_tier):
+    after_created, after_id = world["after"]
+    nodes = await explain(
+        db,
+        RELEVANCE,
+        q=WORDS[200],
+        after_tier=after_tier,
+        after_rank=0.05,
+        after_created=after_created,
+        after_id=after_id,
+    )
+    assert_served_by(nodes, {"signals_search_head_idx", "signals_search_idx", *CREATED_ORDER})
