@@ -129,7 +129,11 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
 async def require_json_body(request: Request[Any, Any, Any]) -> None:
     """before_request hook: a route that reads a JSON body answers 415 to any other declared
     media type (``application/json`` and ``application/*+json`` pass; a body sent without a
-    Content-Type is still parsed as JSON, as curl users expect)."""
+    Content-Type is still parsed as JSON, as curl users expect). Also: Litestar's catch-all
+    under /schema answers an unknown path with an HTML page; it gets the API's problem+json
+    404 like any other unknown path."""
+    if request.route_handler.handler_name == "handle_schema_path_not_found":  # litestar/_openapi
+        raise NotFound(f"no such document: {request.url.path}")
     if "data" not in request.route_handler.parsed_fn_signature.parameters:
         return
     content_type = request.headers.get("content-type")

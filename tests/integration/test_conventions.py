@@ -330,3 +330,11 @@ async def test_the_documentation_pages_are_served(http):
     assert scalar.status_code == 200 and "text/html" in scalar.headers["content-type"]
     assert "scalar" in scalar.text.lower()
     assert (await http.get("/schema/openapi.json")).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/schema/nope", "/schema/nope.json", "/schema/swagger/extra"])
+async def test_an_unknown_documentation_path_is_a_problem_404(http, path):
+    response = await http.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 404
