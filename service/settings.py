@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     """Seconds before each retry of a failed delivery, comma-separated (jittered by up to 10%);
     default: the Standard Webhooks schedule 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h."""
 
+    webhook_retention_days: int = Field(
+        default=30, ge=0, le=3650, validation_alias=AliasChoices("SIGNALS_WEBHOOK_RETENTION_DAYS")
+    )
+    """Days webhook messages, deliveries, attempts and outbox events are kept (a delivery
+    still being retried keeps its message); 0: forever."""
+
     webhook_poll_seconds: float = Field(
         default=5.0, gt=0, le=300, validation_alias=AliasChoices("SIGNALS_WEBHOOK_POLL_SECONDS")
     )

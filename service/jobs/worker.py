@@ -25,6 +25,7 @@ from service.runtime import Runtime
 from service.signals.pipeline import process_job
 from service.webhooks.delivery import DELIVER_WEBHOOK, DeliveryBusy, deliver_webhook
 from service.webhooks.dispatch import run_dispatcher
+from service.webhooks.retention import run_pruner
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
     scheduler = asyncio.create_task(run_digest_scheduler(rt, stop), name="signals-digest-schedule")
     # Every worker runs a webhook dispatcher; a row lock lets one of them fan out at a time.
     dispatcher = asyncio.create_task(run_dispatcher(rt, stop), name="signals-webhook-dispatch")
+    # Every worker prunes old webhook history hourly; batches skip rows another one holds.
+    pruner = asyncio.create_task(run_pruner(rt, stop), name="signals-webhook-prune")
     runner = asyncio.create_task(
         qm.run(
             dequeue_timeout=timedelta(seconds=5),
@@ -106,5 +109,8 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
             await dispatcher
         except Exception:
             log.exception("the webhook dispatcher failed")
+        pruner.cancel()  # between batches or asleep: nothing half-done to wait for
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruner
         await conn.close()
         log.info("worker stopped")
