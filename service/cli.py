@@ -196,6 +196,45 @@ def cmd_extract(settings: Settings, args: argparse.Namespace) -> int:
     return run_extract(settings, args.inputs, progress=not args.no_progress)
 
 
+async def _reembed(settings: Settings, batch: int, progress: bool) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from service.db.database import Database
+    from service.related.embeddings import Embedder
+    from service.related.reembed import count_pending, reembed
+
+    if not settings.embedding_model or not settings.openai_base_url:
+        print("signals: set SIGNALS_EMBEDDING_MODEL and OPENAI_BASE_URL to re-embed", file=sys.stderr)
+        return 2
+    db = Database(settings)
+    await db.open()
+    embedder = Embedder(settings)
+    try:
+        pending = await count_pending(db.pool, embedder)
+        console = Console(stderr=True)
+        with Progress(
+            TextColumn(f"embedding with {embedder.model} ({embedder.dimensions})"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not progress or not sys.stderr.isatty(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("reembed", total=pending)
+            result = await reembed(db.pool, embedder, batch=batch, progress=lambda n: bar.advance(task, n))
+    finally:
+        await embedder.aclose()
+        await db.close()
+    _print_json({"model": result.model, "dimensions": result.dims, "embedded": result.embedded})
+    return 0
+
+
+def cmd_reembed(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_reembed(settings, args.batch, not args.no_progress))
+
+
 def cmd_llm_stub(_settings: Settings | None, args: argparse.Namespace) -> int:
     from service.llmstub.server import run_stub
 
@@ -254,6 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("inputs", nargs="+", metavar="FILE|URL")
     extract.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     extract.set_defaults(handler=cmd_extract)
+
+    reembed = sub.add_parser(
+        "reembed",
+        help="embed every current signal with SIGNALS_EMBEDDING_MODEL (after changing it); resumable",
+    )
+    reembed.add_argument("--batch", type=int, default=64, help="texts per embeddings request")
+    reembed.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    reembed.set_defaults(handler=cmd_reembed)
     return parser
 
 

@@ -233,3 +233,31 @@ CROSS JOIN LATERAL (
 WHERE sr.signal_id = :signal_id
 ORDER BY sr.score DESC, sr.related_id
 LIMIT :limit;
+
+-- name: signals_to_reembed
+-- Current signals without an embedding from :model at :dims, after :after_id (keyset, by
+-- id), with what their card text is made of: `signals reembed` after a model change.
+SELECT s.id, s.title, s.summary,
+       coalesce((SELECT array_agg(d ->> 'text') FROM jsonb_array_elements(s.key_details) d), '{}') AS key_texts,
+       coalesce((SELECT array_agg(t.label ORDER BY st.position)
+                 FROM signal_topics st JOIN topics t ON t.id = st.topic_id
+                 WHERE st.signal_id = s.id), '{}') AS topic_labels
+FROM signals s
+WHERE s.is_current
+  AND (:after_id::uuid IS NULL OR s.id > :after_id::uuid)
+  AND NOT EXISTS (
+      SELECT 1 FROM signal_embeddings e
+      WHERE e.signal_id = s.id AND e.model = :model AND e.dims = :dims
+  )
+ORDER BY s.id
+LIMIT :limit;
+
+-- name: count_signals_to_reembed
+-- How many current signals lack an embedding from :model at :dims.
+SELECT count(*)
+FROM signals s
+WHERE s.is_current
+  AND NOT EXISTS (
+      SELECT 1 FROM signal_embeddings e
+      WHERE e.signal_id = s.id AND e.model = :model AND e.dims = :dims
+  );

@@ -6,10 +6,13 @@ import json
 import signal
 from pathlib import Path
 
+import asyncpg
 import pytest
 
+from service.db.database import init_connection
 from tests.e2e.conftest import clean_env, free_port, run_signals, start_signals, wait_http
 from tests.support.articles import article_page
+from tests.support.seeding import SeedSignal, seed_signal
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 
@@ -107,3 +110,21 @@ def test_bad_configuration_is_a_clear_startup_error(tmp_path: Path):
     )
     assert result.returncode == 2 and "cannot use the database" in result.stderr
     assert secret not in result.stderr + result.stdout
+
+
+async def test_reembed_embeds_with_the_configured_model_and_resumes(signals_env, database_url):
+    conn = await asyncpg.connect(database_url)
+    try:
+        await init_connection(conn)
+        await seed_signal(conn, SeedSignal(title="Reembed from the command line"))
+        current = await conn.fetchval("SELECT count(*) FROM signals WHERE is_current")
+    finally:
+        await conn.close()
+    env = {**signals_env, "SIGNALS_EMBEDDING_MODEL": "cli-embed", "SIGNALS_EMBEDDING_DIMENSIONS": "32"}
+    first = run_signals("reembed", "--no-progress", env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert json.loads(first.stdout) == {"model": "cli-embed", "dimensions": 32, "embedded": current}
+    second = run_signals("reembed", "--no-progress", env=env)
+    assert json.loads(second.stdout)["embedded"] == 0
+    unset = run_signals("reembed", env=signals_env)
+    assert unset.returncode == 2 and "SIGNALS_EMBEDDING_MODEL" in unset.stderr

@@ -1,0 +1,69 @@
+"""`signals reembed`: after a model change every current signal gets a vector from the new
+model, in batches, through the real embeddings endpoint (the stub, over HTTP); resumable."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+import pytest
+
+from service.db.database import init_connection
+from service.related.embeddings import Embedder
+from service.related.reembed import count_pending, reembed
+from tests.support.seeding import SeedSignal, seed_signal
+
+NEW_MODEL = "stub-embed-v2"
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=init_connection)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def test_every_current_signal_gets_the_new_models_vector_once(
+    make_settings: Any, stub: SimpleNamespace, db: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    ids = [
+        await seed_signal(db, SeedSignal(title=f"Reembed {i}: turbine orders rise", topics=["Energy policy"]))
+        for i in range(5)
+    ]
+    # two signals carry vectors of the old model (another size); three have none
+    for signal_id in ids[:2]:
+        await db.execute(
+            "INSERT INTO signal_embeddings (signal_id, model, dims, embedding)"
+            " VALUES ($1, 'old', 8, $2::vector)",
+            signal_id,
+            "[" + ",".join(["0.1"] * 8) + "]",
+        )
+    settings = make_settings(
+        openai_base_url=f"{stub.base}/v1",
+        openai_api_key="test-key",
+        embedding_model=NEW_MODEL,
+        embedding_dimensions=64,
+    )
+    embedder = Embedder(settings)
+    stub.state.reset()
+    try:
+        done = await reembed(pool, embedder, batch=2, progress=None)
+        assert done.embedded == 5 and (done.model, done.dims) == (NEW_MODEL, 64)
+        assert stub.state.stats()["embeddings"] == 3  # batches of 2, 2 and 1
+        rows = await db.fetch(
+            "SELECT signal_id, model, dims, vector_dims(embedding) AS size FROM signal_embeddings "
+            "WHERE signal_id = ANY($1::uuid[])",
+            ids,
+        )
+        assert {r["signal_id"] for r in rows} == set(ids)  # old vectors replaced, none added twice
+        assert {(r["model"], r["dims"], r["size"]) for r in rows} == {(NEW_MODEL, 64, 64)}
+        assert await count_pending(pool, embedder) == 0
+        again = await reembed(pool, embedder, batch=2)  # resumable: nothing left to do
+        assert again.embedded == 0 and stub.state.stats()["embeddings"] == 3
+        assert await db.fetchval("SELECT to_regclass('signal_embeddings_hnsw_64') IS NOT NULL")
+    finally:
+        await embedder.aclose()
