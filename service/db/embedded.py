@@ -66,7 +66,17 @@ def server_conf(memory: int) -> str:
 
 
 def write_conf(pgdata: Path, memory: int | None = None) -> bool:
-    """Write our settings file and include it from postgresql.conf; True if anything changed."""
+    """Write our settings file and include it from postgresql.conf; True if anything changed.
+    A folder we may not write (another user's server) keeps its settings: a warning, not a
+    failure to start."""
+    try:
+        return _write_conf(pgdata, memory)
+    except OSError as exc:
+        log.warning("embedded PostgreSQL keeps its own settings: cannot write %s (%s)", pgdata, exc)
+        return False
+
+
+def _write_conf(pgdata: Path, memory: int | None) -> bool:
     conf = pgdata / "postgresql.conf"
     if not conf.exists():
         return False

@@ -62,3 +62,8 @@ async def test_a_new_embedded_server_runs_on_them_from_its_first_start(pg_mainte
         assert await conn.fetchval("SHOW random_page_cost") == "1.1"
     finally:
         await conn.close()
+
+
+def test_a_folder_we_may_not_write_keeps_its_settings(tmp_path: Path) -> None:
+    (tmp_path / "postgresql.conf").mkdir()  # reading it as a file fails like a foreign folder would
+    assert write_conf(tmp_path, 8 * 1024**3) is False
