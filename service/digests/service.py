@@ -269,17 +269,10 @@ async def get_job(rt: Runtime, job_id: UUID) -> DigestJobRow:
 
 async def wait_for_job(rt: Runtime, job: DigestJobRow, seconds: float) -> DigestJobRow:
     """The job once final, or as it stands after ``seconds`` (at most 60)."""
-    if job.status in FINAL_STATUSES or seconds <= 0 or rt.waiter is None:
+    if rt.waiter is None:
         return job
-    latest = job
-
-    async def is_final() -> bool:
-        nonlocal latest
-        latest = await get_job(rt, job.id)
-        return latest.status in FINAL_STATUSES
-
-    await rt.waiter.wait(job.id, min(seconds, MAX_WAIT_SECONDS), is_final)
-    return latest
+    seconds = min(seconds, MAX_WAIT_SECONDS)
+    return await rt.waiter.until_final(job, seconds, lambda: get_job(rt, job.id), FINAL_STATUSES)
 
 
 # --- reading ----------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from service.db.listener import Listener
@@ -20,6 +21,16 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "signals_job_finished"
 _POLL_SECONDS = 1.0
+
+
+class _Job(Protocol):
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def status(self) -> str: ...
+
+
+J = TypeVar("J", bound=_Job)
 
 
 class JobWaiter:
@@ -61,3 +72,20 @@ class JobWaiter:
             self._events[job_id].discard(event)
             if not self._events[job_id]:
                 del self._events[job_id]
+
+    async def until_final(
+        self, job: J, seconds: float, reload: Callable[[], Awaitable[J]], final: Container[str]
+    ) -> J:
+        """``job`` once its status is in ``final``, or as it stands after ``seconds``;
+        ``reload`` reads it again (analysis jobs and briefing jobs share this)."""
+        if job.status in final or seconds <= 0:
+            return job
+        latest = job
+
+        async def is_final() -> bool:
+            nonlocal latest
+            latest = await reload()
+            return latest.status in final
+
+        await self.wait(job.id, seconds, is_final)
+        return latest
