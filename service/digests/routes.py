@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
@@ -18,8 +17,9 @@ from service.digests.feeds import FEED_SIZE
 from service.digests.periods import Period
 from service.digests.present import to_job
 from service.errors import error_for_code
-from service.feeds.access import FEED_KEY_SCHEME, KEY_PARAMETER, authorize_feed
-from service.feeds.service import FeedFormat, http_date, not_modified
+from service.feeds.access import FEED_KEY_SCHEME, authorize_feed
+from service.feeds.routes import api_base, feed_response, feed_self_url
+from service.feeds.service import FeedFormat
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.pagination import next_page_link
 from service.runtime import Runtime
@@ -172,18 +172,6 @@ class DigestsController(Controller):
         return to_job(await service.get_job(rt, job_id))
 
 
-def _self_url(request: Request[Any, Any, Any]) -> str:
-    """The feed's own absolute URL, without the key: feeds never echo a key."""
-    params = [
-        (k, v) for k, values in request.query_params.dict().items() if k != KEY_PARAMETER for v in values
-    ]
-    return f"{_api_base(request)}{request.url.path}" + (f"?{urlencode(params)}" if params else "")
-
-
-def _api_base(request: Request[Any, Any, Any]) -> str:
-    return str(request.base_url).rstrip("/")
-
-
 _FEED_DESCRIPTION = (
     f"The newest {FEED_SIZE} briefings (latest version of each period), newest period first; "
     "general ones, or one topic's with `topic`. Item GUIDs are `urn:uuid:<digest id>`, one per "
@@ -225,16 +213,11 @@ class DigestFeedsController(Controller):
             fmt,
             period=period,
             topic=topic,
-            self_url=_self_url(request),
-            api_base=_api_base(request),
+            self_url=feed_self_url(request),
+            api_base=api_base(request),
             allowed_topics=allowed_topics(request),
         )
-        headers = {"ETag": feed.etag, "Cache-Control": "private, max-age=60", "Vary": "Authorization"}
-        if feed.last_modified is not None:
-            headers["Last-Modified"] = http_date(feed.last_modified)
-        if not_modified(feed, if_none_match, if_modified_since):
-            return Response(b"", status_code=304, headers=headers)
-        return Response(feed.body, media_type=feed.media_type, headers=headers)
+        return feed_response(feed, if_none_match, if_modified_since)
 
     @get(
         "/digests.atom",

@@ -12,7 +12,15 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter
 
 from service.feeds.access import FEED_KEY_SCHEME, KEY_PARAMETER, authorize_feed
-from service.feeds.service import FEED_ITEMS, FeedFilter, FeedFormat, build_feed, http_date, not_modified
+from service.feeds.service import (
+    FEED_ITEMS,
+    FeedFilter,
+    FeedFormat,
+    RenderedFeed,
+    build_feed,
+    http_date,
+    not_modified,
+)
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.runtime import Runtime
 
@@ -37,13 +45,30 @@ FEED_PATHS = ["/v1/feeds/signals.atom", "/v1/feeds/signals.rss", "/v1/feeds/sign
 """Documented by ``service.feeds.access.document_feed_security`` (bearer or ?key=)."""
 
 
-def _self_url(request: Request[Any, Any, Any]) -> str:
+def api_base(request: Request[Any, Any, Any]) -> str:
+    """The API's absolute base URL, as the client reached it."""
+    return str(request.base_url).rstrip("/")
+
+
+def feed_self_url(request: Request[Any, Any, Any]) -> str:
     """The feed's own absolute URL, without the key: feeds never echo a key."""
     params = [
         (k, v) for k, values in request.query_params.dict().items() if k != KEY_PARAMETER for v in values
     ]
-    base = str(request.base_url).rstrip("/")
-    return f"{base}{request.url.path}" + (f"?{urlencode(params)}" if params else "")
+    return f"{api_base(request)}{request.url.path}" + (f"?{urlencode(params)}" if params else "")
+
+
+def feed_response(
+    feed: RenderedFeed, if_none_match: str | None, if_modified_since: str | None
+) -> Response[bytes]:
+    """A rendered feed with its validators, or 304 when the client's copy is current (signal
+    and briefing feeds alike)."""
+    headers = {"ETag": feed.etag, "Cache-Control": _CACHE_CONTROL, "Vary": "Authorization"}
+    if feed.last_modified is not None:
+        headers["Last-Modified"] = http_date(feed.last_modified)
+    if not_modified(feed, if_none_match, if_modified_since):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(feed.body, media_type=feed.media_type, headers=headers)
 
 
 async def _answer(
@@ -59,15 +84,10 @@ async def _answer(
         fmt,
         feed_filter,
         restrict=allowed_topics(request),
-        self_url=_self_url(request),
-        api_base=str(request.base_url).rstrip("/"),
+        self_url=feed_self_url(request),
+        api_base=api_base(request),
     )
-    headers = {"ETag": feed.etag, "Cache-Control": _CACHE_CONTROL, "Vary": "Authorization"}
-    if feed.last_modified is not None:
-        headers["Last-Modified"] = http_date(feed.last_modified)
-    if not_modified(feed, if_none_match, if_modified_since):
-        return Response(b"", status_code=304, headers=headers)
-    return Response(feed.body, media_type=feed.media_type, headers=headers)
+    return feed_response(feed, if_none_match, if_modified_since)
 
 
 Topic = Annotated[list[str] | None, QueryParameter(description="Topic slug; repeat for several")]
