@@ -7,6 +7,10 @@ calls asyncpg directly, so a named query costs exactly what a hand-written one d
 (the list endpoints are benchmarked against bare asyncpg).
 
     rows = await queries.get_signal_cards.fetch(conn, ids=[signal_id])
+
+A condition several queries share is written once as ``-- fragment: name`` (same file
+format, never run alone) and pulled in by a line ``-- include: name``, e.g. the list
+filters that the newest-first page and both relevance tiers apply alike.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ Executor = Any
 
 # aiosql's operator suffixes (^ $ ! ...) are accepted and ignored: the call site picks
 # fetch / fetchrow / fetchval / execute.
-_NAME_RE = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)(?P<op>[!$^#*<>]*)\s*$", re.M)
+_NAME_RE = re.compile(
+    r"^--\s*(?P<kind>name|fragment):\s*(?P<name>[a-z_][a-z0-9_]*)(?P<op>[!$^#*<>]*)\s*$", re.M
+)
+_INCLUDE_RE = re.compile(r"^(?P<indent>[ \t]*)--\s*include:\s*(?P<name>[a-z_][a-z0-9_]*)\s*$", re.M)
 # A :param outside string literals and not part of a ::cast.
 _TOKEN_RE = re.compile(r"--[^\n]*|'(?:[^']|'')*'|\$\$.*?\$\$|(?<![:\w]):(?P<param>[a-z_][a-z0-9_]*)\b", re.S)
 
@@ -84,19 +91,38 @@ def _compile(name: str, body: str) -> Query:
     return Query(name=name, sql=_TOKEN_RE.sub(replace, raw), params=tuple(order), doc=" ".join(doc_lines))
 
 
+def _include(name: str, body: str, fragments: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        fragment = fragments.get(match["name"])
+        if fragment is None:
+            raise ValueError(f"query {name} includes an unknown fragment {match['name']}")
+        return "\n".join(match["indent"] + line for line in fragment.splitlines())
+
+    return _INCLUDE_RE.sub(replace, body)
+
+
 def load_queries(folder: Path = QUERIES_DIR) -> dict[str, Query]:
     """Every named query in ``folder``; a name defined twice is an error."""
-    found: dict[str, Query] = {}
+    bodies: dict[str, str] = {}
+    fragments: dict[str, str] = {}
     for path in sorted(folder.glob("*.sql")):
         text = path.read_text(encoding="utf-8")
         matches = list(_NAME_RE.finditer(text))
         for i, match in enumerate(matches):
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
             name = match["name"]
-            if name in found:
+            if name in bodies or name in fragments:
                 raise ValueError(f"query {name} is defined twice ({path.name})")
-            found[name] = _compile(name, text[match.end() : end])
-    return found
+            body = text[match.end() : end]
+            if match["kind"] == "fragment":
+                # its comment lines document it; what is included is the SQL after them
+                lines = body.strip().splitlines()
+                while lines and lines[0].lstrip().startswith("--"):
+                    lines.pop(0)
+                fragments[name] = "\n".join(line.strip() for line in lines)
+            else:
+                bodies[name] = body
+    return {name: _compile(name, _include(name, body, fragments)) for name, body in bodies.items()}
 
 
 class _Queries:

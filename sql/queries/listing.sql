@@ -1,3 +1,20 @@
+-- fragment: signal_filters
+-- The list filters of GET /v1/signals on signals s (every one optional: "IS NULL OR ...";
+-- custom plans fold the unused ones away), shared by the newest-first page and both
+-- relevance tiers so that a filter means the same in every sort.
+AND (NOT :collapse::boolean OR s.is_story_lead)
+AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
+AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
+AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
+AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
+AND (:source::text IS NULL OR s.site_name = :source::text)
+AND (:lang::text IS NULL OR s.language = :lang::text)
+AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
+AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
+AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
+AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
+AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
+
 -- name: list_signals_newest
 -- A page of current signals, newest first, after a (created_at, id) keyset position.
 -- Every filter is optional ("IS NULL OR ..."): custom plans fold the unused ones away.
@@ -7,18 +24,7 @@ WITH page_ids AS (
     SELECT s.created_at, s.id
     FROM signals s
     WHERE s.is_current
-      AND (NOT :collapse::boolean OR s.is_story_lead)
-      AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
-      AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
-      AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
-      AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
-      AND (:source::text IS NULL OR s.site_name = :source::text)
-      AND (:lang::text IS NULL OR s.language = :lang::text)
-      AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
-      AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
-      AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
-      AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
-      AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
+      -- include: signal_filters
       AND (:q::text IS NULL OR s.search @@ websearch_to_tsquery('english', :q::text))
       AND (:after_created::timestamptz IS NULL
            OR (s.created_at, s.id) < (:after_created::timestamptz, :after_id::uuid))
@@ -59,18 +65,7 @@ WITH card_tier AS (
       -- (search_head is a subset of it, positions kept): no need to read that one
       AND (strpos(websearch_to_tsquery('english', :q::text)::text, '!') = 0
            OR s.search @@ websearch_to_tsquery('english', :q::text))
-      AND (NOT :collapse::boolean OR s.is_story_lead)
-      AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
-      AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
-      AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
-      AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
-      AND (:source::text IS NULL OR s.site_name = :source::text)
-      AND (:lang::text IS NULL OR s.language = :lang::text)
-      AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
-      AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
-      AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
-      AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
-      AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
+      -- include: signal_filters
       AND (:after_tier::int IS NULL
            OR (ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)), s.created_at, s.id)
               < (:after_rank::real, :after_created::timestamptz, :after_id::uuid))
@@ -84,18 +79,7 @@ text_tier AS (
     WHERE s.is_current
       AND s.search @@ websearch_to_tsquery('english', :q::text)
       AND NOT (s.search_head @@ websearch_to_tsquery('english', :q::text))
-      AND (NOT :collapse::boolean OR s.is_story_lead)
-      AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
-      AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
-      AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])
-      AND (:entity_ids::bigint[] IS NULL OR s.entity_ids @> :entity_ids::bigint[])
-      AND (:source::text IS NULL OR s.site_name = :source::text)
-      AND (:lang::text IS NULL OR s.language = :lang::text)
-      AND (:story::uuid IS NULL OR s.story_id = :story::uuid)
-      AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::timestamptz)
-      AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
-      AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
-      AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
+      -- include: signal_filters
       AND (:after_tier::int IS DISTINCT FROM 0
            OR (s.created_at, s.id) < (:after_created::timestamptz, :after_id::uuid))
     ORDER BY s.created_at DESC, s.id DESC

@@ -36,3 +36,21 @@ def test_wrong_arguments_are_refused_before_reaching_the_database():
         queries.get_job_by_id._args({})
     with pytest.raises(TypeError, match="unexpected"):
         queries.get_job_by_id._args({"id": 1, "other": 2})
+
+
+def test_fragments_are_included_where_named_and_never_loaded_alone(tmp_path: Path):
+    (tmp_path / "a.sql").write_text(
+        "-- fragment: only_red\n-- Shared condition.\nAND colour = :colour\nAND NOT hidden\n\n"
+        "-- name: demo\n-- Demo query.\nSELECT id FROM t\nWHERE true\n    -- include: only_red\nLIMIT :n;\n"
+    )
+    named = load_queries(tmp_path)
+    assert set(named) == {"demo"}
+    expected = "SELECT id FROM t\nWHERE true\n    AND colour = $1\n    AND NOT hidden\nLIMIT $2"
+    assert named["demo"].sql == expected
+    assert named["demo"].params == ("colour", "n")
+
+
+def test_an_unknown_fragment_is_an_error(tmp_path: Path):
+    (tmp_path / "a.sql").write_text("-- name: demo\n-- Demo.\nSELECT 1\n-- include: nothing\n;\n")
+    with pytest.raises(ValueError, match="unknown fragment nothing"):
+        load_queries(tmp_path)
