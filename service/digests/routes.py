@@ -17,8 +17,16 @@ from service.digests.feeds import FEED_SIZE
 from service.digests.periods import Period
 from service.digests.present import to_job
 from service.errors import error_for_code
-from service.feeds.access import FEED_KEY_SCHEME, authorize_feed
-from service.feeds.routes import api_base, feed_response, feed_self_url
+from service.feeds.access import authorize_feed
+from service.feeds.routes import (
+    FEED_FORMATS,
+    FEED_SECURITY,
+    IfModifiedSince,
+    IfNoneMatch,
+    api_base,
+    feed_response,
+    feed_self_url,
+)
 from service.feeds.service import FeedFormat
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.pagination import next_page_link
@@ -178,7 +186,6 @@ _FEED_DESCRIPTION = (
     "version. Conditional GET with `If-None-Match` (ETag) or `If-Modified-Since`. Feed readers "
     "may pass the key as `?key=`, as for signal feeds."
 )
-_FEED_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {FEED_KEY_SCHEME: []}]
 _FEED_ERRORS = {
     **NOT_MODIFIED,
     400: problem_spec("Bad parameter"),
@@ -187,9 +194,30 @@ _FEED_ERRORS = {
 }
 DIGEST_FEED_PATHS = ["/v1/feeds/digests.atom", "/v1/feeds/digests.rss", "/v1/feeds/digests.json"]
 """Documented as taking a bearer key or ``?key=`` (service.feeds.access.document_feed_security)."""
-_IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", required=False)]
-_IfModifiedSince = Annotated[str | None, HeaderParameter(name="If-Modified-Since", required=False)]
 _FeedPeriod = Annotated[Period | None, QueryParameter(description="daily or weekly")]
+
+
+def _digest_feed_route(fmt: FeedFormat, what: str, media_type: str) -> Any:
+    async def feed(
+        self: DigestFeedsController,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        period: _FeedPeriod = None,
+        topic: _TopicParam = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        return await self._answer(rt, request, fmt, period, topic, if_none_match, if_modified_since)
+
+    feed.__name__ = feed.__qualname__ = f"digests_{fmt}"  # Litestar's operationId comes from it
+    return get(
+        f"/digests.{fmt}",
+        summary=f"Briefings as {what}",
+        description=_FEED_DESCRIPTION,
+        security=FEED_SECURITY,
+        responses=_FEED_ERRORS,
+        media_type=media_type,
+    )(feed)
 
 
 class DigestFeedsController(Controller):
@@ -219,59 +247,4 @@ class DigestFeedsController(Controller):
         )
         return feed_response(feed, if_none_match, if_modified_since)
 
-    @get(
-        "/digests.atom",
-        summary="Briefings as an Atom 1.0 feed",
-        description=_FEED_DESCRIPTION,
-        security=_FEED_SECURITY,
-        responses=_FEED_ERRORS,
-        media_type="application/atom+xml",
-    )
-    async def digests_atom(
-        self,
-        rt: NamedDependency[Runtime],
-        request: Request[Any, Any, Any],
-        period: _FeedPeriod = None,
-        topic: _TopicParam = None,
-        if_none_match: _IfNoneMatch = None,
-        if_modified_since: _IfModifiedSince = None,
-    ) -> Response[bytes]:
-        return await self._answer(rt, request, "atom", period, topic, if_none_match, if_modified_since)
-
-    @get(
-        "/digests.rss",
-        summary="Briefings as an RSS 2.0 feed",
-        description=_FEED_DESCRIPTION,
-        security=_FEED_SECURITY,
-        responses=_FEED_ERRORS,
-        media_type="application/rss+xml",
-    )
-    async def digests_rss(
-        self,
-        rt: NamedDependency[Runtime],
-        request: Request[Any, Any, Any],
-        period: _FeedPeriod = None,
-        topic: _TopicParam = None,
-        if_none_match: _IfNoneMatch = None,
-        if_modified_since: _IfModifiedSince = None,
-    ) -> Response[bytes]:
-        return await self._answer(rt, request, "rss", period, topic, if_none_match, if_modified_since)
-
-    @get(
-        "/digests.json",
-        summary="Briefings as a JSON Feed 1.1",
-        description=_FEED_DESCRIPTION,
-        security=_FEED_SECURITY,
-        responses=_FEED_ERRORS,
-        media_type="application/feed+json",
-    )
-    async def digests_json(
-        self,
-        rt: NamedDependency[Runtime],
-        request: Request[Any, Any, Any],
-        period: _FeedPeriod = None,
-        topic: _TopicParam = None,
-        if_none_match: _IfNoneMatch = None,
-        if_modified_since: _IfModifiedSince = None,
-    ) -> Response[bytes]:
-        return await self._answer(rt, request, "json", period, topic, if_none_match, if_modified_since)
+    digests_atom, digests_rss, digests_json = (_digest_feed_route(*spec) for spec in FEED_FORMATS)

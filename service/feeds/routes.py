@@ -25,7 +25,8 @@ from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runt
 from service.runtime import Runtime
 
 _CACHE_CONTROL = "private, max-age=60"
-_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {FEED_KEY_SCHEME: []}]
+FEED_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {FEED_KEY_SCHEME: []}]
+"""A bearer key, or ?key= for feed readers that cannot send headers."""
 _DESCRIPTION = (
     f"The newest {FEED_ITEMS} current signals matching the filters (the same meaning as on "
     "`GET /v1/signals`), newest first. Item GUIDs are `urn:uuid:<signal id>` in every format. "
@@ -97,71 +98,43 @@ IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", requir
 IfModifiedSince = Annotated[str | None, HeaderParameter(name="If-Modified-Since", required=False)]
 
 
+FEED_FORMATS: list[tuple[FeedFormat, str, str]] = [
+    ("atom", "an Atom 1.0 feed", "application/atom+xml"),
+    ("rss", "an RSS 2.0 feed", "application/rss+xml"),
+    ("json", "a JSON Feed 1.1", "application/feed+json"),
+]
+"""(format, what it is, media type): one route per format, so OpenAPI names each media type."""
+
+
+def _signal_feed_route(fmt: FeedFormat, what: str, media_type: str) -> Any:
+    async def feed(
+        self: Controller,
+        rt: NamedDependency[Runtime],
+        request: Request[Any, Any, Any],
+        topic: Topic = None,
+        topic_match: TopicMatch = "any",
+        entity: Entity = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        feed_filter = FeedFilter(tuple(topic or ()), topic_match, tuple(entity or ()))
+        return await _answer(rt, request, fmt, feed_filter, if_none_match, if_modified_since)
+
+    feed.__name__ = feed.__qualname__ = fmt  # Litestar's operationId comes from it
+    return get(
+        f"/signals.{fmt}",
+        summary=f"Signals as {what}",
+        description=_DESCRIPTION,
+        security=FEED_SECURITY,
+        responses=_ERRORS,
+        media_type=media_type,
+    )(feed)
+
+
 class FeedsController(Controller):
     path = "/v1/feeds"
     tags = ["feeds"]
     dependencies = {"rt": Provide(provide_runtime, sync_to_thread=False)}
     guards = [authorize_feed]
 
-    @get(
-        "/signals.atom",
-        summary="Signals as an Atom 1.0 feed",
-        description=_DESCRIPTION,
-        security=_SECURITY,
-        responses=_ERRORS,
-        media_type="application/atom+xml",
-    )
-    async def atom(
-        self,
-        rt: NamedDependency[Runtime],
-        request: Request[Any, Any, Any],
-        topic: Topic = None,
-        topic_match: TopicMatch = "any",
-        entity: Entity = None,
-        if_none_match: IfNoneMatch = None,
-        if_modified_since: IfModifiedSince = None,
-    ) -> Response[bytes]:
-        feed_filter = FeedFilter(tuple(topic or ()), topic_match, tuple(entity or ()))
-        return await _answer(rt, request, "atom", feed_filter, if_none_match, if_modified_since)
-
-    @get(
-        "/signals.rss",
-        summary="Signals as an RSS 2.0 feed",
-        description=_DESCRIPTION,
-        security=_SECURITY,
-        responses=_ERRORS,
-        media_type="application/rss+xml",
-    )
-    async def rss(
-        self,
-        rt: NamedDependency[Runtime],
-        request: Request[Any, Any, Any],
-        topic: Topic = None,
-        topic_match: TopicMatch = "any",
-        entity: Entity = None,
-        if_none_match: IfNoneMatch = None,
-        if_modified_since: IfModifiedSince = None,
-    ) -> Response[bytes]:
-        feed_filter = FeedFilter(tuple(topic or ()), topic_match, tuple(entity or ()))
-        return await _answer(rt, request, "rss", feed_filter, if_none_match, if_modified_since)
-
-    @get(
-        "/signals.json",
-        summary="Signals as a JSON Feed 1.1",
-        description=_DESCRIPTION,
-        security=_SECURITY,
-        responses=_ERRORS,
-        media_type="application/feed+json",
-    )
-    async def json(
-        self,
-        rt: NamedDependency[Runtime],
-        request: Request[Any, Any, Any],
-        topic: Topic = None,
-        topic_match: TopicMatch = "any",
-        entity: Entity = None,
-        if_none_match: IfNoneMatch = None,
-        if_modified_since: IfModifiedSince = None,
-    ) -> Response[bytes]:
-        feed_filter = FeedFilter(tuple(topic or ()), topic_match, tuple(entity or ()))
-        return await _answer(rt, request, "json", feed_filter, if_none_match, if_modified_since)
+    atom, rss, json = (_signal_feed_route(*spec) for spec in FEED_FORMATS)
