@@ -17,6 +17,7 @@ from service.jobs.waiter import JobWaiter
 from service.keys.cache import KeyCache
 from service.related.embeddings import Embedder, ensure_embedding_index
 from service.settings import Settings
+from service.topics.cache import TopicCache
 from service.webhooks.secrets import SecretBox
 from service.webhooks.sender import WebhookSender
 
@@ -33,6 +34,8 @@ class Runtime:
     extractor_pool: Extractor | None
     waiter: JobWaiter | None
     key_cache: KeyCache
+    topic_cache: TopicCache
+    """Topic slug -> id for list filters (emptied on every topic merge)."""
     embedder: Embedder | None = None
     """Embeds signal cards (related coverage, stories); None without SIGNALS_EMBEDDING_MODEL."""
     webhook_secrets: SecretBox | None = None
@@ -98,14 +101,16 @@ async def open_runtime(
             )
         job_waiter = None
         key_cache = KeyCache()
+        topic_cache = TopicCache()
         if waiter:
-            # One LISTEN connection serves job waiters and key-cache invalidation.
+            # One LISTEN connection serves job waiters and the key and topic caches.
             listener = Listener(db.connect)
             await listener.start()
             stack.push_async_callback(listener.stop)
             job_waiter = JobWaiter()
             await job_waiter.start(listener)
             await key_cache.start(listener)
+            await topic_cache.start(listener)
         policy = AddressPolicy(settings.fetch_allowed_networks)
         sender = WebhookSender(settings, policy)
         stack.push_async_callback(sender.aclose)
@@ -118,6 +123,7 @@ async def open_runtime(
             extractor_pool=extractor,
             waiter=job_waiter,
             key_cache=key_cache,
+            topic_cache=topic_cache,
             embedder=embedder,
             webhook_secrets=SecretBox(settings),
             sender=sender,

@@ -105,7 +105,7 @@ async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
         raise BadRequest("q is empty", reason="bad_parameter")
     topic_ids: list[int] = []
     if query.topics:
-        resolved = await repository.resolve_topic_slugs(conn, list(query.topics))
+        resolved = await rt.topic_cache.resolve(conn, list(query.topics))
         unknown = [slug for slug in query.topics if resolved.get(slug) is None]
         if unknown:
             raise NotFound(f"unknown topic {', '.join(repr(u) for u in unknown)}", reason="unknown_topic")

@@ -110,4 +110,6 @@ async def merge_topic(conn: Any, *, source_id: int, source_slug: str, target_id:
     # API keys restricted to the source topic follow it (else they would see nothing of it)
     await queries.merge_topic_into_key_restrictions.fetch(conn, source_id=source_id, target_id=target_id)
     await queries.delete_topic.execute(conn, id=source_id)
+    # the source slug now names the target: cached resolutions of it are stale
+    await queries.notify_topics_changed.fetchrow(conn, source_slug=source_slug)
     return moved

@@ -192,6 +192,10 @@ WITH changed AS (
 )
 SELECT id, pg_notify('signals_keys_changed', id::text) AS notified FROM changed;
 
+-- name: notify_topics_changed
+-- Every process empties its slug -> topic cache (service/topics/cache.py) when the merge commits.
+SELECT pg_notify('signals_topics_changed', :source_slug::text);
+
 -- name: delete_topic
 -- Deletes a topic that no signal links to any more.
 DELETE FROM topics WHERE id = :id::bigint;

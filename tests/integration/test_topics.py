@@ -4,6 +4,7 @@ the repository (tests/support/seeding.py) with chosen times, on a real PostgreSQ
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -392,6 +393,39 @@ async def test_merge_moves_every_signal_and_records_the_aliases(api, keys, db):
     # New signals labelled with the merged slug land on the target.
     late = await seed(db, "iota late", ["Iota Farms"], now)
     assert list(await db.fetchval("SELECT topic_ids FROM signals WHERE id = $1", late)) == [target]
+
+
+@pytest.fixture(scope="module")
+def api2(make_settings: Any) -> Iterator[str]:
+    """A second API process: its own topic cache, told of merges only by NOTIFY."""
+    with running_asgi(create_app(make_settings(), worker=False)) as base:
+        yield base
+
+
+async def test_a_merge_reaches_every_process_that_cached_the_slug(api, api2, keys, db):
+    now = datetime.now(UTC)
+    source_signal = await seed(db, "mu source", ["Mu Mining"], now)
+    target_signal = await seed(db, "mu target", ["Mu Metals"], now)
+    reader = {"Authorization": f"Bearer {keys.reader}"}
+
+    async def listed(base: str) -> set[str]:
+        async with httpx.AsyncClient(base_url=base, headers=reader) as http:
+            response = await http.get("/v1/signals", params={"topic": "mu-mining"})
+        assert response.status_code == 200, response.text
+        return {item["id"] for item in response.json()["items"]}
+
+    # both processes have resolved (and cached) mu-mining -> the source topic
+    assert await listed(api) == await listed(api2) == {str(source_signal)}
+    async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {keys.admin}"}) as admin:
+        merged = await admin.post("/v1/admin/topics/mu-mining/merge", json={"into": "mu-metals"})
+    assert merged.status_code == 200, merged.text
+    expected = {str(source_signal), str(target_signal)}  # the slug now names the target
+    for _ in range(50):  # the NOTIFY arrives on each process's LISTEN connection
+        if await listed(api) == await listed(api2) == expected:
+            break
+        await asyncio.sleep(0.05)
+    assert await listed(api) == expected
+    assert await listed(api2) == expected
 
 
 async def test_merge_refusals_are_problems(api, keys, db):
