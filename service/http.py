@@ -26,6 +26,7 @@ from service.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from service.keys.repository import StoredKey
 from service.keys.service import authenticate, require_scope
 from service.ratelimit import service as ratelimit
 from service.request_context import request_id_of
@@ -110,20 +111,33 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         and scope == "signals:read"
         and connection.scope.get("method") in ("GET", "HEAD")
     ):
-        public = ratelimit.public_limit(settings)
-        if settings.rate_limit and public is not None:
-            await ratelimit.enforce(rt.db.pool, connection.scope["state"], ratelimit.PUBLIC_BUCKET, public)
+        await take_token(connection, None)
         return
     key = await authenticate(rt.db.pool, header, rt.key_cache)
     require_scope(key, scope)
     connection.state.api_key = key
-    if settings.rate_limit:
-        limit = ratelimit.key_limit(key, settings)
-        try:
-            await ratelimit.enforce(rt.db.pool, connection.scope["state"], key.id, limit)
-        except RateLimited:
+    await take_token(connection, key)
+
+
+async def take_token(connection: ASGIConnection[Any, Any, Any, Any], key: StoredKey | None) -> None:
+    """The request's token: from its key's bucket, or (``key`` None: a keyless public read)
+    from the shared public one. Reads may take it beside the handler (service.ratelimit)."""
+    rt: Runtime = connection.app.state.runtime
+    settings = rt.settings
+    if not settings.rate_limit:
+        return
+    limit = ratelimit.key_limit(key, settings) if key is not None else ratelimit.public_limit(settings)
+    if limit is None:
+        return
+    read = connection.scope.get("method") in ("GET", "HEAD")
+    bucket = key.id if key is not None else ratelimit.PUBLIC_BUCKET
+    state = connection.scope["state"]
+    try:
+        await ratelimit.enforce(rt.db.pool, state, bucket, limit, rt.rate_levels, read=read)
+    except RateLimited:
+        if key is not None:
             log.info("rate limited: key %s… (%s/s, burst %d)", key.prefix, limit.rate, limit.burst)
-            raise
+        raise
 
 
 async def require_json_body(request: Request[Any, Any, Any]) -> None:

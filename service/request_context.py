@@ -11,6 +11,11 @@ headers decided while handling it.
   ``%(request_id)s`` in a format prints it, ``-`` outside requests).
 - **Headers decided while handling** (the rate limiter's ``RateLimit`` fields) are added to
   whatever answer goes out, including the problem+json of an exception.
+- **Gates**: checks that run beside the handler instead of before it (the rate limiter's
+  token taking, for reads) are awaited before the answer's first byte goes out. A gate may
+  add headers, and may turn the answer into its own problem+json (a 429): the handler's
+  answer is then dropped unsent. Every gate is awaited exactly once, even when no answer
+  goes out at all.
 
 This is a plain ASGI middleware placed around the whole Litestar application, outside its
 router and exception handling, because Litestar's own middleware runs only once a route
@@ -19,12 +24,18 @@ matched: a 404 for an unknown path would otherwise go out without an id.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextvars import ContextVar
 from typing import Any
+
+import msgspec
+
+from schemas.problems import PROBLEM_MEDIA_TYPE
+from service.errors import SignalsError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,6 +54,13 @@ REQUEST_ID: ContextVar[str] = ContextVar("signals_request_id", default=NO_REQUES
 STATE_ID = "request_id"
 STATE_HEADERS = "response_headers"
 """Request-state key of a list of (name, value) pairs every answer to the request carries."""
+STATE_GATES = "response_gates"
+
+Gate = Callable[[], Awaitable[SignalsError | None]]
+"""Awaited before the answer starts; an error returned replaces the answer."""
+
+# Kept from a replaced answer: a browser must still be allowed to read the problem.
+_KEPT_ON_REPLACE = (b"access-control-", b"vary")
 
 
 def accept_request_id(value: str | None) -> str:
@@ -62,6 +80,32 @@ def request_id_of(scope: Mapping[str, object]) -> str | None:
 def add_response_headers(state: MutableMapping[str, Any], headers: list[tuple[str, str]]) -> None:
     """Have every answer to this request carry ``headers`` (``state``: the request's state)."""
     state.setdefault(STATE_HEADERS, []).extend(headers)
+
+
+def add_response_gate(state: MutableMapping[str, Any], gate: Gate) -> None:
+    """Await ``gate`` before this request's answer starts (``state``: the request's state)."""
+    state.setdefault(STATE_GATES, []).append(gate)
+
+
+async def _pass_gates(state: MutableMapping[str, Any]) -> SignalsError | None:
+    """Await every gate not yet awaited; the first error any returns."""
+    veto: SignalsError | None = None
+    gates: list[Gate] = state.get(STATE_GATES) or []
+    while gates:
+        error = await gates.pop(0)()
+        veto = veto or error
+    return veto
+
+
+def _problem_answer(
+    scope: Scope, error: SignalsError, request_id: str, replaced: list[tuple[bytes, bytes]]
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    problem = msgspec.structs.replace(error.to_problem(instance=scope.get("path")), request_id=request_id)
+    body = msgspec.json.encode(problem)
+    headers = [(n, v) for n, v in replaced if bytes(n).lower().startswith(_KEPT_ON_REPLACE)]
+    headers += [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers().items()]
+    return headers, b"" if scope.get("method") == "HEAD" else body
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -85,25 +129,40 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         state[STATE_ID] = request_id
         extra: list[tuple[str, str]] = state.setdefault(STATE_HEADERS, [])
+        replaced = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the handler's answer after a gate replaced it: dropped
             if message["type"] == "http.response.start":
+                veto = await _pass_gates(state)
                 headers = [
                     (name, value)
                     for name, value in message.get("headers", ())
                     if bytes(name).lower() != _HEADER_KEY  # ours is the one id of the request
                 ]
+                body = None
+                if veto is not None:
+                    replaced = True
+                    headers, body = _problem_answer(scope, veto, request_id, headers)
+                    message = {"type": "http.response.start", "status": veto.status}
                 headers.append((_HEADER_KEY, request_id.encode("latin-1")))
                 headers.extend(
                     (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra
                 )
                 message = {**message, "headers": headers}
+                if body is not None:
+                    await send(message)
+                    message = {"type": "http.response.body", "body": body, "more_body": False}
             await send(message)
 
         token = REQUEST_ID.set(request_id)
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            with contextlib.suppress(Exception):
+                await _pass_gates(state)  # no answer went out (client gone, or a crash)
             REQUEST_ID.reset(token)
 
 

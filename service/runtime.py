@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from service.analysis.client import Analyzer
 from service.db.database import Database
@@ -15,6 +15,7 @@ from service.ingest.extract import Extractor
 from service.ingest.fetch import Fetcher
 from service.jobs.waiter import JobWaiter
 from service.keys.cache import KeyCache
+from service.ratelimit.service import Levels
 from service.related.embeddings import Embedder, ensure_embedding_index
 from service.settings import Settings
 from service.topics.cache import TopicCache
@@ -36,6 +37,8 @@ class Runtime:
     key_cache: KeyCache
     topic_cache: TopicCache
     """Topic slug -> id for list filters (emptied on every topic merge)."""
+    rate_levels: Levels = field(default_factory=Levels)
+    """Tokens this process last saw in each rate-limit bucket (reads overlap well-stocked ones)."""
     embedder: Embedder | None = None
     """Embeds signal cards (related coverage, stories); None without SIGNALS_EMBEDDING_MODEL."""
     webhook_secrets: SecretBox | None = None

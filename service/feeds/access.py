@@ -21,8 +21,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import Components, OpenAPI, SecurityScheme
 
 from service.errors import Unauthorized
+from service.http import take_token
 from service.keys.service import authenticate, require_scope
-from service.ratelimit import service as ratelimit
 from service.runtime import Runtime
 
 FEED_SCOPE = "signals:read"
@@ -43,16 +43,12 @@ async def authorize_feed(connection: ASGIConnection[Any, Any, Any, Any], _handle
                 "send an API key as 'Authorization: Bearer <key>' or as the feed URL's ?key= parameter",
                 reason="missing",
             )
-        public = ratelimit.public_limit(settings)
-        if settings.rate_limit and public is not None:
-            await ratelimit.enforce(rt.db.pool, connection.scope["state"], ratelimit.PUBLIC_BUCKET, public)
+        await take_token(connection, None)
         return
     stored = await authenticate(rt.db.pool, header, rt.key_cache)
     require_scope(stored, FEED_SCOPE)
     connection.state.api_key = stored
-    if settings.rate_limit:
-        limit = ratelimit.key_limit(stored, settings)
-        await ratelimit.enforce(rt.db.pool, connection.scope["state"], stored.id, limit)
+    await take_token(connection, stored)
 
 
 def document_feed_security(document: OpenAPI, paths: list[str]) -> None:

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from service.app import create_app
 from service.keys import service as keys
@@ -221,6 +222,89 @@ async def test_keyless_public_reads_share_one_public_bucket(public_api, conn):
     # a key sent on a public read is served as that key, from its own bucket
     assert keyed.status_code == 200 and policy_of(keyed) == ("default", BURST, 100)
     assert health.status_code == 200 and "RateLimit" not in health.headers
+
+
+# --- reads that take their token beside the handler ------------------------------------------------
+
+OVERLAP_BURST = 40  # well above service.ratelimit.service.OVERLAP_FROM
+
+
+@pytest.fixture(scope="module")
+def overlap_app(make_settings: Any) -> Any:
+    return create_app(
+        make_settings(
+            rate_per_second=RATE,
+            rate_burst=BURST,
+            cors_origins=["https://app.example"],
+            secret_key=Fernet.generate_key().decode(),
+        ),
+        worker=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def overlap_api(overlap_app: Any) -> Iterator[str]:
+    with running_asgi(overlap_app) as base:
+        yield base
+
+
+async def test_well_stocked_reads_still_take_exactly_the_burst(overlap_api, conn):
+    """The first read waits for its token; the next ones take theirs beside the handler until
+    the bucket runs low: the same count, the same headers, token by token."""
+    key = await new_key(conn, burst=OVERLAP_BURST)
+    async with httpx.AsyncClient(base_url=overlap_api) as client:
+        responses = await drain(client, key, OVERLAP_BURST + 2)
+    assert [r.status_code for r in responses] == [200] * OVERLAP_BURST + [429] * 2
+    assert [limit_of(r)[1] for r in responses[:OVERLAP_BURST]] == list(range(OVERLAP_BURST - 1, -1, -1))
+    for response in responses[OVERLAP_BURST:]:
+        assert_rate_limited(response)
+
+
+async def test_a_read_refused_beside_the_handler_is_the_same_429(overlap_app, overlap_api, conn):
+    created = await keys.create_key(
+        conn, name=f"o-{uuid4().hex[:6]}", scopes=["signals:read"], burst=OVERLAP_BURST
+    )
+    key_id = created.id
+    headers = {**bearer(created.key), "Origin": "https://app.example"}
+    async with httpx.AsyncClient(base_url=overlap_api) as client:
+        first = await client.get("/v1/signals", params={"limit": 1}, headers=headers)
+        assert first.status_code == 200
+        levels = overlap_app.state.runtime.rate_levels
+        assert levels.plenty(key_id)  # this process saw 39 tokens: the next read overlaps
+        # another replica empties the bucket meanwhile
+        await set_bucket(conn, key_id, tokens=0.0, seconds_ago=0.0)
+        overlapped = await client.get("/v1/signals", params={"limit": 1}, headers=headers)
+        assert not levels.plenty(key_id)  # ...and the process has learned it
+        waited = await client.get("/v1/signals", params={"limit": 1}, headers=headers)
+    for response in (overlapped, waited):
+        assert_rate_limited(response)
+        assert response.headers["access-control-allow-origin"] == "https://app.example"
+        assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+        assert response.json()["request_id"] == response.headers["X-Request-ID"]
+        assert "etag" not in response.headers  # nothing of the dropped answer leaks
+    strip = {"request_id"}
+    assert {k: v for k, v in overlapped.json().items() if k not in strip} == {
+        k: v for k, v in waited.json().items() if k not in strip
+    }
+    assert int(overlapped.headers["content-length"]) == len(overlapped.content)
+
+
+async def test_a_write_never_runs_before_its_token(overlap_api, conn):
+    """Writes wait for the decision even when the bucket was well stocked: a refused write
+    changes nothing."""
+    created = await keys.create_key(
+        conn, name=f"w-{uuid4().hex[:6]}", scopes=["signals:read", "webhooks:manage"], burst=OVERLAP_BURST
+    )
+    key, key_id = created.key, created.id
+    body = {"url": "http://127.0.0.1:9/hook"}
+    async with httpx.AsyncClient(base_url=overlap_api, headers=bearer(key)) as client:
+        assert (await client.get("/v1/signals", params={"limit": 1})).status_code == 200
+        accepted = await client.post("/v1/webhooks", json=body)
+        assert accepted.status_code == 201, accepted.text
+        await set_bucket(conn, key_id, tokens=0.0, seconds_ago=0.0)
+        refused = await client.post("/v1/webhooks", json=body)
+    assert_rate_limited(refused)
+    assert await conn.fetchval("SELECT count(*) FROM webhooks WHERE api_key_id = $1", key_id) == 1
 
 
 # --- the statement itself, with time set exactly ---------------------------------------------------
