@@ -63,6 +63,11 @@ Gate = Callable[[], Awaitable[SignalsError | None]]
 _KEPT_ON_REPLACE = (b"access-control-", b"vary")
 
 
+class AnswerReplaced(Exception):
+    """Raised into a handler still streaming an answer a gate replaced: stop producing it
+    (as a server's send raises when the client has gone)."""
+
+
 def accept_request_id(value: str | None) -> str:
     """The incoming id if it is sane, else a new uuid4 hex."""
     if value is not None and _SANE.match(value):
@@ -134,7 +139,10 @@ class RequestContextMiddleware:
         async def send_with_headers(message: Message) -> None:
             nonlocal replaced
             if replaced:
-                return  # the handler's answer after a gate replaced it: dropped
+                # the handler's answer after a gate replaced it: dropped, and a stream stopped
+                if message.get("more_body"):
+                    raise AnswerReplaced
+                return
             if message["type"] == "http.response.start":
                 veto = await _pass_gates(state)
                 headers = [
@@ -160,6 +168,8 @@ class RequestContextMiddleware:
         token = REQUEST_ID.set(request_id)
         try:
             await self.app(scope, receive, send_with_headers)
+        except AnswerReplaced:
+            pass  # the replacement went out whole
         finally:
             with contextlib.suppress(Exception):
                 await _pass_gates(state)  # no answer went out (client gone, or a crash)

@@ -289,6 +289,22 @@ async def test_a_read_refused_beside_the_handler_is_the_same_429(overlap_app, ov
     assert int(overlapped.headers["content-length"]) == len(overlapped.content)
 
 
+async def test_a_streamed_read_refused_beside_the_handler_is_a_429_and_stops(overlap_app, overlap_api, conn):
+    created = await keys.create_key(
+        conn, name=f"s-{uuid4().hex[:6]}", scopes=["signals:read"], burst=OVERLAP_BURST
+    )
+    async with httpx.AsyncClient(base_url=overlap_api, headers=bearer(created.key)) as client:
+        assert (await client.get("/v1/signals", params={"limit": 1})).status_code == 200
+        assert overlap_app.state.runtime.rate_levels.plenty(created.id)
+        await set_bucket(conn, created.id, tokens=0.0, seconds_ago=0.0)
+        refused = await client.get("/v1/signals/export", params={"format": "ndjson"})
+        assert_rate_limited(refused)
+        await set_bucket(conn, created.id, tokens=20.0, seconds_ago=0.0)
+        again = await client.get("/v1/signals/export", params={"format": "ndjson"})
+    assert again.status_code == 200  # the process kept serving; the stream is whole again
+    assert again.headers["content-type"].startswith("application/x-ndjson")
+
+
 async def test_a_write_never_runs_before_its_token(overlap_api, conn):
     """Writes wait for the decision even when the bucket was well stocked: a refused write
     changes nothing."""
