@@ -3,12 +3,14 @@
     .venv/bin/python -m bench.queries --data-dir /tmp/signals-bench-100k [--reads 300] [--rounds 3]
 
 Needs a database made by ``bench.seed``. The API runs in its own process (``signals serve
---no-worker``), as in production; one client sends one request at a time. Measured side by
-side, in interleaved rounds so drift hits all alike, with random parameters each time:
+--no-worker``), as in production; one client sends one request at a time over a keep-alive
+connection (``bench.rawhttp``: a request line written, the answer read with httptools, the
+role wrk plays elsewhere; one row repeats the list through httpx for comparison). Measured
+side by side, in interleaved rounds so drift hits all alike, with random parameters each time:
 
 - list page 1 and 2 through GET /v1/signals (a mid-frequency topic + lang=en, limit 20), and
-  the same work as a bare loop in this process: the endpoint's two queries (topic slug → id,
-  then the page) on one asyncpg connection, rows into msgspec Structs, encoded to JSON;
+  the same list query as a bare loop in this process: the page statement on one asyncpg
+  connection (the topic's id known), rows into msgspec Structs, encoded to JSON;
 - GET /healthz through the same client: what HTTP alone costs;
 - full text (common and rare terms, newest and relevance) through the endpoint;
 - related: GET /v1/signals/{id}/related (stored links) and the kNN query the relate step runs;
@@ -27,11 +29,13 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import httpx
 import msgspec
 
+from bench.rawhttp import RawClient
 from bench.seed import MODEL, bench_settings
 from bench.synthetic import DIMS, Corpus
 from service.db.database import Database
@@ -194,16 +198,16 @@ async def measure(
     dsn: str, data_dir: Path, conn: Any, key: str, params: dict[str, Any], reads: int, rounds: int
 ) -> dict[str, list[float]]:
     rng = random.Random(11)
-    resolve_sql = queries.resolve_topic_slugs.sql
     list_sql = queries.list_signals_newest.sql
     list_order = queries.list_signals_newest.params
+    resolved = await queries.resolve_topic_slugs.fetch(conn, slugs=params["topics"])
+    topic_ids = {r["slug"]: r["topic_id"] for r in resolved}
 
     async def bare_list(topic: str, after: tuple[datetime, UUID] | None = None) -> bytes:
-        """The endpoint's database work and encoding, without Litestar or HTTP."""
-        resolved = await conn.fetch(resolve_sql, [topic])
+        """The list query and its encoding, without Litestar or HTTP."""
         values = {p: None for p in list_order} | {
             "collapse": False,
-            "topic_any": [resolved[0]["topic_id"]],
+            "topic_any": [topic_ids[topic]],
             "lang": "en",
             "limit": 21,
         }
@@ -246,7 +250,7 @@ async def measure(
     # the embedded server in one process would stop it when let go) splits what is left
     # between our code and HTTP + Litestar.
     settings = bench_settings(data_dir).model_copy(update={"database_url": dsn})
-    async with open_runtime(settings, extraction=False) as rt:
+    async with open_runtime(settings, extraction=False, waiter=True) as rt:  # caches on, as served
         return await _measure_api(
             dsn, conn, key, params, reads, rounds, rng, bare_list, bare_knn, service_list
         )
@@ -269,21 +273,30 @@ async def _measure_api(
         auth = {"Authorization": f"Bearer {key}"}
         async with (
             httpx.AsyncClient(base_url=base, headers=auth, timeout=60) as client,
-            httpx.AsyncClient(base_url=unlimited_base, headers=auth, timeout=60) as unlimited,
+            RawClient(base, auth) as raw,
+            RawClient(unlimited_base, auth) as unlimited,
         ):
 
-            async def get(path: str, via: httpx.AsyncClient = client, **query: Any) -> dict[str, Any]:
-                response = await via.get(path, params=query or None)
+            async def get_json(path: str, **query: Any) -> dict[str, Any]:
+                """Through httpx, decoded: setup, and the row that shows what httpx adds."""
+                response = await client.get(path, params=query or None)
                 assert response.status_code == 200, response.text[:500]
                 return response.json()  # type: ignore[no-any-return]
+
+            async def get(path: str, via: RawClient = raw, **query: Any) -> bytes:
+                response = await via.get(RawClient.target(path, query))
+                if response.status != 200:
+                    raise AssertionError(f"{path} {query}: {response.status} {bytes(response.body[:500])!r}")
+                return bytes(response.body)
 
             # Page-2 links and their bare equivalents (a page does not move once stored).
             second: dict[str, tuple[str, tuple[datetime, UUID]]] = {}
             for topic in topics:
-                page = await get("/v1/signals", **list_params(topic))
+                page = await get_json("/v1/signals", **list_params(topic))
                 last = page["items"][-1]
+                next_url = urlsplit(page["next"])
                 second[topic] = (
-                    page["next"],
+                    f"{next_url.path}?{next_url.query}",
                     (datetime.fromisoformat(last["created_at"]), UUID(last["id"])),
                 )
             related_ok = (await client.get(f"/v1/signals/{ids[0]}/related")).status_code == 200
@@ -297,15 +310,18 @@ async def _measure_api(
                 return rng.choice(params[kind])
 
             runs: dict[str, Callable[[], Awaitable[Any]]] = {
-                "http floor (GET /healthz)": lambda: client.get("/healthz"),
+                "http floor (GET /healthz)": lambda: get("/healthz"),
                 "list p1 bare (asyncpg+msgspec)": lambda: bare_list(rng.choice(topics)),
                 "list p1 endpoint": lambda: get("/v1/signals", **list_params(rng.choice(topics))),
+                "list p1 endpoint, httpx client": lambda: get_json(
+                    "/v1/signals", **list_params(rng.choice(topics))
+                ),
                 "list p1 in-process (no HTTP)": lambda: service_list(rng.choice(topics)),
                 "list p1 endpoint, rate limit off": lambda: get(
                     "/v1/signals", via=unlimited, **list_params(rng.choice(topics))
                 ),
                 "list p2 bare (asyncpg+msgspec)": lambda: bare_list(t := rng.choice(topics), second[t][1]),
-                "list p2 endpoint": lambda: get(second[rng.choice(topics)][0]),
+                "list p2 endpoint": lambda: get(second[rng.choice(topics)][0]),  # path and query
                 "fulltext common, newest": lambda: get("/v1/signals", q=term("common"), limit=20),
                 "fulltext rare, newest": lambda: get("/v1/signals", q=term("rare"), limit=20),
                 "fulltext common, relevance": lambda: get(
