@@ -32,6 +32,8 @@ class Listener:
 
     async def stop(self) -> None:
         if self._conn is not None:
+            # closing on purpose is not a lost connection: no warning, caches keep what they hold
+            self._conn.remove_termination_listener(self._terminated)
             with contextlib.suppress(Exception):
                 await self._conn.close()
             self._conn = None

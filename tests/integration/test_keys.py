@@ -103,6 +103,43 @@ async def test_a_cached_key_needs_no_database_and_revocation_empties_the_cache(d
         await listener.stop()
 
 
+async def test_a_lost_listen_connection_empties_the_cache_and_a_stop_does_not(database_url):
+    import asyncio
+
+    import asyncpg
+
+    from service.db.listener import Listener
+    from service.keys.cache import KeyCache
+
+    async def started() -> tuple[Listener, KeyCache, list[asyncpg.Connection]]:
+        opened: list[asyncpg.Connection] = []
+
+        async def connect() -> asyncpg.Connection:
+            opened.append(await asyncpg.connect(database_url))
+            return opened[-1]
+
+        listener = Listener(connect)
+        await listener.start()
+        cache = KeyCache(ttl=60)
+        await cache.start(listener)
+        return listener, cache, opened
+
+    lost, lost_cache, connections = await started()
+    generation = lost_cache.generation
+    connections[0].terminate()  # the connection dies under the listener
+    for _ in range(100):
+        if lost_cache.generation != generation:
+            break
+        await asyncio.sleep(0.01)
+    assert lost_cache.generation == generation + 1  # emptied: notifications may have been missed
+    await lost.stop()
+    stopped, stopped_cache, _ = await started()
+    generation = stopped_cache.generation
+    await stopped.stop()  # closing on purpose loses nothing
+    await asyncio.sleep(0.2)
+    assert stopped_cache.generation == generation
+
+
 async def test_without_a_listener_nothing_is_cached(db):
     from service.keys.cache import KeyCache
 
