@@ -1,12 +1,13 @@
 """Query latency on a seeded corpus: list, full text and related, against their floors.
 
-    .venv/bin/python -m bench.queries --data-dir /tmp/signals-bench-100k [--reads 300] [--rounds 3]
+    .venv/bin/python -m bench.queries --data-dir /tmp/signals-bench-100k [--reads 300]
 
 Needs a database made by ``bench.seed``. The API runs in its own process (``signals serve
 --no-worker``), as in production; one client sends one request at a time over a keep-alive
 connection (``bench.rawhttp``: a request line written, the answer read with httptools, the
 role wrk plays elsewhere; one row repeats the list through httpx for comparison). Measured
-side by side, in interleaved rounds so drift hits all alike, with random parameters each time:
+side by side, interleaved request by request (one of each measure per turn, in shuffled
+order) so drift and cache warming hit all alike, with random parameters each time:
 
 - list page 1 and 2 through GET /v1/signals (a mid-frequency topic + lang=en, limit 20), and
   the same list query as a bare loop in this process: the page statement on one asyncpg
@@ -159,8 +160,7 @@ def list_params(topic: str) -> dict[str, Any]:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--reads", type=int, default=300, help="timed requests per measure, all rounds")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reads", type=int, default=300, help="timed requests per measure")
     parser.add_argument("--recall-queries", type=int, default=200)
     parser.add_argument(
         "--recall-ef", default=f"40,{EF_SEARCH}", help="hnsw.ef_search values to compare (comma-separated)"
@@ -183,9 +183,7 @@ async def main() -> None:
             )
         ).key
         results = (
-            {}
-            if args.recall_only
-            else await measure(db.dsn, args.data_dir, conn, key, params, args.reads, args.rounds)
+            {} if args.recall_only else await measure(db.dsn, args.data_dir, conn, key, params, args.reads)
         )
         recall = await measure_recall(conn, params["ids"], args.recall_queries, args.recall_ef.split(","))
         await conn.close()
@@ -195,7 +193,7 @@ async def main() -> None:
 
 
 async def measure(
-    dsn: str, data_dir: Path, conn: Any, key: str, params: dict[str, Any], reads: int, rounds: int
+    dsn: str, data_dir: Path, conn: Any, key: str, params: dict[str, Any], reads: int
 ) -> dict[str, list[float]]:
     rng = random.Random(11)
     list_sql = queries.list_signals_newest.sql
@@ -251,9 +249,7 @@ async def measure(
     # between our code and HTTP + Litestar.
     settings = bench_settings(data_dir).model_copy(update={"database_url": dsn})
     async with open_runtime(settings, extraction=False, waiter=True) as rt:  # caches on, as served
-        return await _measure_api(
-            dsn, conn, key, params, reads, rounds, rng, bare_list, bare_knn, service_list
-        )
+        return await _measure_api(dsn, conn, key, params, reads, rng, bare_list, bare_knn, service_list)
 
 
 async def _measure_api(
@@ -262,7 +258,6 @@ async def _measure_api(
     key: str,
     params: dict[str, Any],
     reads: int,
-    rounds: int,
     rng: random.Random,
     bare_list: Callable[..., Awaitable[bytes]],
     bare_knn: Callable[[UUID], Awaitable[None]],
@@ -344,12 +339,13 @@ async def _measure_api(
                 for _ in range(30):
                     await fn()
             results: dict[str, list[float]] = {name: [] for name in runs}
-            for _ in range(rounds):
-                for name, fn in runs.items():
-                    for _ in range(reads // rounds):
-                        started = time.perf_counter()
-                        await fn()
-                        results[name].append(time.perf_counter() - started)
+            order = list(runs.items())
+            for _ in range(reads):
+                rng.shuffle(order)
+                for name, fn in order:
+                    started = time.perf_counter()
+                    await fn()
+                    results[name].append(time.perf_counter() - started)
     return results
 
 
@@ -390,8 +386,8 @@ async def measure_recall(conn: Any, ids: list[UUID], count: int, efs: list[str])
 def report(
     total: int, args: argparse.Namespace, results: dict[str, list[float]], recall: dict[str, float]
 ) -> None:
-    print(f"\nsignals={total:,} reads={args.reads} rounds={args.rounds}", end=" ")
-    print("(ms; one client, one request at a time)")
+    print(f"\nsignals={total:,} reads={args.reads}", end=" ")
+    print("(ms; one client, one request at a time, measures interleaved)")
     p = {name: percentiles(samples) for name, samples in results.items()}
     if p:
         print(f"{'measure':34s} {'p50':>8s} {'p99':>8s}  {'goal p99':>9s}  {'met':6s} ratios")
