@@ -32,7 +32,8 @@ answer is dropped). Counting stays exact: every request still takes its token fr
 shared bucket, in the order the database sees them. What changes is only that a read refused
 in that window did its work first; it is bounded, because a process that sees the bucket run
 low goes back to waiting for the decision, and writes (which must not happen when refused)
-always wait. A small bucket (burst below ``OVERLAP_FROM``) is never overlapped at all.
+always wait. A small bucket (burst below ``OVERLAP_FROM``) is never overlapped at all: it
+never holds that many.
 """
 
 from __future__ import annotations
@@ -145,8 +146,17 @@ async def take(db: Any, bucket: UUID, limit: Limit) -> Decision:
     return Decision(limit=limit, allowed=allowed, tokens=tokens)
 
 
-def _refusal(decision: Decision) -> RateLimited:
+def _apply(
+    decision: Decision, state: MutableMapping[str, Any], bucket: UUID, levels: Levels | None, who: str
+) -> RateLimited | None:
+    """Note what the bucket held, give the answer its headers; the 429 if it is a refusal."""
+    if levels is not None:
+        levels.record(bucket, decision.tokens)
+    add_response_headers(state, decision.headers())
+    if decision.allowed:
+        return None
     limit = decision.limit
+    log.info("rate limited: %s (%s/s, burst %d)", who, limit.rate, limit.burst)
     return RateLimited(
         f"rate limit reached: {limit.burst} requests at once, then {limit.rate:g} per second; "
         f"try again in {decision.next_token_in} s",
@@ -162,15 +172,16 @@ async def enforce(
     levels: Levels | None = None,
     *,
     read: bool = False,
+    who: str = "public reads",
 ) -> Decision | None:
     """Take a token for this request; record the headers every answer to it carries, and
     raise 429 (with Retry-After) when the bucket is empty.
 
     With ``levels`` and ``read`` (a GET or HEAD) and a bucket last seen well stocked, the
     token is taken beside the handler instead and None is returned: the answer waits for
-    the decision and turns into the 429 if it is a refusal.
+    the decision and turns into the 429 if it is a refusal. ``who`` names the bucket in logs.
     """
-    if levels is not None and read and limit.burst >= OVERLAP_FROM and levels.plenty(bucket):
+    if levels is not None and read and levels.plenty(bucket):
         pending = asyncio.ensure_future(take(db, bucket, limit))
 
         async def settle() -> SignalsError | None:
@@ -179,19 +190,12 @@ async def enforce(
             except Exception:
                 log.exception("the rate limit could not be checked")
                 return SignalsError("internal error; the request was not completed")
-            levels.record(bucket, decision.tokens)
-            add_response_headers(state, decision.headers())
-            if decision.allowed:
-                return None
-            log.info("rate limited: bucket %s (%s/s, burst %d)", bucket, limit.rate, limit.burst)
-            return _refusal(decision)
+            return _apply(decision, state, bucket, levels, who)
 
         add_response_gate(state, settle)
         return None
     decision = await take(db, bucket, limit)
-    if levels is not None:
-        levels.record(bucket, decision.tokens)
-    add_response_headers(state, decision.headers())
-    if not decision.allowed:
-        raise _refusal(decision)
+    refusal = _apply(decision, state, bucket, levels, who)
+    if refusal is not None:
+        raise refusal
     return decision
