@@ -15,6 +15,16 @@ AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::times
 AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
 AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
 
+-- fragment: item_labels
+-- A list item's topic and entity labels in the model's order, looked up by primary key
+-- (columns of a select list over signals s; shared by every list page).
+(SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label)
+                           ORDER BY array_position(s.topic_ids, t.id)), '[]')
+ FROM topics t WHERE t.id = ANY(s.topic_ids)) AS topics,
+(SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type)
+                           ORDER BY array_position(s.entity_ids, e.id)), '[]')
+ FROM entities e WHERE e.id = ANY(s.entity_ids)) AS entities
+
 -- name: list_signals_newest
 -- A page of current signals, newest first, after a (created_at, id) keyset position.
 -- Every filter is optional ("IS NULL OR ..."): custom plans fold the unused ones away.
@@ -34,13 +44,7 @@ WITH page_ids AS (
 SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
        coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
        s.topic_ids, s.entity_ids, s.article_id, NULL::real AS rank,
-       -- labels in the model's order, looked up by primary key
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label)
-                                  ORDER BY array_position(s.topic_ids, t.id)), '[]')
-        FROM topics t WHERE t.id = ANY(s.topic_ids)) AS topics,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type)
-                                  ORDER BY array_position(s.entity_ids, e.id)), '[]')
-        FROM entities e WHERE e.id = ANY(s.entity_ids)) AS entities
+       -- include: item_labels
 FROM page_ids p
 JOIN signals s ON s.id = p.id
 ORDER BY p.created_at DESC, p.id DESC;
@@ -95,13 +99,7 @@ page_keys AS (
 SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
        coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
        s.topic_ids, s.entity_ids, s.article_id, p.rank, p.tier,
-       -- labels in the model's order, looked up by primary key
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label)
-                                  ORDER BY array_position(s.topic_ids, t.id)), '[]')
-        FROM topics t WHERE t.id = ANY(s.topic_ids)) AS topics,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'name', e.name, 'type', e.type)
-                                  ORDER BY array_position(s.entity_ids, e.id)), '[]')
-        FROM entities e WHERE e.id = ANY(s.entity_ids)) AS entities
+       -- include: item_labels
 FROM page_keys p
 JOIN signals s ON s.id = p.id
 ORDER BY p.tier DESC, p.rank DESC, p.created_at DESC, p.id DESC;
