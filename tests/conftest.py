@@ -90,6 +90,16 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A small pool on the module's database, set up as the service's (jsonb as values)."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=init_connection)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
 LOOPBACK_V4 = ip_network("127.0.0.1/32")
 
 

@@ -3,28 +3,16 @@ model, in batches, through the real embeddings endpoint (the stub, over HTTP); r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
-import pytest
 
-from service.db.database import init_connection
 from service.related.embeddings import Embedder
 from service.related.reembed import count_pending, reembed
 from tests.support.seeding import SeedSignal, seed_signal
 
 NEW_MODEL = "stub-embed-v2"
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=init_connection)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def test_every_current_signal_gets_the_new_models_vector_once(

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-import pytest
-
-from service.db.database import init_connection
 from service.keys.service import create_key
 from service.webhooks.retention import prune_webhook_history
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 KEEP = timedelta(days=30)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=init_connection)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def _message(db, webhook_id, name: str, age_days: float, states: list[str]) -> None:
