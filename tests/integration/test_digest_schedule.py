@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -40,6 +40,19 @@ def settings(make_settings: Any, stub: SimpleNamespace) -> Any:
     )
 
 
+async def seed_day(db: Any, day: date, title: str) -> None:
+    """Three signals on ``day`` (09:00-11:00 UTC) on two topics; ``title`` has an ``{i}``."""
+    for i in range(3):
+        await seed_signal(
+            db,
+            SeedSignal(
+                title=title.format(i=i),
+                topics=["Energy policy" if i % 2 else "Rail"],
+                created_at=datetime.combine(day, time(9 + i), UTC),
+            ),
+        )
+
+
 def test_the_setting_becomes_daily_and_monday_crons():
     assert digest_crons("06:00") == {"daily": "0 6 * * *", "weekly": "0 6 * * 1"}
     assert digest_crons("23:45") == {"daily": "45 23 * * *", "weekly": "45 23 * * 1"}
@@ -48,15 +61,7 @@ def test_the_setting_becomes_daily_and_monday_crons():
 
 async def test_two_workers_fire_each_slot_once_and_write_the_day_once(settings, stub, db, caplog):
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    for i in range(3):
-        await seed_signal(
-            db,
-            SeedSignal(
-                title=f"Scheduled signal {i} about the grid",
-                topics=["Energy policy" if i % 2 else "Rail"],
-                created_at=datetime.combine(yesterday, time(9 + i), UTC),
-            ),
-        )
+    await seed_day(db, yesterday, "Scheduled signal {i} about the grid")
     caplog.set_level(logging.INFO, logger="service.digests.service")
     stop = asyncio.Event()
 
@@ -135,15 +140,8 @@ async def test_a_scheduled_briefing_is_tried_again_after_a_passing_model_failure
     )
     stub.state.reset()
     day = datetime(2021, 3, 9 + failures, tzinfo=UTC).date()  # a day of its own per case
-    for i in range(3):  # a one-signal day is written without the model
-        await seed_signal(
-            db,
-            SeedSignal(
-                title=f"Retry test {failures}: grid signal {i}",
-                topics=["Energy policy" if i % 2 else "Rail"],
-                created_at=datetime.combine(day, time(9 + i), UTC),
-            ),
-        )
+    # three signals: a one-signal day is written without the model
+    await seed_day(db, day, f"Retry test {failures}: grid signal {{i}}")
     stub.state.push_faults([{"kind": "status", "status": 503}] * failures)
     stop = asyncio.Event()
     async with open_runtime(settings, extraction=False) as rt:
