@@ -129,15 +129,15 @@ async def take_token(connection: ASGIConnection[Any, Any, Any, Any], key: Stored
     limit = ratelimit.key_limit(key, settings) if key is not None else ratelimit.public_limit(settings)
     if limit is None:
         return
-    await ratelimit.enforce(
-        rt.db.pool,
-        connection.scope["state"],
-        key.id if key is not None else ratelimit.PUBLIC_BUCKET,
-        limit,
-        rt.rate_levels,
-        read=connection.scope.get("method") in ("GET", "HEAD"),
-        who=f"key {key.prefix}…" if key is not None else "public reads",
-    )
+    read = connection.scope.get("method") in ("GET", "HEAD")
+    bucket = key.id if key is not None else ratelimit.PUBLIC_BUCKET
+    state = connection.scope["state"]
+    try:
+        await ratelimit.enforce(rt.db.pool, state, bucket, limit, rt.rate_levels, read=read)
+    except RateLimited:
+        if key is not None:
+            log.info("rate limited: key %s… (%s/s, burst %d)", key.prefix, limit.rate, limit.burst)
+        raise
 
 
 async def require_json_body(request: Request[Any, Any, Any]) -> None:

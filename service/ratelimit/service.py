@@ -147,7 +147,7 @@ async def take(db: Any, bucket: UUID, limit: Limit) -> Decision:
 
 
 def _apply(
-    decision: Decision, state: MutableMapping[str, Any], bucket: UUID, levels: Levels | None, who: str
+    decision: Decision, state: MutableMapping[str, Any], bucket: UUID, levels: Levels | None
 ) -> RateLimited | None:
     """Note what the bucket held, give the answer its headers; the 429 if it is a refusal."""
     if levels is not None:
@@ -156,7 +156,6 @@ def _apply(
     if decision.allowed:
         return None
     limit = decision.limit
-    log.info("rate limited: %s (%s/s, burst %d)", who, limit.rate, limit.burst)
     return RateLimited(
         f"rate limit reached: {limit.burst} requests at once, then {limit.rate:g} per second; "
         f"try again in {decision.next_token_in} s",
@@ -172,14 +171,13 @@ async def enforce(
     levels: Levels | None = None,
     *,
     read: bool = False,
-    who: str = "public reads",
 ) -> Decision | None:
     """Take a token for this request; record the headers every answer to it carries, and
     raise 429 (with Retry-After) when the bucket is empty.
 
     With ``levels`` and ``read`` (a GET or HEAD) and a bucket last seen well stocked, the
     token is taken beside the handler instead and None is returned: the answer waits for
-    the decision and turns into the 429 if it is a refusal. ``who`` names the bucket in logs.
+    the decision and turns into the 429 if it is a refusal.
     """
     if levels is not None and read and levels.plenty(bucket):
         pending = asyncio.ensure_future(take(db, bucket, limit))
@@ -190,12 +188,15 @@ async def enforce(
             except Exception:
                 log.exception("the rate limit could not be checked")
                 return SignalsError("internal error; the request was not completed")
-            return _apply(decision, state, bucket, levels, who)
+            refusal = _apply(decision, state, bucket, levels)
+            if refusal is not None:
+                log.info("rate limited: bucket %s (%s/s, burst %d)", bucket, limit.rate, limit.burst)
+            return refusal
 
         add_response_gate(state, settle)
         return None
     decision = await take(db, bucket, limit)
-    refusal = _apply(decision, state, bucket, levels, who)
+    refusal = _apply(decision, state, bucket, levels)
     if refusal is not None:
         raise refusal
     return decision
