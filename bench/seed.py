@@ -96,16 +96,7 @@ async def seed_signals(db: Database, corpus: Corpus, connections: int, bulk: boo
             # Seeding only: skip the WAL flush wait per transaction (the SQL is unchanged).
             await conn.execute("SET synchronous_commit = off")
             for i in todo:  # one shared iterator: each index is taken once
-                seed = corpus.signal(i)
-                for attempt in range(10):
-                    try:
-                        await seed_signal(conn, seed)
-                        break
-                    except asyncpg.DeadlockDetectedError:
-                        # Two transactions upserting the same popular entities in another order.
-                        await asyncio.sleep(0.01 * (attempt + 1))
-                else:
-                    raise RuntimeError(f"signal {i}: deadlocked 10 times")
+                await seed_signal(conn, corpus.signal(i))
                 progress.done += 1
 
     async def reporter() -> None:

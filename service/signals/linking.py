@@ -18,26 +18,35 @@ async def topic_ids_for(conn: Any, labels: list[str]) -> list[int]:
     A slug seen before (as a topic or an alias) maps to its topic. A new slug that is a
     synonym of exactly one existing topic ("ai-infra" of "ai-infrastructure") becomes an
     alias of it; anything else becomes a new topic. Slugs never change once created.
+    New slugs are written in slug order, the same in every transaction, so two signals
+    naming the same new topics in another order wait for each other instead of deadlocking.
     """
     pairs = normalize_topics(labels)
     if not pairs:
         return []
     known = await repository.resolve_topic_slugs(conn, [slug for slug, _ in pairs])
+    label_of = dict(pairs)
+    for slug in sorted(slug for slug in label_of if known.get(slug) is None):
+        known[slug] = await _new_topic(conn, slug, label_of[slug])
     ids: list[int] = []
-    for slug, label in pairs:
-        topic_id = known.get(slug)
-        if topic_id is None:
-            candidates = await repository.topics_with_slug_prefix(conn, slug[:2])
-            target = synonym_target(slug, [c for _, c in candidates])
-            if target is not None:
-                topic_id = next(i for i, c in candidates if c == target)
-                await repository.insert_topic_alias(conn, slug, topic_id, "auto")
-                log.info("topic %r is another spelling of %r: alias recorded", slug, target)
-            else:
-                topic_id = await repository.upsert_topic(conn, slug, label)
+    for slug, _ in pairs:
+        topic_id = known[slug]
+        assert topic_id is not None
         if topic_id not in ids:
             ids.append(topic_id)
     return ids
+
+
+async def _new_topic(conn: Any, slug: str, label: str) -> int:
+    """The topic a slug not seen before stands for: an existing one it spells, or a new one."""
+    candidates = await repository.topics_with_slug_prefix(conn, slug[:2])
+    target = synonym_target(slug, [c for _, c in candidates])
+    if target is None:
+        return await repository.upsert_topic(conn, slug, label)
+    topic_id = next(i for i, c in candidates if c == target)
+    await repository.insert_topic_alias(conn, slug, topic_id, "auto")
+    log.info("topic %r is another spelling of %r: alias recorded", slug, target)
+    return topic_id
 
 
 async def link_topics_and_entities(

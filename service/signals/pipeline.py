@@ -9,10 +9,14 @@ overwrite the newer attempt.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
+
+import asyncpg
 
 from service.analysis.client import Analysis
 from service.analysis.prompt import PROMPT_VERSION, ArticleForPrompt
@@ -132,16 +136,26 @@ def _prompt_input(obtained: _Obtained) -> ArticleForPrompt:
     )
 
 
+STORE_ATTEMPTS = 3
+"""Transactions storing one analysed signal before the job fails (the LLM is never asked again)."""
+
+
 async def _store_signal(
     rt: Runtime, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
 ) -> UUID:
-    try:
-        return await _store_signal_once(rt, job, article_id, content_hash, analysis)
-    except TopicsChanged:
-        # A topic merge committed while we linked to the merged-away topic: the whole
-        # transaction rolled back; resolving the labels again finds the surviving topic.
-        log.info("job %s: a topic merged meanwhile; storing the signal again", job.id)
-        return await _store_signal_once(rt, job, article_id, content_hash, analysis)
+    for attempt in range(1, STORE_ATTEMPTS):
+        try:
+            return await _store_signal_once(rt, job, article_id, content_hash, analysis)
+        except TopicsChanged:
+            # A topic merge committed while we linked to the merged-away topic: the whole
+            # transaction rolled back; resolving the labels again finds the surviving topic.
+            log.info("job %s: a topic merged meanwhile; storing the signal again", job.id)
+        except asyncpg.TransactionRollbackError as exc:
+            # PostgreSQL chose this transaction to break a deadlock (or a serialization
+            # conflict): nothing of it was written, and the analysis is still in hand.
+            log.warning("job %s: storing the signal was rolled back (%s); storing it again", job.id, exc)
+            await asyncio.sleep(random.uniform(0.05, 0.25) * attempt)
+    return await _store_signal_once(rt, job, article_id, content_hash, analysis)
 
 
 async def _store_signal_once(

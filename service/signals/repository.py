@@ -237,13 +237,10 @@ async def link_signal_topic_ids(conn: Any, signal_id: UUID, topic_ids: list[int]
 
 async def link_signal_entities(conn: Any, signal_id: UUID, entities: list[tuple[str, str, str]]) -> None:
     if entities:
-        await queries.link_signal_entities.execute(
-            conn,
-            signal_id=signal_id,
-            names=[n for n, _, _ in entities],
-            types=[t for _, t, _ in entities],
-            keys=[k for _, _, k in entities],
-        )
+        types = [t for _, t, _ in entities]
+        keys = [k for _, _, k in entities]
+        await queries.insert_entities.execute(conn, names=[n for n, _, _ in entities], types=types, keys=keys)
+        await queries.link_signal_entities.execute(conn, signal_id=signal_id, types=types, keys=keys)
 
 
 async def get_signal(conn: Any, signal_id: UUID, restrict_topics: list[int] | None = None) -> Signal | None:

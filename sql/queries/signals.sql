@@ -64,22 +64,27 @@ WITH links AS (
 )
 UPDATE signals SET topic_ids = :topic_ids WHERE id = :signal_id;
 
+-- name: insert_entities
+-- Creates the entities not stored yet, in (type, key) order: every transaction takes new
+-- names in the same order, so two signals naming the same new entities cannot deadlock.
+-- Existing rows are left alone (no new row version, no lock held against other signals).
+INSERT INTO entities (name, type, key)
+SELECT name, type, key
+FROM unnest(:names::text[], :types::text[], :keys::text[]) AS t (name, type, key)
+ORDER BY type, key
+ON CONFLICT (type, key) DO NOTHING;
+
 -- name: link_signal_entities
--- Upserts entities by (type, folded name) and links them to a signal in the given order.
+-- Links a signal to its entities (stored by insert_entities just before, in its own statement
+-- so that names another transaction committed meanwhile are seen) in the given order.
 WITH input AS (
     -- one row per entity, position = order the model gave
-    SELECT name, type, key, position
-    FROM unnest(:names::text[], :types::text[], :keys::text[]) WITH ORDINALITY AS t (name, type, key, position)
-), upserted AS (
-    -- no-op update so existing rows are returned (and locked) as well
-    INSERT INTO entities (name, type, key)
-    SELECT name, type, key FROM input
-    ON CONFLICT (type, key) DO UPDATE SET key = EXCLUDED.key
-    RETURNING id, type, key
+    SELECT type, key, position
+    FROM unnest(:types::text[], :keys::text[]) WITH ORDINALITY AS t (type, key, position)
 ), linked AS (
     INSERT INTO signal_entities (signal_id, entity_id, position)
-    SELECT :signal_id, upserted.id, input.position
-    FROM input JOIN upserted USING (type, key)
+    SELECT :signal_id, e.id, input.position
+    FROM input JOIN entities e USING (type, key)
     RETURNING entity_id, position
 )
 -- the ids are also stored on the signal, for filtering

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -348,3 +349,55 @@ async def test_ungrounded_evidence_is_reasked_then_dropped_and_recorded(client, 
     assert kept["grounding"]["grounded"] == kept["grounding"]["checked"] - 1
     assert len(kept["key_details"]) == kept["grounding"]["grounded"]
     assert not any(d["evidence"].startswith("[stub]") for d in kept["key_details"])
+
+
+# --- storing ----------------------------------------------------------------------------------
+
+
+async def deadlocks(db: asyncpg.Connection) -> int:
+    await db.execute("SELECT pg_stat_clear_snapshot()")
+    return int(await db.fetchval("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"))
+
+
+async def test_a_deadlock_while_storing_stores_again_without_asking_the_llm_again(
+    client, site, stub, db, database_url
+):
+    """PostgreSQL breaks a deadlock by rolling back the job's store: the analysis is stored
+    again from memory, once, and the job is done."""
+    before = await deadlocks(db)
+    stub.state.push_faults([{"kind": "delay", "seconds": 1.5}])  # time to take the job's row
+    url = site.set_page("/news/plant-43", article_page(43))
+    job_id = (await client.post("/v1/signals", json={"url": url})).json()["id"]
+    other = await asyncpg.connect(database_url)
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while (await client.get(f"/v1/jobs/{job_id}")).json()["status"] != "analyzing":
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.02)
+        article_id = await db.fetchval("SELECT id FROM articles WHERE url = $1", url)
+        async with other.transaction():
+            # 1. hold the job's row: the store transaction waits for it at its last statement,
+            #    holding its new signal's reference to the article
+            await other.execute("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", UUID(job_id))
+            while not await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE jobs%'"
+            ):
+                assert asyncio.get_running_loop().time() < deadline, "the store never reached the job row"
+                await asyncio.sleep(0.02)
+            # 2. ask for the article's row: a cycle; the store waited first, so it is the one
+            #    PostgreSQL rolls back, and this statement goes through
+            await other.execute("SELECT 1 FROM articles WHERE id = $1 FOR UPDATE", article_id)
+    finally:
+        await other.close()
+    job = await wait_job(client, job_id)
+    assert job["status"] == "done", job
+    assert job["attempts"] == 1
+    assert chat_calls(stub) == 1
+    assert await db.fetchval("SELECT count(*) FROM signals WHERE article_id = $1", article_id) == 1
+    signal = (await client.get(f"/v1/signals/{job['signal_id']}")).json()
+    assert signal["topics"] and signal["key_details"]
+    deadline = asyncio.get_running_loop().time() + 10
+    while await deadlocks(db) == before:  # counters reach the statistics a moment later
+        assert asyncio.get_running_loop().time() < deadline, "no deadlock happened: the test proves nothing"
+        await asyncio.sleep(0.1)
