@@ -263,6 +263,12 @@ async def _measure_api(
     bare_knn: Callable[[UUID], Awaitable[None]],
     service_list: Callable[[str], Awaitable[bytes]],
 ) -> dict[str, list[float]]:
+    async def card_tier(word: str) -> None:
+        """The first relevance page past a common word's headline matches (a deep page): its
+        card tier, which ranks every card carrying the word, as the endpoint runs it."""
+        card = queries.list_signals_relevance_card
+        await card.fetch(conn, **dict.fromkeys(card.params) | {"q": word, "collapse": False, "limit": 21})
+
     topics, ids = params["topics"], params["ids"]
     with running_api(dsn) as base, running_api(dsn, SIGNALS_RATE_LIMIT="false") as unlimited_base:
         auth = {"Authorization": f"Bearer {key}"}
@@ -294,6 +300,12 @@ async def _measure_api(
                     f"{next_url.path}?{next_url.query}",
                     (datetime.fromisoformat(last["created_at"]), UUID(last["id"])),
                 )
+            # Relevance page 2 of each common word (still among its headline matches).
+            relevance_second: dict[str, str] = {}
+            for word in params["common"]:
+                page = await get_json("/v1/signals", q=word, sort="relevance", limit=20)
+                next_url = urlsplit(page["next"])
+                relevance_second[word] = f"{next_url.path}?{next_url.query}"
             related_ok = (await client.get(f"/v1/signals/{ids[0]}/related")).status_code == 200
             if not related_ok:
                 print("GET /v1/signals/{id}/related is not served: measuring its stored-links query instead")
@@ -322,6 +334,8 @@ async def _measure_api(
                 "fulltext common, relevance": lambda: get(
                     "/v1/signals", q=term("common"), sort="relevance", limit=20
                 ),
+                "fulltext common, relevance p2": lambda: get(relevance_second[term("common")]),
+                "fulltext common, relevance past headlines (bare)": lambda: card_tier(term("common")),
                 "fulltext rare, relevance": lambda: get(
                     "/v1/signals", q=term("rare"), sort="relevance", limit=20
                 ),

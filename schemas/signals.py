@@ -149,7 +149,8 @@ class SignalListItem(Response):
     """With ``q``: matching fragments, HTML-escaped, matches wrapped in <mark>."""
     rank: float | None = None
     """With ``sort=relevance``: the rank of the card's words (title, summary, key details;
-    higher is better); 0 for a signal that matches only in its analysis or article text."""
+    higher is better) within its group (title matches come first, then other card matches);
+    0 for a signal that matches only in its analysis or article text."""
     links: SignalLinks | None = None
 
 

@@ -59,7 +59,7 @@ class _Position(msgspec.Struct, kw_only=True, frozen=True):
     c: datetime | None = None
     r: float | None = None
     t: int | None = None
-    """With sort=relevance: 1 in the tier of signals whose card words match, 0 after it."""
+    """With sort=relevance: 2 among headline matches, 1 among other card matches, 0 after them."""
 
 
 def _parse_moment(value: str, name: str) -> date | datetime:
@@ -151,7 +151,7 @@ async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
     if cursor is not None:
         params["after_id"] = cursor.i
         if cursor.c is None or (
-            query.sort == "relevance" and (cursor.t not in (0, 1) or (cursor.t == 1 and cursor.r is None))
+            query.sort == "relevance" and (cursor.t not in (0, 1, 2) or (cursor.t > 0 and cursor.r is None))
         ):
             raise BadRequest("the cursor is not valid for this sort", reason="bad_cursor")
     return params

@@ -306,13 +306,38 @@ def _card(row: Any) -> Signal:
 # --- lists --------------------------------------------------------------------------------------
 
 
+RELEVANCE_TIERS = (
+    (2, queries.list_signals_relevance_headline),
+    (1, queries.list_signals_relevance_card),
+    (0, queries.list_signals_relevance_text),
+)
+"""sort=relevance: headline matches, then card matches, then text-only matches (tier, query)."""
+
+
 async def list_signal_rows(conn: Any, *, relevance: bool, **params: Any) -> list[Any]:
-    """Rows of one list page (plus one, to tell whether another page follows)."""
-    if relevance:
-        return await queries.list_signals_relevance.fetch(conn, **params)
-    params.pop("after_rank", None)
-    params.pop("after_tier", None)
-    return await queries.list_signals_newest.fetch(conn, **params)
+    """Rows of one list page (plus one, to tell whether another page follows).
+
+    By relevance, the tiers run in order from the cursor's, each only while the page is not
+    full: a common word's first page ranks its headline matches and never the rest.
+    """
+    after_tier = params.pop("after_tier", None)
+    after_rank = params.pop("after_rank", None)
+    if not relevance:
+        return await queries.list_signals_newest.fetch(conn, **params)
+    limit = params.pop("limit")
+    keyset = {"after_created": params.pop("after_created"), "after_id": params.pop("after_id")}
+    rows: list[Any] = []
+    for tier, query in RELEVANCE_TIERS:
+        if after_tier is not None and tier > after_tier:
+            continue  # the cursor is past this tier
+        # a tier the cursor has not reached starts at its beginning
+        position = keyset if tier == after_tier else dict.fromkeys(keyset)
+        if tier > 0:
+            position = position | {"after_rank": after_rank if tier == after_tier else None}
+        rows += await query.fetch(conn, **params, **position, limit=limit - len(rows))
+        if len(rows) >= limit:
+            break
+    return rows
 
 
 async def search_snippets(conn: Any, ids: list[UUID], q: str) -> dict[UUID, str]:

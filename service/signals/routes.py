@@ -142,9 +142,10 @@ class SignalsController(Controller):
             Literal["newest", "relevance"],
             QueryParameter(
                 description=(
-                    "newest, or relevance (needs q): signals whose title, summary or key details "
-                    "match rank first (cover density; the title weighs most), then those matching "
-                    "only in the analysis or article text, newest first"
+                    "newest, or relevance (needs q): signals whose title matches first, then those "
+                    "whose summary or key details match (each group ranked by cover density over "
+                    "the card's words, the title weighing most), then those matching only in the "
+                    "analysis or article text, newest first"
                 )
             ),
         ] = "newest",

@@ -41,68 +41,100 @@ WITH page_ids AS (
     ORDER BY s.created_at DESC, s.id DESC
     LIMIT :limit
 )
-SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
-       coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
-       s.topic_ids, s.entity_ids, s.article_id, NULL::real AS rank,
+SELECT
+       -- include: item_columns
+       NULL::real AS rank,
        -- include: item_labels
 FROM page_ids p
 JOIN signals s ON s.id = p.id
 ORDER BY p.created_at DESC, p.id DESC;
 
--- name: list_signals_relevance
--- A page of current signals matching :q in two tiers: first those whose card words (title,
--- summary, key details: search_head) match, best ts_rank_cd first; then those matching only
--- in the analysis or article text, newest first (rank 0). Keyset position (tier, rank,
--- created_at, id): :after_tier 1 continues inside the first tier, 0 inside the second.
--- websearch_to_tsquery is written inline, not in a CTE: planned per execution, it folds to
--- a constant whose words the planner finds in the column statistics (a common word's text
--- tier walks the newest rows; a rare one's uses the GIN index), as in list_signals_newest.
-WITH card_tier AS (
-    -- found through signals_search_head_idx: the cards carrying the words, not every
-    -- article mentioning them; only these are ranked
-    SELECT s.id, s.created_at, ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)) AS rank, 1 AS tier
+-- fragment: ranked_tier
+-- The rest of a ranked relevance tier (headline or card words, on signals s): the full vector
+-- matches too, the list filters, and the keyset position (rank, created_at, id) when the page
+-- continues inside this tier. Without negation, matching the card's words implies matching the
+-- full vector (search_head is a subset of it, positions kept): that one is then never read.
+AND (strpos(websearch_to_tsquery('english', :q::text)::text, '!') = 0
+OR s.search @@ websearch_to_tsquery('english', :q::text))
+AND (:after_id::uuid IS NULL
+OR (ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)), s.created_at, s.id)
+< (:after_rank::real, :after_created::timestamptz, :after_id::uuid))
+
+-- fragment: item_columns
+-- A list item's own columns over signals s (its rank and labels follow), shared by every list page.
+s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
+coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
+s.topic_ids, s.entity_ids, s.article_id,
+
+-- name: list_signals_relevance_headline
+-- sort=relevance, tier 2 of 3: current signals whose headline carries :q (the weight-A part of
+-- search_head, found through signals_headline_idx), best ts_rank_cd over the card words first.
+-- For a common word these are a tenth of the cards that carry it, so a first page ranks a
+-- tenth as many rows; the lower tiers run only when this one cannot fill the page.
+-- websearch_to_tsquery is written inline, not in a CTE: planned per execution, it folds to a
+-- constant whose words the planner finds in the column statistics.
+WITH page_keys AS (
+    SELECT s.id, s.created_at, ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)) AS rank
     FROM signals s
-    WHERE (:after_tier::int IS NULL OR :after_tier::int = 1)
-      AND s.is_current
-      AND s.search_head @@ websearch_to_tsquery('english', :q::text)
-      -- without negation, matching the card's words implies matching the full vector
-      -- (search_head is a subset of it, positions kept): no need to read that one
-      AND (strpos(websearch_to_tsquery('english', :q::text)::text, '!') = 0
-           OR s.search @@ websearch_to_tsquery('english', :q::text))
+    WHERE s.is_current
+      AND ts_filter(s.search_head, '{a}') @@ websearch_to_tsquery('english', :q::text)
+      -- include: ranked_tier
       -- include: signal_filters
-      AND (:after_tier::int IS NULL
-           OR (ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)), s.created_at, s.id)
-              < (:after_rank::real, :after_created::timestamptz, :after_id::uuid))
     ORDER BY rank DESC, s.created_at DESC, s.id DESC
     LIMIT :limit
-),
-text_tier AS (
-    -- the rest, newest first: the same walk as a newest-first search
-    SELECT s.id, s.created_at, 0::real AS rank, 0 AS tier
+)
+SELECT
+       -- include: item_columns
+       p.rank, 2 AS tier,
+       -- include: item_labels
+FROM page_keys p
+JOIN signals s ON s.id = p.id
+ORDER BY p.rank DESC, p.created_at DESC, p.id DESC;
+
+-- name: list_signals_relevance_card
+-- sort=relevance, tier 1 of 3: current signals whose summary or key details carry :q but whose
+-- headline does not (found through signals_search_head_idx), best ts_rank_cd first.
+WITH page_keys AS (
+    SELECT s.id, s.created_at, ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)) AS rank
+    FROM signals s
+    WHERE s.is_current
+      AND s.search_head @@ websearch_to_tsquery('english', :q::text)
+      AND NOT (ts_filter(s.search_head, '{a}') @@ websearch_to_tsquery('english', :q::text))
+      -- include: ranked_tier
+      -- include: signal_filters
+    ORDER BY rank DESC, s.created_at DESC, s.id DESC
+    LIMIT :limit
+)
+SELECT
+       -- include: item_columns
+       p.rank, 1 AS tier,
+       -- include: item_labels
+FROM page_keys p
+JOIN signals s ON s.id = p.id
+ORDER BY p.rank DESC, p.created_at DESC, p.id DESC;
+
+-- name: list_signals_relevance_text
+-- sort=relevance, tier 0 of 3: current signals matching :q only in the analysis or article
+-- text, newest first (rank 0): the same walk as a newest-first search.
+WITH page_keys AS (
+    SELECT s.id, s.created_at
     FROM signals s
     WHERE s.is_current
       AND s.search @@ websearch_to_tsquery('english', :q::text)
       AND NOT (s.search_head @@ websearch_to_tsquery('english', :q::text))
       -- include: signal_filters
-      AND (:after_tier::int IS DISTINCT FROM 0
+      AND (:after_id::uuid IS NULL
            OR (s.created_at, s.id) < (:after_created::timestamptz, :after_id::uuid))
     ORDER BY s.created_at DESC, s.id DESC
     LIMIT :limit
-),
-page_keys AS (
-    SELECT * FROM card_tier
-    UNION ALL
-    SELECT * FROM text_tier
-    ORDER BY tier DESC, rank DESC, created_at DESC, id DESC
-    LIMIT :limit
 )
-SELECT s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
-       coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
-       s.topic_ids, s.entity_ids, s.article_id, p.rank, p.tier,
+SELECT
+       -- include: item_columns
+       0::real AS rank, 0 AS tier,
        -- include: item_labels
 FROM page_keys p
 JOIN signals s ON s.id = p.id
-ORDER BY p.tier DESC, p.rank DESC, p.created_at DESC, p.id DESC;
+ORDER BY p.created_at DESC, p.id DESC;
 
 -- name: search_snippets
 -- Highlighted fragments of the card text for a page of search results (only the page: ts_headline re-parses text).

@@ -135,7 +135,9 @@ def assert_read_in_order(nodes: list[dict[str, Any]]) -> None:
 # included) and stop after the page; what must never happen is a scan and sort of all rows.
 CREATED_ORDER = {"signals_current_feed_idx"}
 NEWEST = queries.list_signals_newest
-RELEVANCE = queries.list_signals_relevance
+HEADLINES = queries.list_signals_relevance_headline
+CARDS = queries.list_signals_relevance_card
+TEXT = queries.list_signals_relevance_text
 
 
 async def test_newest_without_filters_walks_the_created_index(world, db):
@@ -184,23 +186,30 @@ async def test_full_text_newest_on_a_commoner_word_never_scans_everything(world,
 
 
 @pytest.mark.parametrize("q", ["zeppelin", WORDS[200], f"{WORDS[100]} {WORDS[200]}"])
-async def test_full_text_by_relevance_ranks_only_cards_found_by_the_head_index(world, db, q):
-    nodes = await explain(db, RELEVANCE, q=q)
-    # the ranked tier comes from the card words' own index, not from every match
+async def test_full_text_by_relevance_ranks_only_headlines_found_by_their_index(world, db, q):
+    nodes = await explain(db, HEADLINES, q=q)
+    # the first tier comes from the headlines' own index: not every card, not every match
+    assert_served_by(nodes, {"signals_headline_idx"})
+    print(f"\n[plan] relevance headlines {q!r}:", describe(nodes))
+
+
+@pytest.mark.parametrize("q", ["zeppelin", WORDS[200], f"{WORDS[100]} {WORDS[200]}"])
+async def test_full_text_by_relevance_then_ranks_cards_found_by_the_head_index(world, db, q):
+    nodes = await explain(db, CARDS, q=q)
     assert_served_by(nodes, {"signals_search_head_idx"})
-    print(f"\n[plan] relevance {q!r}:", describe(nodes))
+    print(f"\n[plan] relevance cards {q!r}:", describe(nodes))
 
 
-@pytest.mark.parametrize("after_tier", [1, 0])
-async def test_relevance_pages_after_the_first_stay_indexed(world, db, after_tier):
+@pytest.mark.parametrize(
+    ("query", "indexes"),
+    [
+        (HEADLINES, {"signals_headline_idx"}),
+        (CARDS, {"signals_search_head_idx"}),
+        (TEXT, {"signals_search_idx", *CREATED_ORDER}),
+    ],
+)
+async def test_relevance_pages_after_the_first_stay_indexed(world, db, query, indexes):
     after_created, after_id = world["after"]
-    nodes = await explain(
-        db,
-        RELEVANCE,
-        q=WORDS[200],
-        after_tier=after_tier,
-        after_rank=0.05,
-        after_created=after_created,
-        after_id=after_id,
-    )
-    assert_served_by(nodes, {"signals_search_head_idx", "signals_search_idx", *CREATED_ORDER})
+    ranked = {"after_rank": 0.05} if "after_rank" in query.params else {}
+    nodes = await explain(db, query, q=WORDS[200], after_created=after_created, after_id=after_id, **ranked)
+    assert_served_by(nodes, indexes)

@@ -1,4 +1,5 @@
-"""sort=relevance: the card's words rank, body-only matches follow newest first, pages never repeat."""
+"""sort=relevance: headline matches, then other card matches, each ranked; body-only matches
+follow newest first; pages never repeat."""
 
 from __future__ import annotations
 
@@ -27,12 +28,21 @@ def api(make_settings: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def world(database_url: str) -> dict[str, Any]:
-    """Where "glacier" appears decides the order: title > summary/key details > analysis/body."""
+    """Where "glacier" appears decides the order: title > summary/key details > analysis/body.
+    "summary_many" says it three times: its card outranks "title"'s, yet the headline leads."""
     placements = {
         # name: (title, summary, key detail, analysis, body, hours after T0)
         "title": ("Glacier retreat speeds up", "Scientists measured the ice.", "Ice fell.", "", "", 0),
         "summary": ("Alpine survey published", "A glacier lost a tenth.", "Mass fell.", "", "", 1),
         "detail": ("Alpine survey, part two", "Scientists measured ice.", "The glacier shrank.", "", "", 2),
+        "summary_many": (
+            "Alpine survey, part three",
+            "Glacier after glacier.",
+            "A glacier shrank.",
+            "",
+            "",
+            4,
+        ),
         "analysis_old": ("Water prices rise", "Utilities raise rates.", "Rates rose.", "glacier", "", 3),
         "body_new": ("Water rules change", "Regulators publish rules.", "Rules changed.", "", "glacier", 5),
         "body_newer": ("Water rules, again", "Regulators publish more.", "Rules changed.", "", "glacier", 6),
@@ -66,30 +76,45 @@ async def client(api: str, world: dict[str, Any]) -> AsyncIterator[httpx.AsyncCl
         yield http
 
 
-async def test_card_words_rank_first_and_body_only_matches_follow_newest_first(client, world):
+async def test_headlines_lead_then_card_words_rank_and_body_only_matches_follow_newest_first(client, world):
     page = (await client.get("/v1/signals", params={"q": "glacier", "sort": "relevance"})).json()
     order = {v: k for k, v in world["ids"].items()}
     names = [order[item["id"]] for item in page["items"]]
     assert names[0] == "title"
-    assert set(names[1:3]) == {"summary", "detail"}
-    assert names[3:] == ["body_newer", "body_new", "analysis_old"]
+    assert names[1] == "summary_many"
+    assert set(names[2:4]) == {"summary", "detail"}
+    assert names[4:] == ["body_newer", "body_new", "analysis_old"]
     ranks = [item["rank"] for item in page["items"]]
-    assert ranks[0] > ranks[1] >= ranks[2] > 0 and ranks[3:] == [0, 0, 0]
+    assert ranks[1] > ranks[0] > 0  # the headline leads a card that ranks higher
+    assert ranks[1] > ranks[2] >= ranks[3] > 0 and ranks[4:] == [0, 0, 0]
 
 
-async def test_relevance_pages_walk_ties_without_repeats_or_gaps(client, world):
+@pytest.mark.parametrize("limit", [1, 2, 3])
+async def test_relevance_pages_walk_tiers_and_ties_without_repeats_or_gaps(client, world, limit):
     seen: list[str] = []
     url: str = "/v1/signals"
-    params: dict[str, Any] | None = {"q": "glacier", "sort": "relevance", "limit": 2}
+    params: dict[str, Any] | None = {"q": "glacier", "sort": "relevance", "limit": limit}
     while True:
         page = (await client.get(url, params=params)).json()
+        assert len(page["items"]) == limit or page["next"] is None
         seen += [item["id"] for item in page["items"]]
         if page["next"] is None:
             break
         url, params = page["next"], None
     full = (await client.get("/v1/signals", params={"q": "glacier", "sort": "relevance"})).json()
     assert seen == [item["id"] for item in full["items"]]
-    assert len(seen) == 6 and world["ids"]["absent"] not in seen
+    assert len(seen) == 7 and world["ids"]["absent"] not in seen
+
+
+async def test_a_negated_word_is_excluded_from_every_tier(client, world):
+    page = (await client.get("/v1/signals", params={"q": "glacier -alpine", "sort": "relevance"})).json()
+    order = {v: k for k, v in world["ids"].items()}
+    assert [order[item["id"]] for item in page["items"]] == [
+        "title",
+        "body_newer",
+        "body_new",
+        "analysis_old",
+    ]
 
 
 async def test_the_ranked_words_stay_in_the_row_while_the_full_vector_is_toasted(database_url):
