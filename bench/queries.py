@@ -153,7 +153,13 @@ async def pick_parameters(conn: Any, corpus: Corpus) -> dict[str, Any]:
         f"{min(n for _, n in rare)}-{max(n for _, n in rare)} signals"
     )
     common_terms, rare_terms = [t for t, _ in common], [t for t, _ in rare]
-    return {"topics": [r["slug"] for r in mid], "common": common_terms, "rare": rare_terms, "ids": ids}
+    return {
+        "topics": [r["slug"] for r in mid],
+        "head_topics": [r["slug"] for r in topics[:3]],  # the biggest: a third of all signals
+        "common": common_terms,
+        "rare": rare_terms,
+        "ids": ids,
+    }
 
 
 def list_params(topic: str) -> dict[str, Any]:
@@ -354,6 +360,13 @@ async def _measure_api(
                 ),
                 "fulltext common, relevance p2": lambda: get(relevance_second[term("common")]),
                 "fulltext common, relevance past headlines (bare)": lambda: card_tier(term("common")),
+                "fulltext common in a head topic, relevance": lambda: get(
+                    "/v1/signals",
+                    q=term("common"),
+                    topic=rng.choice(params["head_topics"]),
+                    sort="relevance",
+                    limit=20,
+                ),
                 "fulltext rare, relevance": lambda: get(
                     "/v1/signals", q=term("rare"), sort="relevance", limit=20
                 ),
