@@ -10,7 +10,7 @@ calls asyncpg directly, so a named query costs exactly what a hand-written one d
 
 A condition several queries share is written once as ``-- fragment: name`` (same file
 format, never run alone) and pulled in by a line ``-- include: name``, e.g. the list
-filters that the newest-first page and both relevance tiers apply alike.
+filters that every list page applies alike.
 """
 
 from __future__ import annotations

@@ -67,9 +67,9 @@ JOIN signals s ON s.id = p.id
 ORDER BY p.created_at DESC, p.id DESC;
 
 -- fragment: ranked_tier
--- The rest of a ranked relevance tier (headline or card words, on signals s): the full vector
--- matches too, the list filters, and the keyset position (rank, created_at, id) when the page
--- continues inside this tier. Without negation, matching the card's words implies matching the
+-- The rest of a ranked relevance tier (headline or card words, on signals s; its filters are
+-- included beside it): the full vector matches too, and the keyset position (rank,
+-- created_at, id) when the page continues inside this tier. Without negation, matching the card's words implies matching the
 -- full vector (search_head is a subset of it, positions kept): that one is then never read.
 AND (strpos(websearch_to_tsquery('english', :q::text)::text, '!') = 0
 OR s.search @@ websearch_to_tsquery('english', :q::text))
