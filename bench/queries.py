@@ -289,8 +289,10 @@ async def _measure_api(
     async def card_tier(word: str) -> None:
         """The first relevance page past a common word's headline matches (a deep page): its
         card tier, which ranks every card carrying the word, as the endpoint runs it."""
-        card = queries.list_signals_relevance_card
-        await card.fetch(conn, **dict.fromkeys(card.params) | {"q": word, "collapse": False, "limit": 21})
+        ranked = queries.list_signals_relevance_ranked
+        await ranked.fetch(
+            conn, **dict.fromkeys(ranked.params) | {"q": word, "tier": 1, "collapse": False, "limit": 21}
+        )
 
     topics, ids = params["topics"], params["ids"]
     with running_api(dsn) as base, running_api(dsn, SIGNALS_RATE_LIMIT="false") as unlimited_base:

@@ -306,12 +306,8 @@ def _card(row: Any) -> Signal:
 # --- lists --------------------------------------------------------------------------------------
 
 
-RELEVANCE_TIERS = (
-    (2, queries.list_signals_relevance_headline),
-    (1, queries.list_signals_relevance_card),
-    (0, queries.list_signals_relevance_text),
-)
-"""sort=relevance: headline matches, then card matches, then text-only matches (tier, query)."""
+RELEVANCE_TIERS = (2, 1, 0)
+"""sort=relevance: headline matches, then other card matches (both ranked), then text-only matches."""
 
 
 async def list_signal_rows(conn: Any, *, relevance: bool, **params: Any) -> list[Any]:
@@ -327,14 +323,19 @@ async def list_signal_rows(conn: Any, *, relevance: bool, **params: Any) -> list
     limit = params.pop("limit")
     keyset = {"after_created": params.pop("after_created"), "after_id": params.pop("after_id")}
     rows: list[Any] = []
-    for tier, query in RELEVANCE_TIERS:
+    for tier in RELEVANCE_TIERS:
         if after_tier is not None and tier > after_tier:
             continue  # the cursor is past this tier
         # a tier the cursor has not reached starts at its beginning
         position = keyset if tier == after_tier else dict.fromkeys(keyset)
+        left = limit - len(rows)
         if tier > 0:
-            position = position | {"after_rank": after_rank if tier == after_tier else None}
-        rows += await query.fetch(conn, **params, **position, limit=limit - len(rows))
+            ranked = {"tier": tier, "after_rank": after_rank if tier == after_tier else None}
+            rows += await queries.list_signals_relevance_ranked.fetch(
+                conn, **params, **position, **ranked, limit=left
+            )
+        else:
+            rows += await queries.list_signals_relevance_text.fetch(conn, **params, **position, limit=left)
         if len(rows) >= limit:
             break
     return rows

@@ -66,67 +66,46 @@ FROM page_ids p
 JOIN signals s ON s.id = p.id
 ORDER BY p.created_at DESC, p.id DESC;
 
--- fragment: ranked_tier
--- The rest of a ranked relevance tier (headline or card words, on signals s; its filters are
--- included beside it): the full vector matches too, and the keyset position (rank,
--- created_at, id) when the page continues inside this tier. Without negation, matching the card's words implies matching the
--- full vector (search_head is a subset of it, positions kept): that one is then never read.
-AND (strpos(websearch_to_tsquery('english', :q::text)::text, '!') = 0
-OR s.search @@ websearch_to_tsquery('english', :q::text))
-AND (:after_id::uuid IS NULL
-OR (ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)), s.created_at, s.id)
-< (:after_rank::real, :after_created::timestamptz, :after_id::uuid))
-
 -- fragment: item_columns
 -- A list item's own columns over signals s (its rank and labels follow), shared by every list page.
 s.id, s.title, s.summary, s.created_at, s.published_date, s.site_name,
 coalesce(s.canonical_url, s.url) AS url, s.language, s.sentiment, s.story_id,
 s.topic_ids, s.entity_ids, s.article_id,
 
--- name: list_signals_relevance_headline
--- sort=relevance, tier 2 of 3: current signals whose headline carries :q (the weight-A part of
--- search_head, found through signals_headline_idx), best ts_rank_cd over the card words first.
--- For a common word these are a tenth of the cards that carry it, so a first page ranks a
--- tenth as many rows; the lower tiers run only when this one cannot fill the page.
+-- name: list_signals_relevance_ranked
+-- sort=relevance, a ranked tier, best ts_rank_cd over the card words first. :tier 2: current
+-- signals whose headline carries :q (the weight-A part of search_head, found through
+-- signals_headline_idx); :tier 1: those whose summary or key details carry it but whose
+-- headline does not (found through signals_search_head_idx). :tier is a constant in each
+-- custom plan, so the other tier's condition folds away. For a common word the headlines are
+-- a tenth of the cards that carry it, so a first page ranks a tenth as many rows; the lower
+-- tiers run only when the higher one cannot fill the page.
 -- websearch_to_tsquery is written inline, not in a CTE: planned per execution, it folds to a
 -- constant whose words the planner finds in the column statistics.
 WITH page_keys AS (
     SELECT s.id, s.created_at, ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)) AS rank
     FROM signals s
     WHERE s.is_current
-      AND ts_filter(s.search_head, '{a}') @@ websearch_to_tsquery('english', :q::text)
-      -- include: ranked_tier
+      AND (:tier::int = 1 OR ts_filter(s.search_head, '{a}') @@ websearch_to_tsquery('english', :q::text))
+      AND (:tier::int = 2
+           OR (s.search_head @@ websearch_to_tsquery('english', :q::text)
+               AND NOT (ts_filter(s.search_head, '{a}') @@ websearch_to_tsquery('english', :q::text))))
+      -- without negation, matching the card's words implies matching the full vector
+      -- (search_head is a subset of it, positions kept): no need to read that one
+      AND (strpos(websearch_to_tsquery('english', :q::text)::text, '!') = 0
+           OR s.search @@ websearch_to_tsquery('english', :q::text))
       -- include: signal_id_filters_by_row
       -- include: signal_filters
+      -- the keyset position, when the page continues inside this tier
+      AND (:after_id::uuid IS NULL
+           OR (ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)), s.created_at, s.id)
+              < (:after_rank::real, :after_created::timestamptz, :after_id::uuid))
     ORDER BY rank DESC, s.created_at DESC, s.id DESC
     LIMIT :limit
 )
 SELECT
        -- include: item_columns
-       p.rank, 2 AS tier,
-       -- include: item_labels
-FROM page_keys p
-JOIN signals s ON s.id = p.id
-ORDER BY p.rank DESC, p.created_at DESC, p.id DESC;
-
--- name: list_signals_relevance_card
--- sort=relevance, tier 1 of 3: current signals whose summary or key details carry :q but whose
--- headline does not (found through signals_search_head_idx), best ts_rank_cd first.
-WITH page_keys AS (
-    SELECT s.id, s.created_at, ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)) AS rank
-    FROM signals s
-    WHERE s.is_current
-      AND s.search_head @@ websearch_to_tsquery('english', :q::text)
-      AND NOT (ts_filter(s.search_head, '{a}') @@ websearch_to_tsquery('english', :q::text))
-      -- include: ranked_tier
-      -- include: signal_id_filters_by_row
-      -- include: signal_filters
-    ORDER BY rank DESC, s.created_at DESC, s.id DESC
-    LIMIT :limit
-)
-SELECT
-       -- include: item_columns
-       p.rank, 1 AS tier,
+       p.rank, :tier::int AS tier,
        -- include: item_labels
 FROM page_keys p
 JOIN signals s ON s.id = p.id

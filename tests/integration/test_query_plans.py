@@ -136,8 +136,9 @@ def assert_read_in_order(nodes: list[dict[str, Any]]) -> None:
 # included) and stop after the page; what must never happen is a scan and sort of all rows.
 CREATED_ORDER = {"signals_current_feed_idx"}
 NEWEST = queries.list_signals_newest
-HEADLINES = queries.list_signals_relevance_headline
-CARDS = queries.list_signals_relevance_card
+RANKED = queries.list_signals_relevance_ranked
+HEADLINES = {"tier": 2}  # the ranked statement's two tiers
+CARDS = {"tier": 1}
 TEXT = queries.list_signals_relevance_text
 
 
@@ -188,7 +189,7 @@ async def test_full_text_newest_on_a_commoner_word_never_scans_everything(world,
 
 @pytest.mark.parametrize("q", ["zeppelin", WORDS[200], f"{WORDS[100]} {WORDS[200]}"])
 async def test_full_text_by_relevance_ranks_only_headlines_found_by_their_index(world, db, q):
-    nodes = await explain(db, HEADLINES, q=q)
+    nodes = await explain(db, RANKED, q=q, **HEADLINES)
     # the first tier comes from the headlines' own index: not every card, not every match
     assert_served_by(nodes, {"signals_headline_idx"})
     print(f"\n[plan] relevance headlines {q!r}:", describe(nodes))
@@ -196,34 +197,36 @@ async def test_full_text_by_relevance_ranks_only_headlines_found_by_their_index(
 
 @pytest.mark.parametrize("q", ["zeppelin", WORDS[200], f"{WORDS[100]} {WORDS[200]}"])
 async def test_full_text_by_relevance_then_ranks_cards_found_by_the_head_index(world, db, q):
-    nodes = await explain(db, CARDS, q=q)
+    nodes = await explain(db, RANKED, q=q, **CARDS)
     assert_served_by(nodes, {"signals_search_head_idx"})
     print(f"\n[plan] relevance cards {q!r}:", describe(nodes))
 
 
 @pytest.mark.parametrize(
-    ("query", "indexes"),
+    ("query", "tier", "indexes"),
     [
-        (HEADLINES, {"signals_headline_idx"}),
-        (CARDS, {"signals_search_head_idx"}),
-        (TEXT, {"signals_search_idx", *CREATED_ORDER}),
+        (RANKED, HEADLINES, {"signals_headline_idx"}),
+        (RANKED, CARDS, {"signals_search_head_idx"}),
+        (TEXT, {}, {"signals_search_idx", *CREATED_ORDER}),
     ],
 )
-async def test_relevance_pages_after_the_first_stay_indexed(world, db, query, indexes):
+async def test_relevance_pages_after_the_first_stay_indexed(world, db, query, tier, indexes):
     after_created, after_id = world["after"]
     ranked = {"after_rank": 0.05} if "after_rank" in query.params else {}
-    nodes = await explain(db, query, q=WORDS[200], after_created=after_created, after_id=after_id, **ranked)
+    nodes = await explain(
+        db, query, q=WORDS[200], after_created=after_created, after_id=after_id, **ranked, **tier
+    )
     assert_served_by(nodes, indexes)
 
 
 @pytest.mark.parametrize(
-    ("query", "index"), [(HEADLINES, "signals_headline_idx"), (CARDS, "signals_search_head_idx")]
+    ("tier", "index"), [(HEADLINES, "signals_headline_idx"), (CARDS, "signals_search_head_idx")]
 )
 @pytest.mark.parametrize("word", [WORDS[10], WORDS[30], WORDS[100]])
-async def test_ranked_tiers_check_topics_on_the_rows_their_text_index_finds(world, db, query, index, word):
+async def test_ranked_tiers_check_topics_on_the_rows_their_text_index_finds(world, db, tier, index, word):
     # A big topic's GIN bitmap costs far more than PostgreSQL prices it; ANDed with the text
     # index it made a 1M-signal page 80 ms instead of 14 (sql/queries/listing.sql).
-    nodes = await explain(db, query, q=word, topic_any=[world["area"]])
+    nodes = await explain(db, RANKED, q=word, topic_any=[world["area"]], **tier)
     assert_served_by(nodes, {index})
     used = {n["Index Name"] for n in nodes if "Index Name" in n}
     assert "signals_topic_ids_idx" not in used, describe(nodes)
