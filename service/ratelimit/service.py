@@ -34,6 +34,17 @@ in that window did its work first; it is bounded, because a process that sees th
 low goes back to waiting for the decision, and writes (which must not happen when refused)
 always wait. A small bucket (burst below ``OVERLAP_FROM``) is never overlapped at all: it
 never holds that many.
+
+**Leases.** A bucket this process last saw holding at least ``LEASE_FROM`` tokens lends it a
+batch: the statement takes up to ``LEASE_MAX`` tokens (never more than an eighth of what is
+left), one for the request at hand, and the process spends the rest on the bucket's next
+requests without a database round trip, for at most ``LEASE_SECONDS``. Every request still
+spends a token taken from the one shared bucket, so no key ever exceeds its limit; what a
+lease changes is that the tokens a process holds are not there for the key's requests on
+other processes meanwhile, and that tokens a process leaves unspent when the lease lapses
+are gone (the bucket refills as usual). The ``RateLimit`` field then counts the bucket as
+this process last saw it plus the tokens it still holds. A bucket below ``LEASE_FROM``
+(every small one) is never leased: it counts request by request, exactly as before.
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +71,13 @@ PUBLIC_BUCKET = UUID(int=0)
 
 OVERLAP_FROM = 10.0
 """A read takes its token beside the handler when its bucket last held this many."""
+
+LEASE_FROM = 64.0
+"""A bucket last seen holding this many tokens lends this process a batch of them."""
+LEASE_MAX = 16
+"""The most tokens one statement takes (one for the request, the rest on lease)."""
+LEASE_SECONDS = 1.0
+"""Leased tokens unspent after this long are dropped (a lease never outlives a second)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,33 +144,67 @@ def public_limit(settings: Settings) -> Limit | None:
 
 
 class Levels:
-    """What this process last saw in each bucket (tokens left), to choose overlapping."""
+    """What this process last saw in each bucket (tokens left), to choose overlapping, and
+    the tokens it holds on lease."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._tokens: dict[UUID, float] = {}
+        self._leases: dict[UUID, tuple[int, float]] = {}
+        """bucket -> (tokens held, monotonic time the lease lapses)"""
         self._max = max_entries
 
     def plenty(self, bucket: UUID) -> bool:
         return self._tokens.get(bucket, 0.0) >= OVERLAP_FROM
 
-    def record(self, bucket: UUID, tokens: float) -> None:
+    def lease_size(self, bucket: UUID) -> int:
+        """How many tokens the next statement for ``bucket`` takes: 1, or a lease."""
+        seen = self._tokens.get(bucket, 0.0)
+        return 1 if seen < LEASE_FROM else min(LEASE_MAX, int(seen / 8))
+
+    def spend(self, bucket: UUID) -> float | None:
+        """Spend a leased token: the tokens left as this process sees them, or None when it
+        holds none (or its lease lapsed)."""
+        held, lapses = self._leases.get(bucket, (0, 0.0))
+        if held <= 0 or time.monotonic() >= lapses:
+            return None
+        self._leases[bucket] = (held - 1, lapses)
+        return self._tokens.get(bucket, 0.0) + held - 1
+
+    def record(self, bucket: UUID, tokens: float, leased: int = 0) -> float:
+        """Note a statement's result: ``tokens`` left in the bucket, ``leased`` tokens taken
+        beyond the request's own. Returns the tokens left as this process sees them."""
         if len(self._tokens) >= self._max and bucket not in self._tokens:
             self._tokens.clear()  # bounded; unknown buckets simply wait for their decision
+            self._leases.clear()
         self._tokens[bucket] = tokens
+        held, lapses = self._leases.get(bucket, (0, 0.0))
+        now = time.monotonic()
+        if now >= lapses:
+            held = 0
+        if leased > 0:
+            held, lapses = held + leased, now + LEASE_SECONDS
+        if held > 0:
+            self._leases[bucket] = (held, lapses)
+        else:
+            self._leases.pop(bucket, None)
+        return tokens + held
 
 
-async def take(db: Any, bucket: UUID, limit: Limit) -> Decision:
-    """Take a token from ``bucket`` (one database round trip)."""
-    tokens, allowed = await repository.take_token(db, bucket, rate=limit.rate, burst=limit.burst)
-    return Decision(limit=limit, allowed=allowed, tokens=tokens)
+async def take(db: Any, bucket: UUID, limit: Limit, want: int = 1) -> tuple[Decision, int]:
+    """Take a token from ``bucket`` and up to ``want - 1`` more on lease (one database round
+    trip): the decision, and how many tokens were leased."""
+    tokens, taken = await repository.take_tokens(db, bucket, rate=limit.rate, burst=limit.burst, want=want)
+    return Decision(limit=limit, allowed=taken > 0, tokens=tokens), max(0, taken - 1)
 
 
 def _apply(
-    decision: Decision, state: MutableMapping[str, Any], bucket: UUID, levels: Levels | None
+    taken: tuple[Decision, int], state: MutableMapping[str, Any], bucket: UUID, levels: Levels | None
 ) -> RateLimited | None:
     """Note what the bucket held, give the answer its headers; the 429 if it is a refusal."""
+    decision, leased = taken
     if levels is not None:
-        levels.record(bucket, decision.tokens)
+        seen = levels.record(bucket, decision.tokens, leased)
+        decision = Decision(limit=decision.limit, allowed=decision.allowed, tokens=seen)
     add_response_headers(state, decision.headers())
     if decision.allowed:
         return None
@@ -175,28 +228,36 @@ async def enforce(
     """Take a token for this request; record the headers every answer to it carries, and
     raise 429 (with Retry-After) when the bucket is empty.
 
-    With ``levels`` and ``read`` (a GET or HEAD) and a bucket last seen well stocked, the
-    token is taken beside the handler instead and None is returned: the answer waits for
-    the decision and turns into the 429 if it is a refusal.
+    With ``levels``, a token this process holds on lease is spent without a round trip.
+    Else, with ``read`` (a GET or HEAD) and a bucket last seen well stocked, the token is
+    taken beside the handler and None is returned: the answer waits for the decision and
+    turns into the 429 if it is a refusal.
     """
+    if levels is not None:
+        left = levels.spend(bucket)
+        if left is not None:
+            decision = Decision(limit=limit, allowed=True, tokens=left)
+            add_response_headers(state, decision.headers())
+            return decision
+    want = levels.lease_size(bucket) if levels is not None else 1
     if levels is not None and read and levels.plenty(bucket):
-        pending = asyncio.ensure_future(take(db, bucket, limit))
+        pending = asyncio.ensure_future(take(db, bucket, limit, want))
 
         async def settle() -> SignalsError | None:
             try:
-                decision = await pending
+                taken = await pending
             except Exception:
                 log.exception("the rate limit could not be checked")
                 return SignalsError("internal error; the request was not completed")
-            refusal = _apply(decision, state, bucket, levels)
+            refusal = _apply(taken, state, bucket, levels)
             if refusal is not None:
                 log.info("rate limited: bucket %s (%s/s, burst %d)", bucket, limit.rate, limit.burst)
             return refusal
 
         add_response_gate(state, settle)
         return None
-    decision = await take(db, bucket, limit)
-    refusal = _apply(decision, state, bucket, levels)
+    taken = await take(db, bucket, limit, want)
+    refusal = _apply(taken, state, bucket, levels)
     if refusal is not None:
         raise refusal
-    return decision
+    return taken[0]

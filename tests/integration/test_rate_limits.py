@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 from service.app import create_app
 from service.keys import service as keys
 from service.ratelimit import repository as buckets
+from service.ratelimit import service as ratelimit
 from tests.support.servers import running_asgi
 
 RATE = 0.05  # one token every 20 s: nothing refills during a test unless it waits on purpose
@@ -323,6 +324,73 @@ async def test_a_write_never_runs_before_its_token(overlap_api, conn):
     assert await conn.fetchval("SELECT count(*) FROM webhooks WHERE api_key_id = $1", key_id) == 1
 
 
+# --- leases: a well-stocked bucket lends a process a batch of tokens ----------------------------
+
+LEASE_BURST = 300  # well above service.ratelimit.service.LEASE_FROM
+
+
+async def bucket_row(conn: asyncpg.Connection, key_id: UUID) -> tuple[float, int]:
+    row = await conn.fetchrow("SELECT tokens, taken FROM rate_limit_buckets WHERE key_id = $1", key_id)
+    return float(row["tokens"]), int(row["taken"])
+
+
+async def test_a_well_stocked_bucket_lends_a_batch_and_still_counts_request_by_request(
+    overlap_app, overlap_api, conn
+):
+    created = await keys.create_key(
+        conn, name=f"l-{uuid4().hex[:6]}", scopes=["signals:read"], burst=LEASE_BURST
+    )
+    async with httpx.AsyncClient(base_url=overlap_api, headers=bearer(created.key)) as client:
+        first = await drain(client, created.key, 2)
+        # the second request's statement took 16 tokens (an eighth of what was seen, capped):
+        # one for itself, 15 this process holds
+        tokens, taken = await bucket_row(conn, created.id)
+        assert taken == 16 and int(tokens) == LEASE_BURST - 17
+        rest = await drain(client, created.key, LEASE_BURST)
+        # spending the lease asked the database nothing: the row is as the lease left it...
+    responses = first + rest
+    statuses = [r.status_code for r in responses]
+    # ...and the key got exactly its burst, with the RateLimit field counting down one by one
+    assert statuses == [200] * LEASE_BURST + [429] * 2
+    assert [limit_of(r)[1] for r in responses[:LEASE_BURST]] == list(range(LEASE_BURST - 1, -1, -1))
+    for response in responses[LEASE_BURST:]:
+        assert_rate_limited(response)
+
+
+async def test_leases_on_two_processes_never_exceed_the_burst(overlap_api, api2, conn):
+    """Each process holds its own lease; together they still serve exactly the burst."""
+    key = await new_key(conn, burst=LEASE_BURST)
+    async with httpx.AsyncClient(base_url=overlap_api) as one, httpx.AsyncClient(base_url=api2) as two:
+        await one.get("/v1/signals", params={"limit": 1}, headers=bearer(key))
+        await two.get("/v1/signals", params={"limit": 1}, headers=bearer(key))
+        responses = []
+        for _ in range(LEASE_BURST // 20 + 1):  # waves of concurrent requests on both
+            responses += await asyncio.gather(
+                *(
+                    (one if i % 2 else two).get("/v1/signals", params={"limit": 1}, headers=bearer(key))
+                    for i in range(24)
+                )
+            )
+    served = sum(r.status_code == 200 for r in responses) + 2
+    assert served == LEASE_BURST
+    assert {r.status_code for r in responses} == {200, 429}
+
+
+async def test_a_lapsed_lease_is_dropped(overlap_api, conn):
+    created = await keys.create_key(
+        conn, name=f"x-{uuid4().hex[:6]}", scopes=["signals:read"], burst=LEASE_BURST
+    )
+    async with httpx.AsyncClient(base_url=overlap_api) as client:
+        held = await drain(client, created.key, 2)
+        assert limit_of(held[-1])[1] == LEASE_BURST - 2  # 15 of them held by this process
+        await asyncio.sleep(ratelimit.LEASE_SECONDS + 0.2)
+        after = await drain(client, created.key, 1)
+    # the 15 unspent tokens lapsed; the request took a new lease of 16 from what was left
+    tokens, taken = await bucket_row(conn, created.id)
+    assert taken == 16 and int(tokens) == LEASE_BURST - 17 - 16
+    assert limit_of(after[0])[1] == LEASE_BURST - 17 - 1
+
+
 # --- the statement itself, with time set exactly ---------------------------------------------------
 
 
@@ -355,6 +423,19 @@ async def test_refill_is_continuous_capped_and_never_negative(conn):
     assert taken and tokens == pytest.approx(2, abs=0.01)
 
 
+async def test_a_statement_takes_as_many_whole_tokens_as_it_wants_and_finds(conn):
+    key_id = uuid4()
+    assert await buckets.take_tokens(conn, key_id, rate=2.0, burst=100, want=16) == (84.0, 16)
+    await set_bucket(conn, key_id, 5.5, 0)
+    tokens, taken = await buckets.take_tokens(conn, key_id, rate=2.0, burst=100, want=16)
+    assert taken == 5 and tokens == pytest.approx(0.5, abs=0.01)
+    await set_bucket(conn, key_id, 0.5, 0)
+    tokens, taken = await buckets.take_tokens(conn, key_id, rate=2.0, burst=100, want=16)
+    assert taken == 0 and tokens == pytest.approx(0.5, abs=0.01)
+    # a new bucket lends no more than it holds
+    assert await buckets.take_tokens(conn, uuid4(), rate=2.0, burst=3, want=16) == (0.0, 3)
+
+
 async def test_concurrent_statements_never_take_a_token_twice(database_url):
     pool = await asyncpg.create_pool(database_url, min_size=10, max_size=10)
     try:
@@ -365,4 +446,17 @@ async def test_concurrent_statements_never_take_a_token_twice(database_url):
     finally:
         await pool.close()
     assert sum(taken for _, taken in results) == 25
+    assert min(tokens for tokens, _ in results) >= 0
+
+
+async def test_concurrent_leases_never_take_a_token_twice(database_url):
+    pool = await asyncpg.create_pool(database_url, min_size=10, max_size=10)
+    try:
+        key_id = uuid4()
+        results = await asyncio.gather(
+            *(buckets.take_tokens(pool, key_id, rate=0.001, burst=100, want=7) for _ in range(40))
+        )
+    finally:
+        await pool.close()
+    assert sum(taken for _, taken in results) == 100
     assert min(tokens for tokens, _ in results) >= 0
