@@ -21,7 +21,7 @@ from service.entities.routes import EntitiesController
 from service.feeds.access import document_feed_security
 from service.feeds.routes import FEED_PATHS, FeedsController
 from service.health.routes import HealthController
-from service.http import authorize, problem_response, require_json_body
+from service.http import before_request, problem_response
 from service.jobs.worker import run_worker
 from service.openapi import finish_openapi
 from service.related.routes import RelatedController
@@ -77,8 +77,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
             WebhooksController,
         ],
         lifespan=[lifespan],
-        guards=[authorize],
-        before_request=require_json_body,
+        before_request=before_request,
         exception_handlers={Exception: problem_response},
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors,

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by every route: problem+json rendering, auth guard, runtime access."""
+"""HTTP plumbing shared by every route: problem+json rendering, the key check, runtime access."""
 
 from __future__ import annotations
 
@@ -93,8 +93,9 @@ def provide_runtime(state: State) -> Runtime:
 
 
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard: a route's ``opt["scope"]`` names the scope its key must hold; then the key's
-    token bucket (or, for a keyless public read, the shared public one) gives up a token.
+    """The key check (run by ``before_request``): a route's ``opt["scope"]`` names the scope
+    its key must hold; then the key's token bucket (or, for a keyless public read, the shared
+    public one) gives up a token.
 
     With SIGNALS_PUBLIC_READ a GET needs no key, but one that sends a key is served as that
     key: checked (401 if bad), limited by its own bucket and held to its topic restriction.
@@ -138,6 +139,15 @@ async def take_token(connection: ASGIConnection[Any, Any, Any, Any], key: Stored
         if key is not None:
             log.info("rate limited: key %s… (%s/s, burst %d)", key.prefix, limit.rate, limit.burst)
         raise
+
+
+async def before_request(request: Request[Any, Any, Any]) -> None:
+    """The ``before_request`` hook of every route: the key and its rate limit (``authorize``),
+    then the body's media type (``require_json_body``). Both run before the parameters are
+    parsed, as guards would; a hook rather than a guard because Litestar hands every guard
+    its own copy of the route handler, made anew on every request."""
+    await authorize(request, request.route_handler)
+    await require_json_body(request)
 
 
 async def require_json_body(request: Request[Any, Any, Any]) -> None:
