@@ -13,18 +13,24 @@ order) so drift and cache warming hit all alike, with random parameters each tim
   the same list query as a bare loop in this process: the page statement on one asyncpg
   connection (the topic's id known), rows into msgspec Structs, encoded to JSON;
 - GET /healthz through the same client: what HTTP alone costs;
+- the floors under the endpoint (``bench.floor_app``): the same service call behind one
+  plain Litestar handler, and behind a bare ASGI app, each in its own uvicorn process;
 - full text (common and rare terms, newest and relevance) through the endpoint;
 - related: GET /v1/signals/{id}/related (stored links) and the kNN query the relate step runs;
 - HNSW recall@10 of the production kNN query against the same query with the index off.
+
+This process runs on uvloop, the loop uvicorn gives the API: the client's reads and the bare
+loop's asyncpg calls pay the same event loop as the service's.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import random
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +42,7 @@ from uuid import UUID
 
 import httpx
 import msgspec
+import uvloop
 
 from bench import asgi
 from bench.rawhttp import RawClient
@@ -49,7 +56,7 @@ from service.related import repository as related_repository
 from service.related.repository import sized
 from service.runtime import open_runtime
 from service.signals.listing import SignalQuery, list_signals
-from tests.e2e.conftest import clean_env, free_port, start_signals, wait_http
+from tests.e2e.conftest import ROOT, clean_env, free_port, start_signals, wait_http
 
 KNN_K = 50  # service.related.service.NEAREST_CANDIDATES
 EF_SEARCH = str(max(related_repository.EF_SEARCH, 2 * KNN_K))  # as nearest_by_embedding sets it
@@ -99,10 +106,18 @@ _encode = msgspec.json.Encoder().encode
 
 
 @contextmanager
-def running_api(dsn: str, **settings: str) -> Iterator[str]:
+def running_api(dsn: str, floor: str | None = None, **settings: str) -> Iterator[str]:
+    """The API (``signals serve --no-worker``), or with ``floor`` one of ``bench.floor_app``'s
+    servers, on a free port."""
     port = free_port()
     env = clean_env(DATABASE_URL=dsn, SIGNALS_LOG_LEVEL="WARNING", SIGNALS_DB_POOL_MAX="10", **settings)
-    proc = start_signals("serve", "--no-worker", "--port", str(port), env=env)
+    if floor is None:
+        proc = start_signals("serve", "--no-worker", "--port", str(port), env=env)
+    else:
+        command = [sys.executable, "-m", "bench.floor_app", "--port", str(port), "--kind", floor]
+        proc = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 120, proc)
         yield f"http://127.0.0.1:{port}"
@@ -295,12 +310,19 @@ async def _measure_api(
         )
 
     topics, ids = params["topics"], params["ids"]
-    with running_api(dsn) as base, running_api(dsn, SIGNALS_RATE_LIMIT="false") as unlimited_base:
+    with (
+        running_api(dsn) as base,
+        running_api(dsn, SIGNALS_RATE_LIMIT="false") as unlimited_base,
+        running_api(dsn, floor="litestar") as litestar_base,
+        running_api(dsn, floor="asgi") as asgi_base,
+    ):
         auth = {"Authorization": f"Bearer {key}"}
         async with (
             httpx.AsyncClient(base_url=base, headers=auth, timeout=60) as client,
             RawClient(base, auth) as raw,
             RawClient(unlimited_base, auth) as unlimited,
+            RawClient(litestar_base) as litestar_floor,
+            RawClient(asgi_base) as asgi_floor,
         ):
 
             async def get_json(path: str, **query: Any) -> dict[str, Any]:
@@ -352,6 +374,12 @@ async def _measure_api(
                 "list p1 ASGI in-process (no sockets)": lambda: asgi_list(rng.choice(topics)),
                 "list p1 endpoint, rate limit off": lambda: get(
                     "/v1/signals", via=unlimited, **list_params(rng.choice(topics))
+                ),
+                "list p1 floor: one Litestar handler": lambda: get(
+                    "/floor", via=litestar_floor, topic=rng.choice(topics)
+                ),
+                "list p1 floor: bare ASGI app": lambda: get(
+                    "/floor", via=asgi_floor, topic=rng.choice(topics)
                 ),
                 "list p2 bare (asyncpg+msgspec)": lambda: bare_list(t := rng.choice(topics), second[t][1]),
                 "list p2 endpoint": lambda: get(second[rng.choice(topics)][0]),  # path and query
@@ -430,6 +458,9 @@ async def measure_recall(conn: Any, ids: list[UUID], count: int, efs: list[str])
     return recall
 
 
+_RATIO_LABELS = (("endpoint", "endpoint"), ("floor", "floor"), ("ASGI", "asgi"))
+
+
 def report(
     total: int, args: argparse.Namespace, results: dict[str, list[float]], recall: dict[str, float]
 ) -> None:
@@ -446,10 +477,9 @@ def report(
         goal = GOALS_MS.get(kind or "")
         verdict = ("met" if p99 < goal else "MISSED") if goal else ""
         ratios = ""
-        if name.startswith("list") and ("endpoint" in name or "in-process" in name):
+        if name.startswith("list") and ("endpoint" in name or "in-process" in name or "floor" in name):
             bare50, bare99 = p[name[:8] + "bare (asyncpg+msgspec)"]
-            label = "endpoint" if "endpoint" in name else "asgi" if "ASGI" in name else "service"
-            label += "/bare"
+            label = next((label for word, label in _RATIO_LABELS if word in name), "service") + "/bare"
             ratios = (
                 f"{label} p50 {p50 / bare50:4.2f}x p99 {p99 / bare99:4.2f}x"
                 f" (goal 1.25x: {'met' if p50 / bare50 <= 1.25 else 'MISSED'})"
@@ -473,4 +503,5 @@ def report(
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # The loop the API runs on (uvicorn picks uvloop), for the client and the bare loop alike.
+    uvloop.run(main())
