@@ -397,6 +397,15 @@ async def _measure_api(
                     sort="relevance",
                     limit=20,
                 ),
+                "fulltext rare in a head topic, newest": lambda: get(
+                    "/v1/signals", q=term("rare"), topic=rng.choice(params["head_topics"]), limit=20
+                ),
+                "fulltext 2 terms in a head topic, newest": lambda: get(
+                    "/v1/signals",
+                    q=f"{term('common')} {term('common')}",
+                    topic=rng.choice(params["head_topics"]),
+                    limit=20,
+                ),
                 "fulltext rare, relevance": lambda: get(
                     "/v1/signals", q=term("rare"), sort="relevance", limit=20
                 ),
