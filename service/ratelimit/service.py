@@ -38,7 +38,8 @@ never holds that many.
 **Leases.** A bucket this process last saw holding at least ``LEASE_FROM`` tokens lends it a
 batch: the statement takes up to ``LEASE_MAX`` tokens (never more than an eighth of what is
 left), one for the request at hand, and the process spends the rest on the bucket's next
-requests without a database round trip, for at most ``LEASE_SECONDS``. Every request still
+requests without a database round trip, until ``LEASE_SECONDS`` after its latest batch
+(a new batch extends what is still held). Every request still
 spends a token taken from the one shared bucket, so no key ever exceeds its limit; what a
 lease changes is that the tokens a process holds are not there for the key's requests on
 other processes meanwhile, and that tokens a process leaves unspent when the lease lapses
@@ -77,7 +78,7 @@ LEASE_FROM = 64.0
 LEASE_MAX = 16
 """The most tokens one statement takes (one for the request, the rest on lease)."""
 LEASE_SECONDS = 1.0
-"""Leased tokens unspent after this long are dropped (a lease never outlives a second)."""
+"""Leased tokens unspent this long after the latest batch are dropped."""
 
 
 @dataclass(frozen=True, slots=True)
