@@ -39,7 +39,9 @@ never holds that many.
 batch: the statement takes up to ``LEASE_MAX`` tokens (never more than an eighth of what is
 left), one for the request at hand, and the process spends the rest on the bucket's next
 requests without a database round trip, until ``LEASE_SECONDS`` after its latest batch
-(a new batch extends what is still held). Every request still
+(a new batch extends what is still held). A process has at most one lease statement in flight
+per bucket: requests that arrive meanwhile take one token each, so a burst of concurrent
+requests on a cold process cannot lease more than it spends before the lease lapses. Every request still
 spends a token taken from the one shared bucket, so no key ever exceeds its limit; what a
 lease changes is that the tokens a process holds are not there for the key's requests on
 other processes meanwhile, and that tokens a process leaves unspent when the lease lapses
@@ -152,15 +154,28 @@ class Levels:
         self._tokens: dict[UUID, float] = {}
         self._leases: dict[UUID, tuple[int, float]] = {}
         """bucket -> (tokens held, monotonic time the lease lapses)"""
+        self._leasing: set[UUID] = set()
+        """buckets with a lease statement in flight from this process"""
         self._max = max_entries
 
     def plenty(self, bucket: UUID) -> bool:
         return self._tokens.get(bucket, 0.0) >= OVERLAP_FROM
 
-    def lease_size(self, bucket: UUID) -> int:
-        """How many tokens the next statement for ``bucket`` takes: 1, or a lease."""
+    def claim(self, bucket: UUID) -> int:
+        """How many tokens the next statement for ``bucket`` takes: 1, or a lease. A lease
+        is claimed until ``record`` or ``release``: while one is in flight, every other
+        statement for the bucket takes a single token. (Without this, N requests arriving
+        together on a process that holds nothing would each lease a batch: N batches held,
+        more than the process spends before they lapse, and lapsed tokens are gone.)"""
         seen = self._tokens.get(bucket, 0.0)
-        return 1 if seen < LEASE_FROM else min(LEASE_MAX, int(seen / 8))
+        if seen < LEASE_FROM or bucket in self._leasing:
+            return 1
+        self._leasing.add(bucket)
+        return min(LEASE_MAX, int(seen / 8))
+
+    def release(self, bucket: UUID) -> None:
+        """Give up a claimed lease whose statement failed."""
+        self._leasing.discard(bucket)
 
     def spend(self, bucket: UUID) -> float | None:
         """Spend a leased token: the tokens left as this process sees them, or None when it
@@ -171,9 +186,12 @@ class Levels:
         self._leases[bucket] = (held - 1, lapses)
         return self._tokens.get(bucket, 0.0) + held - 1
 
-    def record(self, bucket: UUID, tokens: float, leased: int = 0) -> float:
+    def record(self, bucket: UUID, tokens: float, leased: int = 0, *, claimed: bool = False) -> float:
         """Note a statement's result: ``tokens`` left in the bucket, ``leased`` tokens taken
-        beyond the request's own. Returns the tokens left as this process sees them."""
+        beyond the request's own (``claimed``: the statement was this bucket's claimed lease).
+        Returns the tokens left as this process sees them."""
+        if claimed:
+            self._leasing.discard(bucket)
         if len(self._tokens) >= self._max and bucket not in self._tokens:
             self._tokens.clear()  # bounded; unknown buckets simply wait for their decision
             self._leases.clear()
@@ -191,21 +209,27 @@ class Levels:
         return tokens + held
 
 
-async def take(db: Any, bucket: UUID, limit: Limit, want: int = 1) -> tuple[Decision, int]:
-    """Take a token from ``bucket`` and up to ``want - 1`` more on lease (one database round
-    trip): the decision, and how many tokens were leased."""
-    tokens, taken = await repository.take_tokens(db, bucket, rate=limit.rate, burst=limit.burst, want=want)
-    return Decision(limit=limit, allowed=taken > 0, tokens=tokens), max(0, taken - 1)
-
-
-def _apply(
-    taken: tuple[Decision, int], state: MutableMapping[str, Any], bucket: UUID, levels: Levels | None
-) -> RateLimited | None:
-    """Note what the bucket held, give the answer its headers; the 429 if it is a refusal."""
-    decision, leased = taken
+async def take(db: Any, bucket: UUID, limit: Limit, levels: Levels | None = None) -> Decision:
+    """Take a token from ``bucket`` (one database round trip) and, when ``levels`` lets this
+    process lease, up to ``LEASE_MAX - 1`` more. The decision counts the bucket as this
+    process sees it (its lease included); ``levels`` has recorded it before anything else runs."""
+    want = levels.claim(bucket) if levels is not None else 1
+    claimed = levels is not None and want > 1
+    try:
+        tokens, taken = await repository.take_tokens(
+            db, bucket, rate=limit.rate, burst=limit.burst, want=want
+        )
+    except BaseException:
+        if claimed and levels is not None:
+            levels.release(bucket)
+        raise
     if levels is not None:
-        seen = levels.record(bucket, decision.tokens, leased)
-        decision = Decision(limit=decision.limit, allowed=decision.allowed, tokens=seen)
+        tokens = levels.record(bucket, tokens, max(0, taken - 1), claimed=claimed)
+    return Decision(limit=limit, allowed=taken > 0, tokens=tokens)
+
+
+def _apply(decision: Decision, state: MutableMapping[str, Any]) -> RateLimited | None:
+    """Give the answer the decision's headers; the 429 if it is a refusal."""
     add_response_headers(state, decision.headers())
     if decision.allowed:
         return None
@@ -240,25 +264,24 @@ async def enforce(
             decision = Decision(limit=limit, allowed=True, tokens=left)
             add_response_headers(state, decision.headers())
             return decision
-    want = levels.lease_size(bucket) if levels is not None else 1
     if levels is not None and read and levels.plenty(bucket):
-        pending = asyncio.ensure_future(take(db, bucket, limit, want))
+        pending = asyncio.ensure_future(take(db, bucket, limit, levels))
 
         async def settle() -> SignalsError | None:
             try:
-                taken = await pending
+                decision = await pending
             except Exception:
                 log.exception("the rate limit could not be checked")
                 return SignalsError("internal error; the request was not completed")
-            refusal = _apply(taken, state, bucket, levels)
+            refusal = _apply(decision, state)
             if refusal is not None:
                 log.info("rate limited: bucket %s (%s/s, burst %d)", bucket, limit.rate, limit.burst)
             return refusal
 
         add_response_gate(state, settle)
         return None
-    taken = await take(db, bucket, limit, want)
-    refusal = _apply(taken, state, bucket, levels)
+    decision = await take(db, bucket, limit, levels)
+    refusal = _apply(decision, state)
     if refusal is not None:
         raise refusal
-    return taken[0]
+    return decision

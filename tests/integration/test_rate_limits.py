@@ -376,6 +376,24 @@ async def test_leases_on_two_processes_never_exceed_the_burst(overlap_api, api2,
     assert {r.status_code for r in responses} == {200, 429}
 
 
+async def test_requests_arriving_together_lease_one_batch(overlap_api, conn):
+    """A wave of concurrent reads on a process that holds nothing leases one batch, not one
+    per request: the process never holds more than it spends before the lease lapses."""
+    created = await keys.create_key(
+        conn, name=f"c-{uuid4().hex[:6]}", scopes=["signals:read"], burst=LEASE_BURST
+    )
+    wave = 24
+    async with httpx.AsyncClient(base_url=overlap_api, headers=bearer(created.key)) as client:
+        await drain(client, created.key, 1)  # the process learns the bucket is well stocked
+        responses = await asyncio.gather(
+            *(client.get("/v1/signals", params={"limit": 1}) for _ in range(wave))
+        )
+    assert [r.status_code for r in responses] == [200] * wave
+    tokens, _ = await bucket_row(conn, created.id)
+    # the bucket gave each request its token and this process one batch at most
+    assert int(tokens) >= LEASE_BURST - 1 - wave - (ratelimit.LEASE_MAX - 1)
+
+
 async def test_a_lapsed_lease_is_dropped(overlap_api, conn):
     created = await keys.create_key(
         conn, name=f"x-{uuid4().hex[:6]}", scopes=["signals:read"], burst=LEASE_BURST
