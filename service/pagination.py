@@ -19,9 +19,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 import msgspec
 
@@ -88,8 +89,23 @@ def decode_cursor_as(token: str, kind: str, type_: type[T], *, query: Mapping[st
         raise _bad("the cursor is not valid for this request") from None
 
 
-def next_page_link(path: str, params: Mapping[str, Iterable[str]], token: str) -> str:
-    """``path`` with the request's query parameters (multi-valued kept) and ``cursor=token``."""
-    pairs = [(k, v) for k, values in params.items() if k != "cursor" for v in values]
+# A query string made only of the characters RFC 3986 allows there (what every client that
+# percent-encodes sends): it can be echoed as it came.
+_ENCODED_QUERY = re.compile(r"[A-Za-z0-9\-._~%!$'()*+,;=:@/?&]*")
+
+
+def next_page_link(scope: Mapping[str, Any], token: str) -> str:
+    """The request's path and query string (``scope``: its ASGI scope) with ``cursor=token``
+    in place of any cursor it had. Every other parameter stays as the client wrote it,
+    repeated ones and their order included; a query string holding characters that must be
+    percent-encoded is decoded and encoded again."""
+    path = scope.get("root_path", "") + scope["path"]
+    raw = bytes(scope.get("query_string", b""))
+    query = raw.decode("latin-1")
+    if _ENCODED_QUERY.fullmatch(query):
+        kept = [pair for pair in query.split("&") if pair and unquote_plus(pair.partition("=")[0]) != "cursor"]
+        kept.append(f"cursor={token}")  # base64url: nothing to encode
+        return f"{path}?{'&'.join(kept)}"
+    pairs = [(k, v) for k, v in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True) if k != "cursor"]
     pairs.append(("cursor", token))
     return f"{path}?{urlencode(pairs)}"

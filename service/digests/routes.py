@@ -132,7 +132,7 @@ class DigestsController(Controller):
             cursor=cursor,
             allowed_topics=allowed_topics(request),
         )
-        next_url = next_page_link(request.url.path, request.query_params.dict(), token) if token else None
+        next_url = next_page_link(request.scope, token) if token else None
         return DigestPage(items=items, next=next_url, limit=limit)
 
     @get(

@@ -66,7 +66,7 @@ class EntitiesController(Controller):
             allowed_topics=allowed_topics(request),
         )
         if page.next is not None:
-            page.next = next_page_link(request.url.path, request.query_params.dict(), page.next)
+            page.next = next_page_link(request.scope, page.next)
         return page
 
     @get(

@@ -178,7 +178,7 @@ class SignalsController(Controller):
         )
         page = await list_signals(rt, query)
         if page.next is not None:
-            page.next = next_page_link(request.url.path, request.query_params.dict(), page.next)
+            page.next = next_page_link(request.scope, page.next)
         return page
 
     @get(

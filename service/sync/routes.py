@@ -50,5 +50,5 @@ class SyncController(Controller):
         ] = DEFAULT_LIMIT,
     ) -> SyncPage:
         page = await service.pull_changes(rt, cursor=cursor, limit=limit, restrict=allowed_topics(request))
-        page.next = next_page_link(request.url.path, request.query_params.dict(), page.cursor)
+        page.next = next_page_link(request.scope, page.cursor)
         return page

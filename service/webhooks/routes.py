@@ -88,7 +88,7 @@ class WebhooksController(Controller):
     ) -> WebhookPage:
         page = await service.list_webhooks(rt, _key(request), limit=limit, cursor=cursor)
         if page.next is not None:
-            page.next = next_page_link(request.url.path, request.query_params.dict(), page.next)
+            page.next = next_page_link(request.scope, page.next)
         return page
 
     @get("/{webhook_id:uuid}", opt=_SCOPE, summary="A webhook endpoint", responses=_NOT_FOUND)
@@ -166,7 +166,7 @@ class WebhooksController(Controller):
     ) -> DeliveryPage:
         page = await service.list_deliveries(rt, _key(request), webhook_id, limit=limit, cursor=cursor)
         if page.next is not None:
-            page.next = next_page_link(request.url.path, request.query_params.dict(), page.next)
+            page.next = next_page_link(request.scope, page.next)
         return page
 
     @post(

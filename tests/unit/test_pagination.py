@@ -90,6 +90,31 @@ def test_a_position_of_the_wrong_shape_is_refused_when_typed():
     assert caught.value.reason == "bad_cursor"
 
 
+def scope(path: str, query: bytes, root_path: str = "") -> dict[str, object]:
+    return {"type": "http", "path": path, "root_path": root_path, "query_string": query}
+
+
 def test_next_links_keep_every_parameter_but_the_old_cursor():
-    link = next_page_link("/v1/topics", {"sort": ["count"], "topic": ["a", "b"], "cursor": ["old"]}, "new")
+    link = next_page_link(scope("/v1/topics", b"sort=count&topic=a&cursor=old&topic=b"), "new")
     assert link == "/v1/topics?sort=count&topic=a&topic=b&cursor=new"
+
+
+def test_next_links_keep_parameters_as_the_client_encoded_them():
+    query = b"q=caf%C3%A9+bar&source=Le%20Monde&entity=7&entity=9&since=2026-01-01T00:00:00%2B01:00"
+    link = next_page_link(scope("/v1/signals", query), "tok")
+    assert link == "/v1/signals?" + query.decode() + "&cursor=tok"
+
+
+def test_next_links_drop_an_encoded_cursor_and_empty_pairs():
+    link = next_page_link(scope("/v1/signals", b"curs%6Fr=old&&lang=en&cursor=older"), "new")
+    assert link == "/v1/signals?lang=en&cursor=new"
+
+
+def test_next_links_without_a_query_and_under_a_root_path():
+    assert next_page_link(scope("/v1/topics", b""), "t") == "/v1/topics?cursor=t"
+    assert next_page_link(scope("/v1/topics", b"limit=5", "/api"), "t") == "/api/v1/topics?limit=5&cursor=t"
+
+
+def test_next_links_encode_what_a_client_sent_unencoded():
+    link = next_page_link(scope("/v1/signals", "q=café <b>&cursor=old".encode()), "new")
+    assert link == "/v1/signals?q=caf%C3%A9+%3Cb%3E&cursor=new"
