@@ -103,9 +103,12 @@ def next_page_link(scope: Mapping[str, Any], token: str) -> str:
     raw = bytes(scope.get("query_string", b""))
     query = raw.decode("latin-1")
     if _ENCODED_QUERY.fullmatch(query):
-        kept = [pair for pair in query.split("&") if pair and unquote_plus(pair.partition("=")[0]) != "cursor"]
+        kept = [
+            pair for pair in query.split("&") if pair and unquote_plus(pair.partition("=")[0]) != "cursor"
+        ]
         kept.append(f"cursor={token}")  # base64url: nothing to encode
         return f"{path}?{'&'.join(kept)}"
-    pairs = [(k, v) for k, v in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True) if k != "cursor"]
+    decoded = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    pairs = [(k, v) for k, v in decoded if k != "cursor"]
     pairs.append(("cursor", token))
     return f"{path}?{urlencode(pairs)}"
