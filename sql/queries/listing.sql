@@ -13,7 +13,8 @@ AND (:until_published::date IS NULL OR s.published_date <= :until_published::dat
 
 -- fragment: signal_id_filters
 -- The topic and entity filters (and a key's topic restriction), which the topic and entity
--- GIN indexes may serve: for the newest-first page and the text-only relevance tier.
+-- GIN indexes may serve, and with :q the text and filters index (words, topics and entities
+-- looked up in one scan): for the newest-first page and the text-only relevance tier.
 AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
 AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
 AND (:topic_all::bigint[] IS NULL OR s.topic_ids @> :topic_all::bigint[])

@@ -135,6 +135,7 @@ def assert_read_in_order(nodes: list[dict[str, Any]]) -> None:
 # Newest-first pages walk signals_current_feed_idx (created_at DESC, id DESC, filter columns
 # included) and stop after the page; what must never happen is a scan and sort of all rows.
 CREATED_ORDER = {"signals_current_feed_idx"}
+TEXT_INDEX = "signals_text_filters_idx"  # the words, topics and entities of current signals
 NEWEST = queries.list_signals_newest
 RANKED = queries.list_signals_relevance_ranked
 HEADLINES = {"tier": 2}  # the ranked statement's two tiers
@@ -179,12 +180,38 @@ async def test_source_filter_uses_the_site_index(world, db):
 
 
 async def test_full_text_newest_uses_the_search_index(world, db):
-    assert_served_by(await explain(db, NEWEST, q="zeppelin"), {"signals_search_idx"})
+    assert_served_by(await explain(db, NEWEST, q="zeppelin"), {TEXT_INDEX})
 
 
 async def test_full_text_newest_on_a_commoner_word_never_scans_everything(world, db):
     # In 6% of signals: walking the newest until a page is found is as good as the GIN index.
-    assert_served_by(await explain(db, NEWEST, q=WORDS[200]), {"signals_search_idx", *CREATED_ORDER})
+    assert_served_by(await explain(db, NEWEST, q=WORDS[200]), {TEXT_INDEX, *CREATED_ORDER})
+
+
+FILTERED_WORDS = ["zeppelin", f"{WORDS[30]} {WORDS[60]}", f"{WORDS[10]} zeppelin"]
+
+
+@pytest.mark.parametrize("q", FILTERED_WORDS)
+async def test_full_text_within_a_big_topic_is_one_scan_of_the_text_and_filters_index(world, db, q):
+    # ANDing the words' bitmap with a big topic's cost 150 ms at 1M signals (migration 0014):
+    # the words and the topic are looked up together in the one index, which skips ahead in
+    # the topic's long posting list to what the words found.
+    nodes = await explain(db, NEWEST, q=q, topic_any=[world["area"]])  # 1 in 7 signals
+    assert_served_by(nodes, {TEXT_INDEX})
+    scan = next(n for n in nodes if n.get("Index Name") == TEXT_INDEX)
+    assert "topic_ids" in scan["Index Cond"] and "search" in scan["Index Cond"], describe(nodes)
+    used = {n["Index Name"] for n in nodes if "Index Name" in n}
+    assert "signals_topic_ids_idx" not in used, describe(nodes)
+    assert not [n for n in nodes if n["Node Type"] == "BitmapAnd"], describe(nodes)
+
+
+@pytest.mark.parametrize("q", FILTERED_WORDS)
+async def test_full_text_about_an_entity_never_ands_two_bitmaps(world, db, q):
+    # An entity in seven signals is best found by its own index, the words checked on those
+    # rows; what must not come back is two bitmaps built and ANDed.
+    nodes = await explain(db, NEWEST, q=q, entity_ids=[world["entity"]])
+    assert_served_by(nodes, {TEXT_INDEX, "signals_entity_ids_idx"})
+    assert not [n for n in nodes if n["Node Type"] == "BitmapAnd"], describe(nodes)
 
 
 @pytest.mark.parametrize("q", ["zeppelin", WORDS[200], f"{WORDS[100]} {WORDS[200]}"])
@@ -207,7 +234,7 @@ async def test_full_text_by_relevance_then_ranks_cards_found_by_the_head_index(w
     [
         (RANKED, HEADLINES, {"signals_headline_idx"}),
         (RANKED, CARDS, {"signals_search_head_idx"}),
-        (TEXT, {}, {"signals_search_idx", *CREATED_ORDER}),
+        (TEXT, {}, {TEXT_INDEX, *CREATED_ORDER}),
     ],
 )
 async def test_relevance_pages_after_the_first_stay_indexed(world, db, query, tier, indexes):
