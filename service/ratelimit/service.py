@@ -39,9 +39,10 @@ never holds that many.
 batch: the statement takes up to ``LEASE_MAX`` tokens (never more than an eighth of what is
 left), one for the request at hand, and the process spends the rest on the bucket's next
 requests without a database round trip, until ``LEASE_SECONDS`` after its latest batch
-(a new batch extends what is still held). A process has at most one lease statement in flight
-per bucket: requests that arrive meanwhile take one token each, so a burst of concurrent
-requests on a cold process cannot lease more than it spends before the lease lapses. Every request still
+(a new batch extends what is still held). A process asks for a batch only while it holds none
+of the bucket's tokens, one statement at a time: requests that arrive meanwhile take one
+token each, so a burst of concurrent requests cannot lease more than it spends before the
+lease lapses. Every request still
 spends a token taken from the one shared bucket, so no key ever exceeds its limit; what a
 lease changes is that the tokens a process holds are not there for the key's requests on
 other processes meanwhile, and that tokens a process leaves unspent when the lease lapses
@@ -163,15 +164,21 @@ class Levels:
 
     def claim(self, bucket: UUID) -> int:
         """How many tokens the next statement for ``bucket`` takes: 1, or a lease. A lease
-        is claimed until ``record`` or ``release``: while one is in flight, every other
+        is claimed only while this process holds none of the bucket's tokens, and stays
+        claimed until ``record`` or ``release``: while one is in flight, every other
         statement for the bucket takes a single token. (Without this, N requests arriving
-        together on a process that holds nothing would each lease a batch: N batches held,
-        more than the process spends before they lapse, and lapsed tokens are gone.)"""
+        together on a process that holds nothing would each lease a batch, and a request
+        that found the process empty could lease again just after another batch came back:
+        more held than the process spends before it lapses, and lapsed tokens are gone.)"""
         seen = self._tokens.get(bucket, 0.0)
-        if seen < LEASE_FROM or bucket in self._leasing:
+        if seen < LEASE_FROM or bucket in self._leasing or self._holds(bucket):
             return 1
         self._leasing.add(bucket)
         return min(LEASE_MAX, int(seen / 8))
+
+    def _holds(self, bucket: UUID) -> bool:
+        held, lapses = self._leases.get(bucket, (0, 0.0))
+        return held > 0 and time.monotonic() < lapses
 
     def release(self, bucket: UUID) -> None:
         """Give up a claimed lease whose statement failed."""
