@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 
 import uvloop
 
-from bench.queries import pick_parameters
+from bench.queries import percentiles, pick_parameters
 from bench.seed import bench_settings
 from bench.synthetic import Corpus
 from service.db.database import Database
@@ -32,11 +31,6 @@ from service.db.queries import queries
 OLD = "bench_words_only_idx"
 NEW = "signals_text_filters_idx"
 VARIANTS = {"before 0014": NEW, "0014": OLD}  # variant -> the index it drops for a query
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.99) - 1)]
 
 
 async def main() -> None:
@@ -82,7 +76,7 @@ async def main() -> None:
             "2 common words": lambda: {"q": " ".join(rng.sample(common, 2))},
         }
         statement = queries.list_signals_newest
-        times: dict[tuple[str, str], list[float]] = {(k, v): [] for k in kinds for v in VARIANTS}
+        times: dict[tuple[str, str], list[float]] = {(k, v): [] for k in kinds for v in VARIANTS}  # s
         for _ in range(args.rounds):
             for kind, make in kinds.items():
                 values = dict.fromkeys(statement.params) | {"collapse": False, "limit": 21} | make()
@@ -96,7 +90,7 @@ async def main() -> None:
                         await conn.execute(f"DROP INDEX {dropped}")
                         t0 = time.perf_counter()
                         await conn.fetch(statement.sql, *arguments)
-                        times[(kind, variant)].append((time.perf_counter() - t0) * 1000)
+                        times[(kind, variant)].append(time.perf_counter() - t0)
                     finally:
                         await transaction.rollback()
         print(f"signals={total:,} rounds={args.rounds} (ms; newest-first page of 20, interleaved)")

@@ -187,9 +187,9 @@ class Levels:
     def spend(self, bucket: UUID) -> float | None:
         """Spend a leased token: the tokens left as this process sees them, or None when it
         holds none (or its lease lapsed)."""
-        held, lapses = self._leases.get(bucket, (0, 0.0))
-        if held <= 0 or time.monotonic() >= lapses:
+        if not self._holds(bucket):
             return None
+        held, lapses = self._leases[bucket]
         self._leases[bucket] = (held - 1, lapses)
         return self._tokens.get(bucket, 0.0) + held - 1
 
@@ -221,17 +221,16 @@ async def take(db: Any, bucket: UUID, limit: Limit, levels: Levels | None = None
     process lease, up to ``LEASE_MAX - 1`` more. The decision counts the bucket as this
     process sees it (its lease included); ``levels`` has recorded it before anything else runs."""
     want = levels.claim(bucket) if levels is not None else 1
-    claimed = levels is not None and want > 1
     try:
         tokens, taken = await repository.take_tokens(
             db, bucket, rate=limit.rate, burst=limit.burst, want=want
         )
     except BaseException:
-        if claimed and levels is not None:
+        if levels is not None and want > 1:
             levels.release(bucket)
         raise
     if levels is not None:
-        tokens = levels.record(bucket, tokens, max(0, taken - 1), claimed=claimed)
+        tokens = levels.record(bucket, tokens, max(0, taken - 1), claimed=want > 1)
     return Decision(limit=limit, allowed=taken > 0, tokens=tokens)
 
 
