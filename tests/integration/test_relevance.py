@@ -150,3 +150,32 @@ async def test_the_ranked_words_stay_in_the_row_while_the_full_vector_is_toasted
     assert row["search_out"] and row["all_lexemes"] > 3000  # the full vector went out of line
     assert not row["head_out"] and 0 < row["head_lexemes"] < 30  # the card's words did not
     assert storage == b"m"
+
+
+async def test_a_phrase_counts_as_a_headline_match_only_when_all_its_words_are_in_the_headline(
+    client, database_url
+):
+    # Tier 1 asks "not in the headline" with every word of the query restricted to weight A.
+    # A phrase that begins at the end of the title and ends in the summary sits at adjacent
+    # positions of the card vector but is not a headline match: it must rank among the cards,
+    # not vanish from both tiers.
+    placements = {
+        "in_title": ("Farmers fight quixotic tariffs", "Growers met in the capital."),
+        "across": ("Farmers call the new levy quixotic", "Tariffs on grain start in May."),
+        "in_summary": ("Ministers defend grain policy", "They defended the quixotic tariffs."),
+        "apart": ("Quixotic plans from the ministry", "New tariffs start in May."),
+    }
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
+    try:
+        names = {
+            str(await seed_signal(conn, SeedSignal(title=title, summary=summary))): name
+            for name, (title, summary) in placements.items()
+        }
+    finally:
+        await conn.close()
+    page = (await client.get("/v1/signals", params={"q": '"quixotic tariffs"', "sort": "relevance"})).json()
+    found = [names[item["id"]] for item in page["items"]]
+    assert found[0] == "in_title"
+    assert sorted(found[1:]) == ["across", "in_summary"]  # card matches; "apart" is no phrase
+    assert all(item["rank"] > 0 for item in page["items"])  # ranked tiers, not the body tier
