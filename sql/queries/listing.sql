@@ -53,7 +53,7 @@ WITH page_ids AS (
     WHERE s.is_current
       -- include: signal_id_filters
       -- include: signal_filters
-      AND (:q::text IS NULL OR s.search @@ websearch_to_tsquery('english', :q::text))
+      AND (:q::text IS NULL OR s.search @@ signal_search_query(:q::text))
       AND (:after_created::timestamptz IS NULL
            OR (s.created_at, s.id) < (:after_created::timestamptz, :after_id::uuid))
     ORDER BY s.created_at DESC, s.id DESC
@@ -81,15 +81,16 @@ s.topic_ids, s.entity_ids, s.article_id,
 -- custom plan, so the other tier's condition folds away. For a common word the headlines are
 -- a tenth of the cards that carry it, so a first page ranks a tenth as many rows; the lower
 -- tiers run only when the higher one cannot fill the page.
--- websearch_to_tsquery is written inline, not in a CTE: planned per execution, it folds to a
--- constant whose words the planner finds in the column statistics.
+-- signal_search_query (migration 0016: websearch_to_tsquery, each word of a plain AND once)
+-- is written inline, not in a CTE: planned per execution, it folds to a constant whose words
+-- the planner finds in the column statistics.
 WITH page_keys AS (
-    SELECT s.id, s.created_at, ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)) AS rank
+    SELECT s.id, s.created_at, ts_rank_cd(s.search_head, signal_search_query(:q::text)) AS rank
     FROM signals s
     WHERE s.is_current
-      AND (:tier::int = 1 OR ts_filter(s.search_head, '{a}') @@ websearch_to_tsquery('english', :q::text))
+      AND (:tier::int = 1 OR ts_filter(s.search_head, '{a}') @@ signal_search_query(:q::text))
       AND (:tier::int = 2
-           OR (s.search_head @@ websearch_to_tsquery('english', :q::text)
+           OR (s.search_head @@ signal_search_query(:q::text)
                -- "not in the headline", asked of the vector as stored: the query with every
                -- word restricted to weight A ('debat':A) means what ts_filter(.., '{a}') @@
                -- means, without building a filtered copy of each of a common word's ~16 000
@@ -97,17 +98,17 @@ WITH page_keys AS (
                -- query's text form, where each lexeme is one quoted string; it folds to a
                -- constant in the custom plan.
                AND NOT (s.search_head @@ regexp_replace(
-                   websearch_to_tsquery('english', :q::text)::text, '(''(?:[^'']|'''')*'')', '\1:A', 'g'
+                   signal_search_query(:q::text)::text, '(''(?:[^'']|'''')*'')', '\1:A', 'g'
                )::tsquery)))
       -- without negation, matching the card's words implies matching the full vector
       -- (search_head is a subset of it, positions kept): no need to read that one
-      AND (strpos(websearch_to_tsquery('english', :q::text)::text, '!') = 0
-           OR s.search @@ websearch_to_tsquery('english', :q::text))
+      AND (strpos(signal_search_query(:q::text)::text, '!') = 0
+           OR s.search @@ signal_search_query(:q::text))
       -- include: signal_id_filters_by_row
       -- include: signal_filters
       -- the keyset position, when the page continues inside this tier
       AND (:after_id::uuid IS NULL
-           OR (ts_rank_cd(s.search_head, websearch_to_tsquery('english', :q::text)), s.created_at, s.id)
+           OR (ts_rank_cd(s.search_head, signal_search_query(:q::text)), s.created_at, s.id)
               < (:after_rank::real, :after_created::timestamptz, :after_id::uuid))
     ORDER BY rank DESC, s.created_at DESC, s.id DESC
     LIMIT :limit
@@ -127,8 +128,8 @@ WITH page_keys AS (
     SELECT s.id, s.created_at
     FROM signals s
     WHERE s.is_current
-      AND s.search @@ websearch_to_tsquery('english', :q::text)
-      AND NOT (s.search_head @@ websearch_to_tsquery('english', :q::text))
+      AND s.search @@ signal_search_query(:q::text)
+      AND NOT (s.search_head @@ signal_search_query(:q::text))
       -- include: signal_id_filters
       -- include: signal_filters
       AND (:after_id::uuid IS NULL
@@ -151,7 +152,7 @@ SELECT s.id,
            'english',
            s.summary || ' ' || coalesce((SELECT string_agg(d ->> 'text', ' ') FROM jsonb_array_elements(s.key_details) d), '')
                || ' ' || s.analysis,
-           websearch_to_tsquery('english', :q::text),
+           signal_search_query(:q::text),
            -- private-use characters mark matches; Python escapes the text, then turns them into <mark>
            'StartSel=' || chr(57344) || ', StopSel=' || chr(57345) || ', MaxFragments=2, MaxWords=28, MinWords=12, FragmentDelimiter=" … "'
        ) AS snippet
