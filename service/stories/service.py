@@ -1,24 +1,22 @@
 """Use cases behind the stories API: a page of stories, one story with its signals.
 
 Pages are keyset-paginated on (last_seen, id), newest activity first, with an opaque cursor
-that carries the last item's position, never an offset. A story that gains a signal while a
-client pages moves to the front: the client does not see it twice, and a fresh first page
-shows it.
+(``service.pagination``) that carries the last item's position, never an offset. A story
+that gains a signal while a client pages moves to the front: the client does not see it
+twice, and a fresh first page shows it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 import msgspec
 
 from schemas.stories import Story, StoryLinks, StoryListItem
 from service.errors import BadRequest, NotFound
+from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.stories import repository
 from service.stories.repository import StoryRow
@@ -27,34 +25,18 @@ MAX_LIMIT = 100
 STORY_SIGNALS_SHOWN = 100
 
 
-class _Cursor(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    k: Literal["stories"]
+class _Position(msgspec.Struct, kw_only=True, frozen=True):
+    """Where a page ended: the last story's last_seen and id."""
+
     seen: datetime
     id: UUID
 
 
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder(_Cursor).decode
-
-
-def encode_cursor(last_seen: datetime, story_id: UUID) -> str:
-    """An opaque token for the page after the story at (last_seen, id)."""
-    return (
-        base64.urlsafe_b64encode(_encode(_Cursor(k="stories", seen=last_seen, id=story_id)))
-        .decode()
-        .rstrip("=")
-    )
-
-
-def decode_cursor(token: str) -> _Cursor:
-    """The position a token names; 400 when it is not one of ours."""
-    try:
-        cursor = _decode(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise BadRequest("the cursor is not valid; start again without one", reason="bad_cursor") from None
-    if cursor.seen.tzinfo is None:
+def _decode_position(token: str) -> _Position:
+    position = decode_cursor_as(token, "stories", _Position)
+    if position.seen.tzinfo is None:
         raise BadRequest("the cursor is not valid; start again without one", reason="bad_cursor")
-    return cursor
+    return position
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +71,8 @@ async def list_stories(
     its lead's headline, which may be outside the key's topics).
     """
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_limit")
-    position = decode_cursor(cursor) if cursor else None
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_parameter")
+    position = _decode_position(cursor) if cursor else None
     async with rt.db.pool.acquire() as conn:
         rows = await repository.list_stories_page(
             conn,
@@ -100,7 +82,11 @@ async def list_stories(
             restrict_topics=_restriction(allowed_topics),
         )
     page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].last_seen, page[-1].id) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor("stories", {"seen": page[-1].last_seen, "id": page[-1].id})
+        if len(rows) > limit
+        else None
+    )
     return StoryListing(items=[_item(row) for row in page], next_cursor=next_cursor)
 
 

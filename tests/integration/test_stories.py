@@ -20,6 +20,7 @@ import pytest
 
 from service.app import create_app
 from service.keys.service import create_key
+from service.pagination import encode_cursor
 from service.related.service import relate_signal
 from service.runtime import open_runtime
 from tests.support.relating import (
@@ -232,21 +233,37 @@ async def test_stories_page_without_repeats_or_gaps(labelled, client, db):
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("query", "reason"),
     [
-        "limit=0",
-        "limit=101",
-        "limit=ten",
-        "cursor=not-a-cursor",
-        "cursor="
-        + base64.urlsafe_b64encode(b'{"k":"signals","seen":"2026-01-01T00:00:00Z","id":"x"}').decode(),
+        ("limit=0", None),
+        ("limit=101", None),
+        ("limit=ten", None),
+        ("cursor=not-a-cursor", "bad_cursor"),
+        # another endpoint's cursor, and a stories position in the old ad-hoc format
+        (
+            f"cursor={encode_cursor('signals', {'i': str(uuid4()), 'c': '2026-01-01T00:00:00Z'})}",
+            "bad_cursor",
+        ),
+        (
+            "cursor="
+            + base64.urlsafe_b64encode(b'{"k":"stories","seen":"2026-01-01T00:00:00Z","id":"x"}').decode(),
+            "bad_cursor",
+        ),
+        # a position without a time zone cannot be compared with last_seen
+        (
+            f"cursor={encode_cursor('stories', {'seen': '2026-01-01T00:00:00', 'id': str(uuid4())})}",
+            "bad_cursor",
+        ),
     ],
 )
-async def test_stories_page_refuses_bad_limits_and_cursors(labelled, client, query):
+async def test_stories_page_refuses_bad_limits_and_cursors(labelled, client, query, reason):
     response = await client.get(f"/v1/stories?{query}")
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["status"] == 400
+    body = response.json()
+    assert body["status"] == 400
+    if reason is not None:
+        assert body.get("reason") == reason, body
 
 
 async def test_one_story_with_its_signals_and_sources(labelled, client, db):
