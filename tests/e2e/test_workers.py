@@ -8,14 +8,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from service.app import create_app
-from service.keys.service import create_key
 from tests.e2e.conftest import start_signals
 from tests.support.articles import article_text
+from tests.support.keys import new_key
 from tests.support.servers import running_asgi
 
 pytestmark = pytest.mark.timeout(240)
@@ -31,11 +30,7 @@ def api(make_settings: Any, stub: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def writer_key(database_url: str) -> str:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return (await create_key(conn, name="w", scopes=["signals:write", "signals:read"])).key
-    finally:
-        await conn.close()
+    return await new_key(database_url, name="w", scopes=["signals:write", "signals:read"])
 
 
 def submit_text(api: str, key: str, seed: int) -> str:

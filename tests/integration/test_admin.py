@@ -16,10 +16,9 @@ import pytest
 from service.app import create_app
 from service.db.database import init_connection
 from service.keys import service as keys
+from tests.support.problems import assert_problem
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
-
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +78,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 2.0)
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "the change did not take effect in time"
         await asyncio.sleep(0.02)
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["code"] == code
-    return body
 
 
 async def new_partner(admin: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:

@@ -15,9 +15,8 @@ import pytest
 
 from service.app import create_app
 from service.keys.service import create_key, revoke_key
+from tests.support.problems import assert_problem
 from tests.support.servers import running_asgi
-
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +53,6 @@ async def http(api: str) -> AsyncIterator[httpx.AsyncClient]:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["code"] == code
-    assert body["type"] == f"/problems/{code}" and body["title"]
-    return body
 
 
 async def test_health_and_readiness(http):

@@ -21,10 +21,10 @@ from service.keys import service as keys
 from service.settings import SettingsError, load_settings
 from service.signals import repository as signals
 from service.stories import repository as stories
+from tests.support.problems import PROBLEM, assert_problem
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 
-PROBLEM = "application/problem+json"
 ORIGIN = "https://app.example"
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -92,15 +92,6 @@ async def world(database_url: str) -> SimpleNamespace:
 async def http(api: str, world: SimpleNamespace) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {world.reader}"}) as client:
         yield client
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM), response.headers
-    body = response.json()
-    assert body["status"] == status and body["type"].startswith("/problems/") and body["title"]
-    assert body["request_id"] == response.headers["X-Request-ID"]
-    return dict(body)
 
 
 # --- ETag and If-None-Match -----------------------------------------------------------------------

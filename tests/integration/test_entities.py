@@ -15,12 +15,12 @@ import pytest
 from service.app import create_app
 from service.db.database import init_connection
 from service.db.queries import queries
-from service.keys.service import create_key
 from service.pagination import encode_cursor
+from tests.support.keys import new_key
+from tests.support.problems import assert_problem
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 
-PROBLEM = "application/problem+json"
 NORTHWIND = ("Northwind Energy", "organization")
 NORTHRAIL = ("Northwind Rail", "organization")
 DANA = ("Dana Whitfield", "person")
@@ -36,11 +36,7 @@ def api(make_settings: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def reader_key(database_url: str) -> str:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return (await create_key(conn, name="reader", scopes=["signals:read"])).key
-    finally:
-        await conn.close()
+    return await new_key(database_url, name="reader", scopes=["signals:read"])
 
 
 @pytest.fixture
@@ -81,18 +77,6 @@ async def seeded(database_url: str) -> SimpleNamespace:
     finally:
         await conn.close()
     return SimpleNamespace(signals=ids, entity={row["name"]: row["id"] for row in rows})
-
-
-def assert_problem(
-    response: httpx.Response, status: int, code: str, reason: str | None = None
-) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["code"] == code
-    if reason is not None:
-        assert body.get("reason") == reason, body
-    return body
 
 
 async def all_pages(http: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:

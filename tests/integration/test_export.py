@@ -18,10 +18,10 @@ import pytest
 
 from service.app import create_app
 from service.db.database import init_connection
-from service.keys.service import create_key
 from service.runtime import open_runtime
 from service.signals.export import CSV_COLUMNS, neutralize_cell, prepare_export
 from service.signals.listing import SignalQuery
+from tests.support.keys import new_key
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 
@@ -38,11 +38,7 @@ def api(make_settings: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def reader_key(database_url: str) -> str:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return (await create_key(conn, name="reader", scopes=["signals:read"])).key
-    finally:
-        await conn.close()
+    return await new_key(database_url, name="reader", scopes=["signals:read"])
 
 
 @pytest.fixture

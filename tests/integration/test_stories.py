@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from service.app import create_app
-from service.keys.service import create_key
 from service.pagination import encode_cursor
 from service.related.service import relate_signal
 from service.runtime import open_runtime
+from tests.support.keys import new_key
 from tests.support.relating import (
     EMBEDDING_MODEL,
     rerun_clustering,
@@ -75,11 +75,7 @@ def api(settings_for: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def key(database_url: str) -> str:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return (await create_key(conn, name="reader-writer", scopes=["signals:read", "signals:write"])).key
-    finally:
-        await conn.close()
+    return await new_key(database_url, name="reader-writer", scopes=["signals:read", "signals:write"])
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ from service.db.database import init_connection
 from service.db.queries import queries
 from service.keys.service import create_key
 from service.pagination import encode_cursor
+from tests.support.problems import assert_problem
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 
-PROBLEM = "application/problem+json"
 # Windows far from "now", so tests that use the default window do not see these signals.
 W0 = datetime(2025, 3, 10, tzinfo=UTC)  # a Monday
 W1 = W0 + timedelta(days=7)
@@ -52,18 +52,6 @@ async def http(api: str, keys: SimpleNamespace) -> AsyncIterator[httpx.AsyncClie
         base_url=api, headers={"Authorization": f"Bearer {keys.reader}"}, timeout=30
     ) as client:
         yield client
-
-
-def assert_problem(
-    response: httpx.Response, status: int, code: str, reason: str | None = None
-) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["code"] == code
-    if reason is not None:
-        assert body.get("reason") == reason, body
-    return body
 
 
 async def connect(database_url: str) -> asyncpg.Connection:
