@@ -368,26 +368,31 @@ async def _measure_api(
                 # estimates it as two independent ones (bench/README.md, sixth session)
                 return " ".join(rng.sample(params["common"], 2))
 
+            # Every list measure of a round asks for the same topic (drawn per round): the ratios
+            # compare one workload through different paths. Drawn per measure, as before, the
+            # topics' own spread (0.5-1.3 % of signals each) moved each p50 by several per cent
+            # on its own, more than some of the differences measured.
+            round_topic: list[str] = [topics[0]]
+
+            def topic() -> str:
+                return round_topic[0]
+
             runs: dict[str, Callable[[], Awaitable[Any]]] = {
                 "http floor (GET /healthz)": lambda: get("/healthz"),
-                "list p1 bare (asyncpg+msgspec)": lambda: bare_list(rng.choice(topics)),
-                "list p1 endpoint": lambda: get("/v1/signals", **list_params(rng.choice(topics))),
-                "list p1 endpoint, httpx client": lambda: get_json(
-                    "/v1/signals", **list_params(rng.choice(topics))
-                ),
-                "list p1 in-process (no HTTP)": lambda: service_list(rng.choice(topics)),
-                "list p1 ASGI in-process (no sockets)": lambda: asgi_list(rng.choice(topics)),
+                "list p1 bare (asyncpg+msgspec)": lambda: bare_list(topic()),
+                "list p1 endpoint": lambda: get("/v1/signals", **list_params(topic())),
+                "list p1 endpoint, httpx client": lambda: get_json("/v1/signals", **list_params(topic())),
+                "list p1 in-process (no HTTP)": lambda: service_list(topic()),
+                "list p1 ASGI in-process (no sockets)": lambda: asgi_list(topic()),
                 "list p1 endpoint, rate limit off": lambda: get(
-                    "/v1/signals", via=unlimited, **list_params(rng.choice(topics))
+                    "/v1/signals", via=unlimited, **list_params(topic())
                 ),
                 "list p1 floor: one Litestar handler": lambda: get(
-                    "/floor", via=litestar_floor, topic=rng.choice(topics)
+                    "/floor", via=litestar_floor, topic=topic()
                 ),
-                "list p1 floor: bare ASGI app": lambda: get(
-                    "/floor", via=asgi_floor, topic=rng.choice(topics)
-                ),
-                "list p2 bare (asyncpg+msgspec)": lambda: bare_list(t := rng.choice(topics), second[t][1]),
-                "list p2 endpoint": lambda: get(second[rng.choice(topics)][0]),  # path and query
+                "list p1 floor: bare ASGI app": lambda: get("/floor", via=asgi_floor, topic=topic()),
+                "list p2 bare (asyncpg+msgspec)": lambda: bare_list(topic(), second[topic()][1]),
+                "list p2 endpoint": lambda: get(second[topic()][0]),  # path and query
                 "fulltext common, newest": lambda: get("/v1/signals", q=term("common"), limit=20),
                 "fulltext rare, newest": lambda: get("/v1/signals", q=term("rare"), limit=20),
                 "fulltext common, relevance": lambda: get(
@@ -426,10 +431,12 @@ async def _measure_api(
             }
             for fn in runs.values():  # warm-up: caches, prepared statements, the server's pool
                 for _ in range(30):
+                    round_topic[0] = rng.choice(topics)
                     await fn()
             results: dict[str, list[float]] = {name: [] for name in runs}
             order = list(runs.items())
             for _ in range(reads):
+                round_topic[0] = rng.choice(topics)
                 rng.shuffle(order)
                 for name, fn in order:
                     started = time.perf_counter()
