@@ -17,6 +17,9 @@ order) so drift and cache warming hit all alike, with random parameters each tim
   plain Litestar handler, and behind a bare ASGI app, each in its own uvicorn process;
 - full text (common and rare terms, newest and relevance) through the endpoint;
 - related: GET /v1/signals/{id}/related (stored links) and the kNN query the relate step runs;
+- analysts' aggregates (no goal in the issue): topics and entities counted over a 30-day and
+  a 365-day window, and the weekly timeline of one of the three biggest topics over the whole
+  corpus, each window ending where the corpus ends;
 - HNSW recall@10 of the production kNN query against the same query with the index off.
 
 This process runs on uvloop, the loop uvicorn gives the API: the client's reads and the bare
@@ -34,7 +37,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -373,6 +376,11 @@ async def _measure_api(
             # topics' own spread (0.5-1.3 % of signals each) moved each p50 by several per cent
             # on its own, more than some of the differences measured.
             round_topic: list[str] = [topics[0]]
+            first, last = await conn.fetchrow("SELECT min(created_at), max(created_at) FROM signals")
+            start, end = first.isoformat(), (last + timedelta(seconds=1)).isoformat()
+
+            def days_before_end(days: int) -> str:
+                return (last + timedelta(seconds=1) - timedelta(days=days)).isoformat()
 
             def topic() -> str:
                 return round_topic[0]
@@ -428,6 +436,19 @@ async def _measure_api(
                     else (lambda: related_bare(rng.choice(ids)))
                 ),
                 "related kNN query (k=50, bare)": lambda: bare_knn(rng.choice(ids)),
+                "topics, 30-day window, trending": lambda: get(
+                    "/v1/topics", since=days_before_end(30), until=end, sort="trending"
+                ),
+                "topics, 365-day window": lambda: get("/v1/topics", since=days_before_end(365), until=end),
+                "entities, 365-day window": lambda: get(
+                    "/v1/entities", since=days_before_end(365), until=end
+                ),
+                "timeline, a head topic, all weeks": lambda: get(
+                    f"/v1/topics/{rng.choice(params['head_topics'])}/timeline",
+                    interval="week",
+                    since=start,
+                    until=end,
+                ),
             }
             for fn in runs.values():  # warm-up: caches, prepared statements, the server's pool
                 for _ in range(30):
