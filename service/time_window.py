@@ -108,3 +108,75 @@ def resolve_window(
     if end - start > MAX_WINDOW:
         raise _bad("since", f"a window may be at most {MAX_WINDOW.days} days long")
     return Window(start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class DayPieces:
+    """A span cut at some instants, as the analysts' aggregates read it: whole UTC days
+    (``[day_from[i], day_to[i])``) from the daily counts (sql/migrations/0017), and the days
+    a cut falls inside, clipped to the span (``[raw_from[i], raw_to[i])``), from the signals.
+
+    No day read from the daily counts has a cut inside it, so its count belongs to one side
+    of every cut; the pieces together cover the span exactly once.
+    """
+
+    day_from: list[date]
+    day_to: list[date]
+    raw_from: list[datetime]
+    raw_to: list[datetime]
+
+    @classmethod
+    def of(cls, *cuts: datetime) -> DayPieces:
+        """The pieces of ``[cuts[0], cuts[-1])`` cut at every instant given (ascending)."""
+        cuts = tuple(cut.astimezone(UTC) for cut in cuts)
+        start, end = cuts[0], cuts[-1]
+        pieces = cls([], [], [], [])
+        if start >= end:
+            return pieces
+        # the days a cut falls inside (not on their midnight), clipped to the span: from signals
+        partial: list[tuple[datetime, datetime]] = []
+        for cut in cuts:
+            low, high = _midnight_at_or_before(cut), _midnight_at_or_after(cut)
+            if low == high:
+                continue
+            low, high = max(low, start), min(high, end)
+            if partial and low <= partial[-1][1]:  # touching the previous one: one piece
+                partial[-1] = (partial[-1][0], high)
+            else:
+                partial.append((low, high))
+        # every day between them from the daily counts
+        cursor = start
+        for low, high in partial:
+            if cursor < low:
+                pieces.day_from.append(cursor.date())
+                pieces.day_to.append(low.date())
+            pieces.raw_from.append(low)
+            pieces.raw_to.append(high)
+            cursor = high
+        if cursor < end:
+            pieces.day_from.append(cursor.date())
+            pieces.day_to.append(end.date())
+        return pieces
+
+    @classmethod
+    def raw(cls, start: datetime, end: datetime) -> DayPieces:
+        """``[start, end)`` read from the signals alone (a filter the daily counts cannot apply)."""
+        return cls([], [], [start], [end]) if start < end else cls([], [], [], [])
+
+    def params(self) -> dict[str, list[date] | list[datetime]]:
+        return {
+            "day_from": self.day_from,
+            "day_to": self.day_to,
+            "raw_from": self.raw_from,
+            "raw_to": self.raw_to,
+        }
+
+
+def _midnight_at_or_before(moment: datetime) -> datetime:
+    utc = moment.astimezone(UTC)
+    return datetime.combine(utc.date(), time.min, UTC)
+
+
+def _midnight_at_or_after(moment: datetime) -> datetime:
+    floor = _midnight_at_or_before(moment)
+    return floor if floor == moment else floor + timedelta(days=1)

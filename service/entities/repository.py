@@ -8,6 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 from service.db.queries import queries
+from service.time_window import DayPieces
 
 
 class EntityRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -68,8 +69,10 @@ async def list_entities_page(
         "limit": limit,
     }
     if sort == "count":
+        # whole days from the daily counts, unless a topic restriction must be checked per signal
+        pieces = DayPieces.raw(since, until) if restrict_topics is not None else DayPieces.of(since, until)
         rows = await queries.count_entities_by_count.fetch(
-            conn, since=since, until=until, after_count=after["count"] if after else None, **common
+            conn, after_count=after["count"] if after else None, **pieces.params(), **common
         )
     elif sort == "name":
         rows = await queries.list_entities_by_name.fetch(

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 from service.db.queries import queries
+from service.time_window import DayPieces
 
 
 class TopicRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -53,8 +54,7 @@ async def count_topics_page(
     params: dict[str, Any] = {
         "restrict_topics": restrict_topics,
         "since": since,
-        "until": until,
-        "previous_since": previous_since,
+        **DayPieces.of(previous_since, since, until).params(),
         "after_count": after_count,
         "after_id": after_id,
         "limit": limit,
@@ -82,7 +82,12 @@ async def topic_timeline(
     conn: Any, topic_id: int, interval: str, since: datetime, until: datetime
 ) -> list[BucketRow]:
     rows = await queries.topic_timeline.fetch(
-        conn, topic_id=topic_id, interval=interval, since=since, until=until
+        conn,
+        topic_id=topic_id,
+        interval=interval,
+        since=since,
+        until=until,
+        **DayPieces.of(since, until).params(),
     )
     return [BucketRow(**dict(row)) for row in rows]
 

@@ -1,16 +1,24 @@
 -- name: count_entities_by_count
--- A page of entities by current signals in [since, until), most first; optionally one type or names matching q.
-WITH counted AS (
-    -- mentions per entity in the window: a single range scan on created_at
-    SELECT e.entity_id, count(*) AS count
-    FROM signals s
+-- A page of entities by current signals in [since, until), most first; optionally one type or names
+-- matching q. The window comes as DayPieces (service/time_window.py): whole days from the daily
+-- counts, partial days from the signals; a topic-restricted key's window comes as signals only
+-- (the daily counts do not know which of an entity's signals are on its topics).
+WITH hits AS (
+    SELECT d.entity_id, d.signals AS n
+    FROM unnest(:day_from::date[], :day_to::date[]) AS r (day_from, day_to)
+    JOIN entity_days d ON d.day >= r.day_from AND d.day < r.day_to
+    UNION ALL
+    SELECT e.entity_id, 1
+    FROM unnest(:raw_from::timestamptz[], :raw_to::timestamptz[]) AS r (raw_from, raw_to)
+    JOIN signals s ON s.is_current AND s.created_at >= r.raw_from AND s.created_at < r.raw_to
     CROSS JOIN LATERAL unnest(s.entity_ids) AS e (entity_id)
-    WHERE s.is_current
-      AND s.created_at >= :since::timestamptz
-      AND s.created_at < :until::timestamptz
-      -- a topic-restricted key counts (and sees) only its topics' signals
-      AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
-    GROUP BY e.entity_id
+    -- a topic-restricted key counts (and sees) only its topics' signals
+    WHERE (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
+), counted AS (
+    SELECT entity_id, sum(n) AS count
+    FROM hits
+    GROUP BY entity_id
+    HAVING sum(n) > 0
 )
 SELECT en.id, en.name, en.type, c.count
 FROM counted c

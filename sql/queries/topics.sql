@@ -1,23 +1,31 @@
+-- fragment: topic_window_hits
+-- One row per topic and whole day (from the daily counts) or per topic and signal (partial
+-- days, from the signals) in the DayPieces of [previous_since, until) cut at since
+-- (service/time_window.py): n signals, in_window = at or after since. A topic-restricted key
+-- counts its own topics only.
+SELECT d.topic_id, d.signals AS n, d.day::timestamp AT TIME ZONE 'UTC' >= :since::timestamptz AS in_window
+FROM unnest(:day_from::date[], :day_to::date[]) AS r (day_from, day_to)
+JOIN topic_days d ON d.day >= r.day_from AND d.day < r.day_to
+WHERE (:restrict_topics::bigint[] IS NULL OR d.topic_id = ANY(:restrict_topics::bigint[]))
+UNION ALL
+SELECT t.topic_id, 1, s.created_at >= :since::timestamptz
+FROM unnest(:raw_from::timestamptz[], :raw_to::timestamptz[]) AS r (raw_from, raw_to)
+JOIN signals s ON s.is_current AND s.created_at >= r.raw_from AND s.created_at < r.raw_to
+CROSS JOIN LATERAL unnest(s.topic_ids) AS t (topic_id)
+WHERE (:restrict_topics::bigint[] IS NULL OR t.topic_id = ANY(:restrict_topics::bigint[]))
+
 -- name: count_topics_by_count
 -- A page of topics by current signals in [since, until), most first, with the previous window's counts.
 WITH hits AS (
-    -- one row per (current signal, topic) over both windows: one index-only range scan
-    SELECT t.topic_id, s.created_at >= :since::timestamptz AS in_window
-    FROM signals s
-    CROSS JOIN LATERAL unnest(s.topic_ids) AS t (topic_id)
-    WHERE s.is_current
-      AND s.created_at >= :previous_since::timestamptz
-      AND s.created_at < :until::timestamptz
-      -- a topic-restricted key sees its own topics only
-      AND (:restrict_topics::bigint[] IS NULL OR t.topic_id = ANY(:restrict_topics::bigint[]))
+    -- include: topic_window_hits
 ), counted AS (
     -- per topic: this window and the one before; only topics seen in this window are listed
     SELECT topic_id,
-           count(*) FILTER (WHERE in_window) AS count,
-           count(*) FILTER (WHERE NOT in_window) AS previous_count
+           coalesce(sum(n) FILTER (WHERE in_window), 0) AS count,
+           coalesce(sum(n) FILTER (WHERE NOT in_window), 0) AS previous_count
     FROM hits
     GROUP BY topic_id
-    HAVING count(*) FILTER (WHERE in_window) > 0
+    HAVING sum(n) FILTER (WHERE in_window) > 0
 ), page AS (
     -- keyset and limit before the join: labels are looked up for one page only
     SELECT topic_id, count, previous_count
@@ -37,25 +45,19 @@ ORDER BY p.count DESC, p.topic_id;
 -- name: count_topics_by_trending
 -- A page of topics seen in [since, until), fastest growing against the previous window first.
 WITH hits AS (
-    -- one row per (current signal, topic) over both windows: one index-only range scan
-    SELECT t.topic_id, s.created_at >= :since::timestamptz AS in_window
-    FROM signals s
-    CROSS JOIN LATERAL unnest(s.topic_ids) AS t (topic_id)
-    WHERE s.is_current
-      AND s.created_at >= :previous_since::timestamptz
-      AND s.created_at < :until::timestamptz
-      -- a topic-restricted key sees its own topics only
-      AND (:restrict_topics::bigint[] IS NULL OR t.topic_id = ANY(:restrict_topics::bigint[]))
+    -- include: topic_window_hits
 ), counted AS (
     -- per topic: this window, the one before, and the growth between them
-    SELECT topic_id,
-           count(*) FILTER (WHERE in_window) AS count,
-           count(*) FILTER (WHERE NOT in_window) AS previous_count,
-           (count(*) FILTER (WHERE in_window) - count(*) FILTER (WHERE NOT in_window))::float8
-               / greatest(count(*) FILTER (WHERE NOT in_window), 1) AS trending
-    FROM hits
-    GROUP BY topic_id
-    HAVING count(*) FILTER (WHERE in_window) > 0
+    SELECT topic_id, count, previous_count,
+           (count - previous_count)::float8 / greatest(previous_count, 1) AS trending
+    FROM (
+        SELECT topic_id,
+               coalesce(sum(n) FILTER (WHERE in_window), 0) AS count,
+               coalesce(sum(n) FILTER (WHERE NOT in_window), 0) AS previous_count
+        FROM hits
+        GROUP BY topic_id
+        HAVING sum(n) FILTER (WHERE in_window) > 0
+    ) sums
 ), page AS (
     -- keyset and limit before the join: labels are looked up for one page only
     SELECT topic_id, count, previous_count, trending
@@ -97,7 +99,8 @@ WHERE is_current
   AND created_at <= :now::timestamptz;
 
 -- name: topic_timeline
--- A topic's current signals per UTC day or week (Monday) in [since, until): every bucket, with mean sentiment.
+-- A topic's current signals per UTC day or week (Monday) in [since, until): every bucket, with mean
+-- sentiment (DayPieces of [since, until): whole days from the daily counts, the rest from signals).
 WITH buckets AS (
     -- every bucket start as UTC wall time, so the session time zone cannot shift a bucket
     SELECT generate_series(
@@ -106,22 +109,28 @@ WITH buckets AS (
         ('1 ' || :interval::text)::interval
     ) AS start
 ), hits AS (
-    -- the topic's signals in the window, grouped by the bucket they fall in
-    SELECT date_trunc(:interval::text, s.created_at AT TIME ZONE 'UTC') AS start,
-           count(*) AS count,
-           avg(s.sentiment) AS mean_sentiment
-    FROM signals s
-    WHERE s.is_current
-      AND s.topic_ids @> ARRAY[:topic_id::bigint]
-      AND s.created_at >= :since::timestamptz
-      AND s.created_at < :until::timestamptz
+    -- the topic's whole days...
+    SELECT d.day::timestamp AS at, d.signals AS n, d.sentiment_sum, d.sentiment_n
+    FROM unnest(:day_from::date[], :day_to::date[]) AS r (day_from, day_to)
+    JOIN topic_days d ON d.topic_id = :topic_id::bigint AND d.day >= r.day_from AND d.day < r.day_to
+    UNION ALL
+    -- ...and its signals in the partial days
+    SELECT s.created_at AT TIME ZONE 'UTC', 1, coalesce(s.sentiment::numeric, 0), (s.sentiment IS NOT NULL)::int
+    FROM unnest(:raw_from::timestamptz[], :raw_to::timestamptz[]) AS r (raw_from, raw_to)
+    JOIN signals s ON s.is_current AND s.created_at >= r.raw_from AND s.created_at < r.raw_to
+    WHERE s.topic_ids @> ARRAY[:topic_id::bigint]
+), bucketed AS (
+    SELECT date_trunc(:interval::text, at) AS start,
+           sum(n) AS count,
+           sum(sentiment_sum) / nullif(sum(sentiment_n), 0) AS mean_sentiment
+    FROM hits
     GROUP BY 1
 )
 SELECT b.start AT TIME ZONE 'UTC' AS start,
-       coalesce(h.count, 0) AS count,
-       round(h.mean_sentiment::numeric, 4)::float8 AS mean_sentiment
+       coalesce(h.count, 0)::bigint AS count,
+       round(h.mean_sentiment, 4)::float8 AS mean_sentiment
 FROM buckets b
-LEFT JOIN hits h USING (start)
+LEFT JOIN bucketed h USING (start)
 ORDER BY b.start;
 
 -- name: lock_topics_for_merge

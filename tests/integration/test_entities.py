@@ -17,6 +17,7 @@ from service.db.database import init_connection
 from service.db.queries import queries
 from service.pagination import encode_cursor
 from tests.support.keys import new_key
+from tests.support.pages import all_pages
 from tests.support.problems import assert_problem
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
@@ -77,16 +78,6 @@ async def seeded(database_url: str) -> SimpleNamespace:
     finally:
         await conn.close()
     return SimpleNamespace(signals=ids, entity={row["name"]: row["id"] for row in rows})
-
-
-async def all_pages(http: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    next_url: str | None = url
-    while next_url:
-        body = (await http.get(next_url)).json()
-        items += body["items"]
-        next_url = body["next"]
-    return items
 
 
 def named(items: list[dict[str, Any]]) -> list[tuple[str, int]]:

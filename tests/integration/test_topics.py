@@ -19,6 +19,8 @@ from service.db.database import init_connection
 from service.db.queries import queries
 from service.keys.service import create_key
 from service.pagination import encode_cursor
+from service.time_window import DayPieces
+from tests.support.pages import all_pages
 from tests.support.problems import assert_problem
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
@@ -62,18 +64,6 @@ async def connect(database_url: str) -> asyncpg.Connection:
 
 async def seed(db: asyncpg.Connection, title: str, topics: list[str], at: datetime, **kw: Any) -> Any:
     return await seed_signal(db, SeedSignal(title=title, topics=topics, created_at=at, **kw))
-
-
-async def all_pages(http: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    next_url: str | None = url
-    while next_url:
-        response = await http.get(next_url)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        items += body["items"]
-        next_url = body["next"]
-    return items
 
 
 # --- counts and trending ----------------------------------------------------------------------
@@ -477,25 +467,33 @@ async def explain_query(db: asyncpg.Connection, name: str, **params: Any) -> str
 async def test_hot_topic_queries_use_their_indexes(db, windowed):
     # Fresh statistics and visibility map: the planner's choice must not depend on when
     # autovacuum last ran on this test database.
-    await db.execute("VACUUM ANALYZE signals")
-    window = {"since": W1, "until": W1 + timedelta(days=7), "previous_since": W0, "limit": 21}
-    for name, extra in [
-        ("count_topics_by_count", {}),
-        ("count_topics_by_trending", {"after_trending": None}),
-    ]:
-        plan = await explain_query(
-            db, name, after_count=None, after_id=None, restrict_topics=None, **window, **extra
-        )
-        assert "using signals_current_feed_idx" in plan and "Seq Scan on signals" not in plan, plan
-    alpha = await topic_id(db, "alpha-power")
-    # a topic-restricted key's counts read the same index (the restriction filters its rows)
-    plan = await explain_query(
-        db, "count_topics_by_count", after_count=None, after_id=None, restrict_topics=[alpha], **window
+    await db.execute("VACUUM ANALYZE signals, topic_days")
+    # windows that end mid-day: whole days come from the daily counts, the ends from signals
+    since, until, previous_since = (
+        W1 + timedelta(hours=6),
+        W1 + timedelta(days=7, hours=6),
+        W0 + timedelta(hours=6),
     )
-    assert "using signals_current_feed_idx" in plan and "Seq Scan on signals" not in plan, plan
-    # A topic over a window: the GIN index, the window index or both, by selectivity.
-    plan = await explain_query(db, "topic_timeline", interval="day", since=W0, until=W1, topic_id=alpha)
-    assert "Seq Scan on signals" not in plan, plan
+    pieces = DayPieces.of(previous_since, since, until)
+    assert pieces.day_from and pieces.raw_from
+    window = {"since": since, "limit": 21, **pieces.params()}
+    alpha = await topic_id(db, "alpha-power")
+    # a topic-restricted key's counts read the same indexes (the restriction filters their rows)
+    for name, extra in [
+        ("count_topics_by_count", {"restrict_topics": None}),
+        ("count_topics_by_trending", {"restrict_topics": None, "after_trending": None}),
+        ("count_topics_by_count", {"restrict_topics": [alpha]}),
+    ]:
+        plan = await explain_query(db, name, after_count=None, after_id=None, **window, **extra)
+        assert "using topic_days_day_idx" in plan and "using signals_current_feed_idx" in plan, plan
+        assert "Seq Scan" not in plan, plan
+    # A topic's timeline: its days by primary key; its partial days by the GIN index, the
+    # window index or both, by selectivity.
+    pieces = DayPieces.of(W0 + timedelta(hours=6), W1 + timedelta(hours=6))
+    plan = await explain_query(
+        db, "topic_timeline", interval="day", since=W0, until=W1, topic_id=alpha, **pieces.params()
+    )
+    assert "using topic_days_pkey" in plan and "Seq Scan" not in plan, plan
     plan = await explain_query(db, "topic_signal_counts", topic_id=alpha, now=W1)
     assert "Seq Scan on signals" not in plan, plan
 

@@ -23,7 +23,7 @@ class SeedSignal:
     language: str = "en"
     published: date | None = None
     created_at: datetime | None = None
-    sentiment: float = 0.0
+    sentiment: float | None = 0.0
     text: str = "The article body says several things about the matter at hand. " * 20
     analysis: str = "An analysis paragraph that explains why the development matters. " * 3
     key_details: list[str] = field(
