@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -115,6 +117,21 @@ def batch_record(seed: SeedSignal, topic_id: dict[str, int], entity_id: dict[Any
     )
 
 
+async def retry_deadlocks(write: Callable[[], Awaitable[Any]], attempts: int = 5) -> Any:
+    """Run a write transaction again when PostgreSQL broke a deadlock by rolling it back.
+
+    Two writers commit concurrently, and the daily counts (migration 0017) are written at
+    commit, a day's row at a time: two transactions on neighbouring times can take the same
+    rows in a different order. The pipeline retries the same way (service/signals/pipeline.py).
+    """
+    for attempt in range(1, attempts):
+        try:
+            return await write()
+        except asyncpg.DeadlockDetectedError:
+            await asyncio.sleep(random.uniform(0.01, 0.1) * attempt)
+    return await write()
+
+
 async def write_batch(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
     async with conn.transaction():
         await conn.execute(_BATCH_TABLE)
@@ -146,7 +163,7 @@ async def bulk_seed_signals(
             await conn.execute("SET synchronous_commit = off")
             for chunk in chunks:
                 records = [batch_record(corpus.signal(i), topic_id, entity_id) for i in chunk]
-                await write_batch(conn, records)
+                await retry_deadlocks(lambda: write_batch(conn, records))  # noqa: B023 (awaited at once)
                 done += len(chunk)
                 if done % (20 * batch) < batch:
                     rate = done / (time.perf_counter() - started)

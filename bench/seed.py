@@ -29,7 +29,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.bulk import bulk_seed_signals, verify_bulk
+from bench.bulk import bulk_seed_signals, retry_deadlocks, verify_bulk
 from bench.synthetic import DIMS, Corpus, decode_vector, encode_vector
 from service.db.database import Database
 from service.db.embedded import EmbeddedServer
@@ -96,7 +96,7 @@ async def seed_signals(db: Database, corpus: Corpus, connections: int, bulk: boo
             # Seeding only: skip the WAL flush wait per transaction (the SQL is unchanged).
             await conn.execute("SET synchronous_commit = off")
             for i in todo:  # one shared iterator: each index is taken once
-                await seed_signal(conn, corpus.signal(i))
+                await retry_deadlocks(lambda: seed_signal(conn, corpus.signal(i)))  # noqa: B023 (awaited at once)
                 progress.done += 1
 
     async def reporter() -> None:
