@@ -13,20 +13,17 @@ topic restriction, the cursor) folded away, as custom plans fold them.
 Every round draws a window end at a random minute of the corpus's last 30 days, so both
 windows' ends fall inside days; the timeline asks for whole weeks, as its endpoint does.
 
-What the counts cost a writer (measured after the reads): batches of new signals stored as the
-pipeline stores them (bench.seed's path: insert, supersede, link topics and entities, then
-the seed's own created_at update: three counted changes a signal, one transaction each), with
-the count triggers and with them disabled, alternating; each batch runs inside a transaction
-that is rolled back (nothing is kept), with the triggers made to fire at each statement
-(``SET CONSTRAINTS ALL IMMEDIATE``) since a rolled-back transaction never reaches the commit
-where they would otherwise run.
+What the counts cost a writer (measured after the reads, bench/writes.py): new signals
+stored as bench.seed stores them (the pipeline's statements: resolve topics and entities,
+insert the signal with their ids, supersede, link; then the seed's own created_at update:
+two counted changes a signal, one transaction each), with the count triggers and with them
+disabled, alternating, in transactions that are rolled back.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -38,6 +35,7 @@ import uvloop
 from bench.queries import percentiles, pick_parameters
 from bench.seed import bench_settings
 from bench.synthetic import Corpus
+from bench.writes import nothing, time_rolled_back
 from service.db.database import Database
 from service.db.queries import queries
 from service.time_window import DayPieces
@@ -132,35 +130,20 @@ COUNT_TRIGGERS = ("signals_count_days_insert", "signals_count_days_update", "sig
 
 
 async def write_costs(conn: Any, total: int, writes: int, rng: random.Random) -> None:
-    corpus = Corpus(total + writes * 2)
-    fresh = iter(range(total, total + writes * 2))  # signals the corpus does not hold yet
-    times: dict[str, list[float]] = {"without counts": [], "with counts": []}
-    batch = 20
-    for _ in range(writes // batch):
-        variants = list(times)
-        rng.shuffle(variants)
-        for variant in variants:
-            transaction = conn.transaction()
-            await transaction.start()
-            try:
-                # every deferred trigger (the sync log's too) fires in both variants
-                await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                if variant == "without counts":
-                    for trigger in COUNT_TRIGGERS:
-                        await conn.execute(f"ALTER TABLE signals DISABLE TRIGGER {trigger}")
-                clock = time.perf_counter()
-                for _ in range(batch):
-                    await seed_signal(conn, corpus.signal(next(fresh)))
-                times[variant].append((time.perf_counter() - clock) / batch)
-            finally:
-                await transaction.rollback()
-    started = time.perf_counter()
-    for table in ("topic_days", "entity_days", "signal_topics", "signal_entities", "signals", "articles"):
-        await conn.execute(f"VACUUM {table}")  # leave the corpus as it was found, for other benches
-    vacuumed = time.perf_counter() - started
-    without, with_ = (statistics.median(times[v]) * 1000 for v in ("without counts", "with counts"))
+    async def disable_counts(conn: Any) -> None:
+        for trigger in COUNT_TRIGGERS:
+            await conn.execute(f"ALTER TABLE signals DISABLE TRIGGER {trigger}")
+
+    medians, vacuumed = await time_rolled_back(
+        conn,
+        total,
+        {"without counts": (disable_counts, seed_signal), "with counts": (nothing, seed_signal)},
+        writes,
+        rng,
+    )
+    without, with_ = medians["without counts"], medians["with counts"]
     print(
-        f"storing a signal (median of {writes // batch} batches of {batch} each way): "
+        f"storing a signal (median of {writes // 20} batches of 20 each way): "
         f"{without:.2f} ms without the counts, {with_:.2f} ms with them ({with_ / without:.2f}x)"
         f"; vacuumed the rolled-back rows in {vacuumed:.0f} s"
     )

@@ -49,9 +49,19 @@ async def _new_topic(conn: Any, slug: str, label: str) -> int:
     return topic_id
 
 
+async def resolve_topics_and_entities(
+    conn: Any, topic_labels: list[str], entities: list[tuple[str, str]]
+) -> tuple[list[int], list[int]]:
+    """Topic and entity ids for the model's labels and names (creating what is new), in order:
+    stored on the signal when it is inserted, then linked by ``link_topics_and_entities``."""
+    topic_ids = await topic_ids_for(conn, topic_labels)
+    return topic_ids, await repository.entity_ids_for(conn, normalize_entities(entities))
+
+
 async def link_topics_and_entities(
-    conn: Any, signal_id: UUID, topic_labels: list[str], entities: list[tuple[str, str]]
+    conn: Any, signal_id: UUID, topic_ids: list[int], entity_ids: list[int]
 ) -> None:
-    """Store the signal's topics and entities (links and the id arrays on the signal)."""
-    await repository.link_signal_topic_ids(conn, signal_id, await topic_ids_for(conn, topic_labels))
-    await repository.link_signal_entities(conn, signal_id, normalize_entities(entities))
+    """The link rows of a stored signal. A topic merged away since it was resolved raises
+    TopicsChanged (the transaction must be run again)."""
+    await repository.link_signal_topics(conn, signal_id, topic_ids)
+    await repository.link_signal_entities(conn, signal_id, entity_ids)

@@ -26,7 +26,7 @@ from service.ingest.extract import ExtractedArticle, article_from_text
 from service.jobs.queue import enqueue_relate
 from service.runtime import Runtime
 from service.signals import repository
-from service.signals.linking import link_topics_and_entities
+from service.signals.linking import link_topics_and_entities, resolve_topics_and_entities
 from service.signals.repository import JobRecord
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,9 @@ async def _store_signal_once(
 ) -> UUID:
     draft = analysis.draft
     async with rt.db.pool.acquire() as conn, conn.transaction():
+        topic_ids, entity_ids = await resolve_topics_and_entities(
+            conn, draft.topics, [(e.name, e.type) for e in draft.entities]
+        )
         signal_id = await repository.insert_signal(
             conn,
             article_id=article_id,
@@ -184,6 +187,8 @@ async def _store_signal_once(
             llm_latency_ms=analysis.latency_ms,
             llm_attempts=analysis.attempts,
             sentiment=draft.sentiment,
+            topic_ids=topic_ids,
+            entity_ids=entity_ids,
             key_text=" ".join(d.text for d in draft.key_details),
         )
         reused = False
@@ -196,9 +201,7 @@ async def _store_signal_once(
             reused = True
         else:
             await repository.supersede_article_signals(conn, article_id, signal_id)
-            await link_topics_and_entities(
-                conn, signal_id, draft.topics, [(e.name, e.type) for e in draft.entities]
-            )
+            await link_topics_and_entities(conn, signal_id, topic_ids, entity_ids)
             await enqueue_relate(conn, signal_id)
         finished = await repository.finish_job_done(
             conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused

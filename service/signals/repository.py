@@ -228,19 +228,26 @@ async def upsert_topic(conn: Any, slug: str, label: str) -> int:
     return value
 
 
-async def link_signal_topic_ids(conn: Any, signal_id: UUID, topic_ids: list[int]) -> None:
+async def link_signal_topics(conn: Any, signal_id: UUID, topic_ids: list[int]) -> None:
     try:
-        await queries.link_signal_topic_ids.execute(conn, signal_id=signal_id, topic_ids=topic_ids)
+        await queries.link_signal_topics.execute(conn, signal_id=signal_id, topic_ids=topic_ids)
     except asyncpg.ForeignKeyViolationError as exc:
         raise TopicsChanged("a topic was merged away while this signal was linked to it") from exc
 
 
-async def link_signal_entities(conn: Any, signal_id: UUID, entities: list[tuple[str, str, str]]) -> None:
-    if entities:
-        types = [t for _, t, _ in entities]
-        keys = [k for _, _, k in entities]
-        await queries.insert_entities.execute(conn, names=[n for n, _, _ in entities], types=types, keys=keys)
-        await queries.link_signal_entities.execute(conn, signal_id=signal_id, types=types, keys=keys)
+async def entity_ids_for(conn: Any, entities: list[tuple[str, str, str]]) -> list[int]:
+    """Ids of the (name, type, key) entities in order, storing the ones not seen before."""
+    if not entities:
+        return []
+    types = [t for _, t, _ in entities]
+    keys = [k for _, _, k in entities]
+    await queries.insert_entities.execute(conn, names=[n for n, _, _ in entities], types=types, keys=keys)
+    return [row["id"] for row in await queries.entity_ids_for_keys.fetch(conn, types=types, keys=keys)]
+
+
+async def link_signal_entities(conn: Any, signal_id: UUID, entity_ids: list[int]) -> None:
+    if entity_ids:
+        await queries.link_signal_entities.execute(conn, signal_id=signal_id, entity_ids=entity_ids)
 
 
 async def get_signal(conn: Any, signal_id: UUID, restrict_topics: list[int] | None = None) -> Signal | None:

@@ -4,18 +4,22 @@ SELECT id FROM signals
 WHERE article_id = :article_id AND content_hash = :content_hash AND prompt_version = :prompt_version;
 
 -- name: insert_signal
--- Stores one signal with its article's metadata and full-text vector; a concurrent twin
--- (same article, text and prompt) wins and we get nothing back.
+-- Stores one signal with its article's metadata, its topic and entity ids (resolved first, so
+-- the wide row and its full-text entries are written once, not rewritten by two updates) and
+-- its full-text vector; a concurrent twin (same article, text and prompt) wins and we get
+-- nothing back.
 INSERT INTO signals (
     article_id, content_hash, prompt_version, title, summary, eli5, analysis, impact,
     optimistic_outlook, pessimistic_outlook, key_details, grounding_checked, grounding_grounded,
     model, input_tokens, output_tokens, llm_latency_ms, llm_attempts, sentiment,
+    topic_ids, entity_ids,
     url, canonical_url, site_name, language, published_date, search
 )
 SELECT
     :article_id, :content_hash, :prompt_version, :title, :summary, :eli5, :analysis, :impact,
     :optimistic_outlook, :pessimistic_outlook, :key_details, :grounding_checked, :grounding_grounded,
     :model, :input_tokens, :output_tokens, :llm_latency_ms, :llm_attempts, :sentiment,
+    :topic_ids::bigint[], :entity_ids::bigint[],
     a.url, a.canonical_url, a.site_name, a.language, a.published_date,
     -- weights: headline A, claim and key facts B, analysis C, article text D
     setweight(to_tsvector('english', :title), 'A')
@@ -54,15 +58,12 @@ INSERT INTO topics (slug, label) VALUES (:slug, :label)
 ON CONFLICT (slug) DO UPDATE SET slug = EXCLUDED.slug
 RETURNING id;
 
--- name: link_signal_topic_ids
--- Links a signal to topics (ids in the model's order) and stores them on the signal.
-WITH links AS (
-    INSERT INTO signal_topics (signal_id, topic_id, position)
-    SELECT :signal_id, topic_id, position
-    FROM unnest(:topic_ids::bigint[]) WITH ORDINALITY AS t (topic_id, position)
-    ON CONFLICT DO NOTHING
-)
-UPDATE signals SET topic_ids = :topic_ids WHERE id = :signal_id;
+-- name: link_signal_topics
+-- Links a stored signal to its topics (ids in the model's order; the signal carries them already).
+INSERT INTO signal_topics (signal_id, topic_id, position)
+SELECT :signal_id, topic_id, position
+FROM unnest(:topic_ids::bigint[]) WITH ORDINALITY AS t (topic_id, position)
+ON CONFLICT DO NOTHING;
 
 -- name: insert_entities
 -- Creates the entities not stored yet, in (type, key) order: every transaction takes new
@@ -74,22 +75,19 @@ FROM unnest(:names::text[], :types::text[], :keys::text[]) AS t (name, type, key
 ORDER BY type, key
 ON CONFLICT (type, key) DO NOTHING;
 
+-- name: entity_ids_for_keys
+-- The ids of entities (stored by insert_entities just before, in its own statement so that
+-- names another transaction committed meanwhile are seen), in the order given.
+SELECT e.id
+FROM unnest(:types::text[], :keys::text[]) WITH ORDINALITY AS t (type, key, position)
+JOIN entities e USING (type, key)
+ORDER BY t.position;
+
 -- name: link_signal_entities
--- Links a signal to its entities (stored by insert_entities just before, in its own statement
--- so that names another transaction committed meanwhile are seen) in the given order.
-WITH input AS (
-    -- one row per entity, position = order the model gave
-    SELECT type, key, position
-    FROM unnest(:types::text[], :keys::text[]) WITH ORDINALITY AS t (type, key, position)
-), linked AS (
-    INSERT INTO signal_entities (signal_id, entity_id, position)
-    SELECT :signal_id, e.id, input.position
-    FROM input JOIN entities e USING (type, key)
-    RETURNING entity_id, position
-)
--- the ids are also stored on the signal, for filtering
-UPDATE signals SET entity_ids = (SELECT array_agg(entity_id ORDER BY position) FROM linked)
-WHERE id = :signal_id;
+-- Links a stored signal to its entities (ids in the model's order; the signal carries them already).
+INSERT INTO signal_entities (signal_id, entity_id, position)
+SELECT :signal_id, entity_id, position
+FROM unnest(:entity_ids::bigint[]) WITH ORDINALITY AS t (entity_id, position);
 
 -- name: get_signal_cards
 -- Signal cards (source, topics, entities, top related links) for the given ids, any order.

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from service.signals import repository
-from service.signals.linking import link_topics_and_entities
+from service.signals.linking import link_topics_and_entities, resolve_topics_and_entities
 
 
 @dataclass
@@ -54,6 +54,7 @@ async def seed_signal(conn: Any, seed: SeedSignal) -> UUID:
             text=seed.text,
             fetched_at=datetime.now(UTC),
         )
+        topic_ids, entity_ids = await resolve_topics_and_entities(conn, seed.topics, seed.entities)
         signal_id = await repository.insert_signal(
             conn,
             article_id=article_id,
@@ -75,11 +76,13 @@ async def seed_signal(conn: Any, seed: SeedSignal) -> UUID:
             llm_latency_ms=10,
             llm_attempts=1,
             sentiment=seed.sentiment,
+            topic_ids=topic_ids,
+            entity_ids=entity_ids,
             key_text=" ".join(seed.key_details),
         )
         assert signal_id is not None
         await repository.supersede_article_signals(conn, article_id, signal_id)
-        await link_topics_and_entities(conn, signal_id, seed.topics, seed.entities)
+        await link_topics_and_entities(conn, signal_id, topic_ids, entity_ids)
         if seed.created_at is not None:
             await conn.execute("UPDATE signals SET created_at = $2 WHERE id = $1", signal_id, seed.created_at)
     return signal_id
