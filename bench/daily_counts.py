@@ -5,8 +5,8 @@ checked to give the same answer.
     .venv/bin/python -m bench.daily_counts --data-dir /tmp/signals-bench-1m [--rounds 40]
 
 Needs a database made by ``bench.seed``; opening it migrates it (the first time to 0017, whose
-backfill is timed and printed). "now" is the service's statement (sql/queries/topics.sql,
-entities.sql) with DayPieces from service/time_window.py, as the endpoints run it; "before"
+backfill is timed and printed). "now" is the repository call the endpoint makes (its statement
+in sql/queries/topics.sql or entities.sql, with DayPieces from service/time_window.py); "before"
 is the statement as it was before 0017, with the parameters these cases leave unset (a key's
 topic restriction, the cursor) folded away, as custom plans fold them.
 
@@ -26,7 +26,7 @@ import argparse
 import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,9 @@ from bench.synthetic import Corpus
 from bench.writes import nothing, time_rolled_back
 from service.db.database import Database
 from service.db.queries import queries
-from service.time_window import DayPieces
+from service.entities import repository as entities
+from service.topics import repository as topics
+from service.topics.service import bucket_start
 from tests.support.seeding import seed_signal
 
 TOPICS_BEFORE = """
@@ -107,11 +109,6 @@ Run = Callable[[datetime, int], Awaitable[list[tuple[Any, ...]]]]
 """A statement run for a window ending at the instant given (and a topic, for the timeline)."""
 
 
-def monday(moment: datetime) -> datetime:
-    day = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
-    return day - timedelta(days=day.weekday())
-
-
 def same(case: str, before: list[tuple[Any, ...]], now: list[tuple[Any, ...]]) -> None:
     """The two answers agree: every value equal, a mean sentiment within its rounding (before
     averaged float4 values in float8, now sums them as numeric; both round to 4 places)."""
@@ -172,7 +169,6 @@ async def main() -> None:
 
         def topics_case(days: int, sort: str) -> tuple[Run, Run]:
             trending = sort == "trending"
-            statement = queries.count_topics_by_trending if trending else queries.count_topics_by_count
             order = "c.trending DESC, c.count DESC, c.topic_id" if trending else "c.count DESC, c.topic_id"
             before_sql = TOPICS_BEFORE.format(order=order)
 
@@ -183,12 +179,18 @@ async def main() -> None:
 
             async def now(end: datetime, _: int) -> list[tuple[Any, ...]]:
                 since = end - timedelta(days=days)
-                values = {"restrict_topics": None, "since": since, "after_count": None, "after_id": None}
-                values |= {"limit": 21, **DayPieces.of(since - timedelta(days=days), since, end).params()}
-                if trending:
-                    values["after_trending"] = None
-                rows = await statement.fetch(conn, **values)
-                return [(r["topic_id"], r["count"], r["previous_count"], r["trending"]) for r in rows]
+                rows = await topics.count_topics_page(
+                    conn,
+                    sort="trending" if trending else "count",
+                    since=since,
+                    until=end,
+                    previous_since=since - timedelta(days=days),
+                    after_count=None,
+                    after_trending=None,
+                    after_id=None,
+                    limit=21,
+                )
+                return [(r.topic_id, r.count, r.previous_count, r.trending) for r in rows]
 
             return before, now
 
@@ -198,39 +200,24 @@ async def main() -> None:
                 return [(r["id"], r["count"]) for r in rows]
 
             async def now(end: datetime, _: int) -> list[tuple[Any, ...]]:
-                pieces = DayPieces.of(end - timedelta(days=days), end)
-                rows = await queries.count_entities_by_count.fetch(
-                    conn,
-                    restrict_topics=None,
-                    type=None,
-                    q=None,
-                    prefix=None,
-                    after_id=None,
-                    after_count=None,
-                    limit=21,
-                    **pieces.params(),
+                start = end - timedelta(days=days)
+                rows = await entities.list_entities_page(
+                    conn, sort="count", type_=None, q=None, since=start, until=end, after=None, limit=21
                 )
-                return [(r["id"], r["count"]) for r in rows]
+                return [(r.id, r.count) for r in rows]
 
             return before, now
 
         def timeline_case() -> tuple[Run, Run]:
-            since, until = monday(first), monday(last) + timedelta(days=7)
+            since, until = bucket_start(first, "week"), bucket_start(last, "week") + timedelta(days=7)
 
             async def before(_: datetime, topic: int) -> list[tuple[Any, ...]]:
                 rows = await conn.fetch(TIMELINE_BEFORE, topic, since, until)
                 return [(r["start"], r["count"], r["mean_sentiment"]) for r in rows]
 
             async def now(_: datetime, topic: int) -> list[tuple[Any, ...]]:
-                rows = await queries.topic_timeline.fetch(
-                    conn,
-                    topic_id=topic,
-                    interval="week",
-                    since=since,
-                    until=until,
-                    **DayPieces.of(since, until).params(),
-                )
-                return [(r["start"], r["count"], r["mean_sentiment"]) for r in rows]
+                rows = await topics.topic_timeline(conn, topic, "week", since, until)
+                return [(r.start, r.count, r.mean_sentiment) for r in rows]
 
             return before, now
 
