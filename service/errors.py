@@ -143,6 +143,19 @@ class ServiceUnavailable(SignalsError):
     title = "Service unavailable"
 
 
+class Contended(ServiceUnavailable):
+    """PostgreSQL rolled a transaction back again and again to break deadlocks with concurrent
+    writers (service.db.transactions). Nothing of it was written; trying again later works.
+    ``retry_after``: whole seconds."""
+
+    code = "contended"
+    title = "Concurrent changes got in the way"
+
+    def headers(self) -> dict[str, str]:
+        retry_after = self.extra.get("retry_after")
+        return {"Retry-After": str(retry_after)} if retry_after is not None else {}
+
+
 class LLMNotConfigured(ServiceUnavailable):
     code = "llm_not_configured"
     title = "No language model is configured"

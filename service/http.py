@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -16,6 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from schemas.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem
 from service.errors import (
     BadRequest,
+    Contended,
     Forbidden,
     MethodNotAllowed,
     NotFound,
@@ -64,6 +66,11 @@ def _as_signals_error(exc: Exception) -> SignalsError:
         error = SignalsError(exc.detail)
         error.status = exc.status_code  # type: ignore[misc]
         return error
+    if isinstance(exc, asyncpg.TransactionRollbackError):
+        # A transaction PostgreSQL ended to break a deadlock, outside run_in_transaction's
+        # retries: nothing was written, and the client may simply try again.
+        log.warning("a transaction was rolled back by PostgreSQL: %s", exc)
+        return Contended("the change collided with concurrent changes; try again", retry_after=1)
     log.exception("unhandled error", exc_info=exc)
     return SignalsError("internal error; the request was not completed")
 

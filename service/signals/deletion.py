@@ -9,8 +9,10 @@ as an update), and the stories involved are recomputed (lead, count, dates).
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
+from service.db.transactions import run_in_transaction
 from service.errors import NotFound
 from service.runtime import Runtime
 from service.signals import repository
@@ -18,8 +20,10 @@ from service.stories import repository as stories
 
 
 async def delete_signal(rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[int, ...] | None) -> None:
-    """Delete one signal; 404 when it does not exist or lies outside ``allowed_topics``."""
-    async with rt.db.pool.acquire() as conn, conn.transaction():
+    """Delete one signal; 404 when it does not exist or lies outside ``allowed_topics``.
+    A transaction PostgreSQL rolls back to break a deadlock runs again."""
+
+    async def work(conn: Any) -> None:
         # Story assignment takes this lock too: no relate job re-counts a story meanwhile.
         await stories.lock_story_assignment(conn)
         row = await repository.lock_signal_for_deletion(conn, signal_id)
@@ -33,3 +37,5 @@ async def delete_signal(rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[i
                 touched |= {restored["story_id"]} - {None}
         for story_id in touched:
             await stories.refresh_story(conn, story_id)
+
+    await run_in_transaction(rt.db.pool, work, what=f"deleting signal {signal_id}")

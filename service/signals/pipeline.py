@@ -9,17 +9,15 @@ overwrite the newer attempt.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
-
-import asyncpg
 
 from service.analysis.client import Analysis
 from service.analysis.prompt import PROMPT_VERSION, ArticleForPrompt
+from service.db.transactions import run_in_transaction
 from service.errors import LLMNotConfigured, SignalsError, TopicsChanged
 from service.ingest.canonical import canonicalize_url, choose_canonical
 from service.ingest.extract import ExtractedArticle, article_from_text
@@ -136,79 +134,74 @@ def _prompt_input(obtained: _Obtained) -> ArticleForPrompt:
     )
 
 
-STORE_ATTEMPTS = 3
-"""Transactions storing one analysed signal before the job fails (the LLM is never asked again)."""
-
-
 async def _store_signal(
     rt: Runtime, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
 ) -> UUID:
-    for attempt in range(1, STORE_ATTEMPTS):
-        try:
-            return await _store_signal_once(rt, job, article_id, content_hash, analysis)
-        except TopicsChanged:
-            # A topic merge committed while we linked to the merged-away topic: the whole
-            # transaction rolled back; resolving the labels again finds the surviving topic.
-            log.info("job %s: a topic merged meanwhile; storing the signal again", job.id)
-        except asyncpg.TransactionRollbackError as exc:
-            # PostgreSQL chose this transaction to break a deadlock (or a serialization
-            # conflict): nothing of it was written, and the analysis is still in hand.
-            log.warning("job %s: storing the signal was rolled back (%s); storing it again", job.id, exc)
-            await asyncio.sleep(random.uniform(0.05, 0.25) * attempt)
-    return await _store_signal_once(rt, job, article_id, content_hash, analysis)
+    """Store the analysed signal in one transaction (service.db.transactions runs it again
+    when PostgreSQL rolls it back to break a deadlock, or when a topic merge committed while
+    it linked to the merged-away topic: resolving the labels again finds the surviving topic).
+    The LLM is never asked again."""
+
+    async def work(conn: Any) -> UUID:
+        return await _store_signal_once(conn, job, article_id, content_hash, analysis)
+
+    return await run_in_transaction(
+        rt.db.pool, work, what=f"job {job.id}: storing the signal", retry_on=(TopicsChanged,)
+    )
 
 
 async def _store_signal_once(
-    rt: Runtime, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
+    conn: Any, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
 ) -> UUID:
+    """The signal, its links, its relate job and the job's "done", on ``conn`` (in the caller's
+    transaction)."""
     draft = analysis.draft
-    async with rt.db.pool.acquire() as conn, conn.transaction():
-        topic_ids, entity_ids = await resolve_topics_and_entities(
-            conn, draft.topics, [(e.name, e.type) for e in draft.entities]
+    topic_ids, entity_ids = await resolve_topics_and_entities(
+        conn, draft.topics, [(e.name, e.type) for e in draft.entities]
+    )
+    signal_id = await repository.insert_signal(
+        conn,
+        article_id=article_id,
+        content_hash=content_hash,
+        prompt_version=analysis.prompt_version,
+        title=draft.title,
+        summary=draft.summary,
+        eli5=draft.eli5,
+        analysis=draft.analysis,
+        impact=draft.impact,
+        optimistic_outlook=draft.optimistic_outlook,
+        pessimistic_outlook=draft.pessimistic_outlook,
+        key_details=[{"text": d.text, "evidence": d.evidence} for d in draft.key_details],
+        grounding_checked=analysis.grounding_checked,
+        grounding_grounded=analysis.grounding_grounded,
+        model=analysis.model,
+        input_tokens=analysis.input_tokens,
+        output_tokens=analysis.output_tokens,
+        llm_latency_ms=analysis.latency_ms,
+        llm_attempts=analysis.attempts,
+        sentiment=draft.sentiment,
+        topic_ids=topic_ids,
+        entity_ids=entity_ids,
+        key_text=" ".join(d.text for d in draft.key_details),
+    )
+    reused = False
+    if signal_id is None:
+        # Another job analysed the same text meanwhile: its signal stands, ours is dropped.
+        signal_id = await repository.find_signal_for_content(
+            conn, article_id=article_id, content_hash=content_hash, prompt_version=analysis.prompt_version
         )
-        signal_id = await repository.insert_signal(
-            conn,
-            article_id=article_id,
-            content_hash=content_hash,
-            prompt_version=analysis.prompt_version,
-            title=draft.title,
-            summary=draft.summary,
-            eli5=draft.eli5,
-            analysis=draft.analysis,
-            impact=draft.impact,
-            optimistic_outlook=draft.optimistic_outlook,
-            pessimistic_outlook=draft.pessimistic_outlook,
-            key_details=[{"text": d.text, "evidence": d.evidence} for d in draft.key_details],
-            grounding_checked=analysis.grounding_checked,
-            grounding_grounded=analysis.grounding_grounded,
-            model=analysis.model,
-            input_tokens=analysis.input_tokens,
-            output_tokens=analysis.output_tokens,
-            llm_latency_ms=analysis.latency_ms,
-            llm_attempts=analysis.attempts,
-            sentiment=draft.sentiment,
-            topic_ids=topic_ids,
-            entity_ids=entity_ids,
-            key_text=" ".join(d.text for d in draft.key_details),
-        )
-        reused = False
-        if signal_id is None:
-            # Another job analysed the same text meanwhile: its signal stands, ours is dropped.
-            signal_id = await repository.find_signal_for_content(
-                conn, article_id=article_id, content_hash=content_hash, prompt_version=analysis.prompt_version
-            )
-            assert signal_id is not None
-            reused = True
-        else:
-            await repository.supersede_article_signals(conn, article_id, signal_id)
-            await link_topics_and_entities(conn, signal_id, topic_ids, entity_ids)
-            await enqueue_relate(conn, signal_id)
-        finished = await repository.finish_job_done(
-            conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused
-        )
-        if not finished:
-            # A newer attempt owns the job: roll back rather than write a signal twice.
-            raise _AttemptLost()
+        assert signal_id is not None
+        reused = True
+    else:
+        await repository.supersede_article_signals(conn, article_id, signal_id)
+        await link_topics_and_entities(conn, signal_id, topic_ids, entity_ids)
+        await enqueue_relate(conn, signal_id)
+    finished = await repository.finish_job_done(
+        conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused
+    )
+    if not finished:
+        # A newer attempt owns the job: roll back rather than write a signal twice.
+        raise _AttemptLost()
     return signal_id
 
 

@@ -21,6 +21,7 @@ from schemas.topics import (
     TopicRef,
     TopicTimeline,
 )
+from service.db.transactions import run_in_transaction
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
@@ -217,8 +218,10 @@ async def get_timeline(
 async def merge_topics(rt: Runtime, slug: str, into: str) -> TopicMerge:
     """Merge topic ``slug`` into ``into``, in one transaction: every signal (link rows and
     topic_ids arrays, order kept, no repeats) moves to the target, the source slug and its
-    aliases become the target's aliases, and the source topic is deleted."""
-    async with rt.db.pool.acquire() as conn, conn.transaction():
+    aliases become the target's aliases, and the source topic is deleted. A transaction
+    PostgreSQL rolls back to break a deadlock runs again."""
+
+    async def work(conn: Any) -> tuple[TopicRow, int, TopicRow | None]:
         source = await _find_topic(conn, slug)
         if source.slug != topic_slug(slug):
             raise InvalidRequest(
@@ -237,7 +240,11 @@ async def merge_topics(rt: Runtime, slug: str, into: str) -> TopicMerge:
         moved = await repository.merge_topic(
             conn, source_id=source.id, source_slug=source.slug, target_id=target.id
         )
-        merged = await repository.get_topic_by_slug_or_alias(conn, target.slug)
+        return source, moved, await repository.get_topic_by_slug_or_alias(conn, target.slug)
+
+    source, moved, merged = await run_in_transaction(
+        rt.db.pool, work, what=f"merging topic {slug!r} into {into!r}"
+    )
     assert merged is not None
     return TopicMerge(
         merged=source.slug,
