@@ -48,6 +48,7 @@ import msgspec
 import uvloop
 
 from bench import asgi
+from bench.interleave import interleaved
 from bench.rawhttp import RawClient
 from bench.seed import MODEL, bench_settings
 from bench.synthetic import DIMS, Corpus
@@ -450,19 +451,11 @@ async def _measure_api(
                     until=end,
                 ),
             }
-            for fn in runs.values():  # warm-up: caches, prepared statements, the server's pool
-                for _ in range(30):
-                    round_topic[0] = rng.choice(topics)
-                    await fn()
-            results: dict[str, list[float]] = {name: [] for name in runs}
-            order = list(runs.items())
-            for _ in range(reads):
+
+            def draw_topic() -> None:
                 round_topic[0] = rng.choice(topics)
-                rng.shuffle(order)
-                for name, fn in order:
-                    started = time.perf_counter()
-                    await fn()
-                    results[name].append(time.perf_counter() - started)
+
+            results = await interleaved(runs, reads, rng, warmup=30, each_round=draw_topic)
     return results
 
 

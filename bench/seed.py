@@ -10,7 +10,9 @@ each resumable (a crashed run picks up where it stopped; run the same command ag
 2. embeddings: one 384-dimension vector per signal (model 'bench') by COPY;
 3. the HNSW expression index, as the related-coverage code creates it;
 4. stored related links (signal_related), as a relate step would leave them;
-5. VACUUM ANALYZE.
+5. stories: one per event, as relate steps leave them (every signal of the event in it, the
+   newest current one its lead, counts and first / last seen set);
+6. VACUUM ANALYZE.
 
 ``--bulk`` writes step 1 set-based (bench/bulk.py: the same rows, ~8x faster, for a million);
 ``--verify-bulk`` checks that claim on 300 signals. Use one --signals value per data dir:
@@ -189,6 +191,45 @@ async def seed_related(conn: asyncpg.Connection, corpus: Corpus) -> None:
     print(f"related: {count:,} links in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+async def seed_stories(conn: asyncpg.Connection, corpus: Corpus) -> None:
+    """One story per event (the corpus's ground truth), written as the relate steps of its
+    signals would leave it (``refresh_story``): each signal's ``story_id``, only the newest
+    current signal flagged ``is_story_lead``, and the story's lead, title, count of current
+    signals, first and last seen. Set-based, one transaction (resumes by starting again)."""
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM stories)"):
+        print("stories: present")
+        return
+    started = time.perf_counter()
+    rows = await conn.fetch("SELECT id, canonical_url FROM signals")
+    events = [(row["id"], corpus.event_of(Corpus.index_of(row["canonical_url"])).key) for row in rows]
+    async with conn.transaction():
+        await conn.execute("CREATE TEMP TABLE bench_events (signal_id uuid, event bigint) ON COMMIT DROP")
+        await conn.copy_records_to_table("bench_events", records=events)
+        await conn.execute(
+            """CREATE TEMP TABLE bench_stories ON COMMIT DROP AS
+               SELECT e.event, gen_random_uuid() AS story_id, count(*) FILTER (WHERE s.is_current) AS n,
+                      min(s.created_at) AS first_seen, max(s.created_at) AS last_seen,
+                      (array_agg(s.id ORDER BY s.created_at DESC, s.id DESC)
+                           FILTER (WHERE s.is_current))[1] AS lead_id,
+                      (array_agg(s.title ORDER BY s.is_current DESC, s.created_at DESC, s.id DESC))[1]
+                           AS title
+               FROM bench_events e JOIN signals s ON s.id = e.signal_id
+               GROUP BY e.event"""
+        )
+        await conn.execute(
+            """INSERT INTO stories (id, title, lead_signal_id, signal_count, first_seen, last_seen)
+               SELECT story_id, title, lead_id, n, first_seen, last_seen FROM bench_stories"""
+        )
+        await conn.execute(
+            """UPDATE signals s SET story_id = b.story_id, is_story_lead = coalesce(s.id = b.lead_id, false)
+               FROM bench_events e JOIN bench_stories b USING (event)
+               WHERE s.id = e.signal_id"""
+        )
+    count = await conn.fetchval("SELECT count(*) FROM stories")
+    elapsed = time.perf_counter() - started
+    print(f"stories: {count:,} for {len(events):,} signals in {elapsed:.0f} s", flush=True)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--signals", type=int, default=100_000)
@@ -221,6 +262,7 @@ async def main() -> None:
             await seed_embeddings(conn, corpus)
             await build_hnsw(conn)
             await seed_related(conn, corpus)
+            await seed_stories(conn, corpus)
             started = time.perf_counter()
             await conn.execute("VACUUM (ANALYZE)")
             print(f"vacuum analyze: {time.perf_counter() - started:.0f} s", flush=True)

@@ -21,6 +21,10 @@ class StoryRow:
     last_seen: datetime
 
 
+RESTRICTED_WALK = 8
+"""Signals walked per story wanted on a topic-restricted page, at first (sql/queries/stories.sql)."""
+
+
 def _story(row: Any) -> StoryRow:
     return StoryRow(
         id=row["id"],
@@ -77,9 +81,22 @@ async def list_stories_page(
 ) -> list[StoryRow]:
     """A page of stories; with ``restrict_topics``, as a key restricted to them sees stories."""
     if restrict_topics is not None:
-        rows = await queries.list_stories_page_restricted.fetch(
-            conn, after_seen=after_seen, after_id=after_id, limit=limit, topic_ids=restrict_topics
-        )
+        # Walk the key's signals newest first, far enough for ``limit`` stories (~3 signals
+        # each, some already listed on earlier pages): longer walks only when that fell short.
+        scan = RESTRICTED_WALK * limit
+        while True:
+            rows = await queries.list_stories_page_restricted.fetch(
+                conn,
+                after_seen=after_seen,
+                after_id=after_id,
+                limit=limit,
+                topic_ids=restrict_topics,
+                scan=scan,
+            )
+            page = [row for row in rows if row["id"] is not None]
+            if len(page) == limit or rows[0]["walked"] < scan:
+                return [_story(row) for row in page]
+            scan *= 4
     else:
         rows = await queries.list_stories_page.fetch(
             conn, after_seen=after_seen, after_id=after_id, limit=limit

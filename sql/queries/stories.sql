@@ -90,25 +90,50 @@ ORDER BY first_seen, s.site_name;
 -- A page of stories as a key restricted to :topic_ids sees them: only stories with a current
 -- signal on one of those topics, each summarised from those signals alone (count, first and
 -- last seen, lead and its title), most recently active first after a (last_seen, id) position.
--- The work grows with the restricted topics' current signals, not with the whole archive.
-WITH per_story AS (
-    -- the visible members of every story, folded into what the list shows
-    SELECT s.story_id,
-           count(*) AS signal_count,
-           min(s.created_at) AS first_seen,
-           max(s.created_at) AS last_seen,
-           (array_agg(s.id ORDER BY s.created_at DESC, s.id DESC))[1] AS lead_signal_id,
-           (array_agg(s.title ORDER BY s.created_at DESC, s.id DESC))[1] AS title
+-- The key's signals are walked newest first from the position, at most :scan of them (an
+-- index-only walk of signals_current_feed_idx, which carries topic_ids and story_id): a
+-- story's last_seen is where the walk first meets it, so the work grows with the page, not
+-- with the topics' archive (a topic on a third of a million signals: every one of them was
+-- aggregated for each page before). A story met only where the walk stopped is left for a
+-- longer walk (another story may share that instant unwalked), and one with a signal above
+-- the position was on an earlier page. The first row always comes (walked, the signals
+-- walked): when the page is short and walked = :scan, the caller walks further.
+WITH walk AS MATERIALIZED (
+    SELECT s.story_id, s.created_at
     FROM signals s
     WHERE s.is_current AND s.story_id IS NOT NULL AND s.topic_ids && :topic_ids::bigint[]
-    GROUP BY s.story_id
+      AND (:after_seen::timestamptz IS NULL OR s.created_at <= :after_seen::timestamptz)
+    ORDER BY s.created_at DESC, s.id DESC
+    LIMIT :scan
+), bounds AS (
+    SELECT count(*) AS walked, min(created_at) AS reached FROM walk
+), page AS (
+    SELECT w.story_id, max(w.created_at) AS last_seen
+    FROM walk w
+    GROUP BY w.story_id
+    HAVING (max(w.created_at) > (SELECT reached FROM bounds) OR (SELECT walked FROM bounds) < :scan)
+       AND (:after_seen::timestamptz IS NULL
+            OR ((max(w.created_at), w.story_id) < (:after_seen::timestamptz, :after_id::uuid)
+                AND NOT EXISTS (
+                    SELECT 1 FROM signals n
+                    WHERE n.story_id = w.story_id AND n.created_at > :after_seen::timestamptz
+                      AND n.is_current AND n.topic_ids && :topic_ids::bigint[])))
+    ORDER BY last_seen DESC, story_id DESC
+    LIMIT :limit
 )
-SELECT story_id AS id, title, lead_signal_id, signal_count, first_seen, last_seen
-FROM per_story
-WHERE :after_seen::timestamptz IS NULL
-   OR (last_seen, story_id) < (:after_seen::timestamptz, :after_id::uuid)
-ORDER BY last_seen DESC, story_id DESC
-LIMIT :limit;
+SELECT b.walked, p.story_id AS id, v.title, v.lead_signal_id, v.signal_count, v.first_seen, p.last_seen
+FROM bounds b
+LEFT JOIN (
+    page p CROSS JOIN LATERAL (
+        -- the story as the key sees it: its visible signals (signals_story_idx)
+        SELECT (array_agg(s.title ORDER BY s.created_at DESC, s.id DESC))[1] AS title,
+               (array_agg(s.id ORDER BY s.created_at DESC, s.id DESC))[1] AS lead_signal_id,
+               count(*) AS signal_count, min(s.created_at) AS first_seen
+        FROM signals s
+        WHERE s.story_id = p.story_id AND s.is_current AND s.topic_ids && :topic_ids::bigint[]
+    ) v
+) ON true
+ORDER BY p.last_seen DESC, p.story_id DESC;
 
 -- name: get_story_restricted
 -- One story as a key restricted to :topic_ids sees it (nothing when none of its current
