@@ -8,7 +8,9 @@ Needs a database made by ``bench.seed``; opening it migrates it (the first time 
 backfill is timed and printed). "now" is the repository call the endpoint makes (its statement
 in sql/queries/topics.sql or entities.sql, with DayPieces from service/time_window.py); "before"
 is the statement as it was before 0017, with the parameters these cases leave unset (a key's
-topic restriction, the cursor) folded away, as custom plans fold them.
+topic restriction, the cursor) folded away, as custom plans fold them. The four cases of a
+topic-restricted key (a mid-frequency topic, a head topic) compare the eleventh session's
+statement (plain window bounds) with the one before it (the window as a DayPieces array).
 
 Every round draws a window end at a random minute of the corpus's last 30 days, so both
 windows' ends fall inside days; the timeline asks for whole weeks, as its endpoint does.
@@ -78,6 +80,31 @@ FROM counted c JOIN entities en ON en.id = c.entity_id
 ORDER BY c.count DESC, en.id
 LIMIT $3
 """
+
+ENTITIES_RESTRICTED_BEFORE = """
+WITH hits AS (
+    SELECT d.entity_id, d.signals AS n
+    FROM unnest('{}'::date[], '{}'::date[]) AS r (day_from, day_to)
+    JOIN entity_days d ON d.day >= r.day_from AND d.day < r.day_to
+    UNION ALL
+    SELECT e.entity_id, 1
+    FROM unnest($1::timestamptz[], $2::timestamptz[]) AS r (raw_from, raw_to)
+    JOIN signals s ON s.is_current AND s.created_at >= r.raw_from AND s.created_at < r.raw_to
+    CROSS JOIN LATERAL unnest(s.entity_ids) AS e (entity_id)
+    WHERE s.topic_ids && $3::bigint[]
+), counted AS (
+    SELECT entity_id, sum(n) AS count
+    FROM hits
+    GROUP BY entity_id
+    HAVING sum(n) > 0
+)
+SELECT en.id, en.name, en.type, c.count
+FROM counted c JOIN entities en ON en.id = c.entity_id
+ORDER BY c.count DESC, en.id
+LIMIT $4
+"""
+"""A topic-restricted key's entity counts before the eleventh session: the window as a one-piece
+DayPieces array (whole days cannot come from the daily counts), which hid it from the planner."""
 
 TIMELINE_BEFORE = """
 WITH buckets AS (
@@ -208,6 +235,32 @@ async def main() -> None:
 
             return before, now
 
+        mid = (await queries.resolve_topic_slugs.fetch(conn, slugs=params["topics"][:1]))[0]["topic_id"]
+
+        def restricted_entities_case(days: int, topic: int) -> tuple[Run, Run]:
+            async def before(end: datetime, _: int) -> list[tuple[Any, ...]]:
+                rows = await conn.fetch(
+                    ENTITIES_RESTRICTED_BEFORE, [end - timedelta(days=days)], [end], [topic], 21
+                )
+                return [(r["id"], r["count"]) for r in rows]
+
+            async def now(end: datetime, _: int) -> list[tuple[Any, ...]]:
+                start = end - timedelta(days=days)
+                rows = await entities.list_entities_page(
+                    conn,
+                    sort="count",
+                    type_=None,
+                    q=None,
+                    since=start,
+                    until=end,
+                    after=None,
+                    limit=21,
+                    restrict_topics=[topic],
+                )
+                return [(r.id, r.count) for r in rows]
+
+            return before, now
+
         def timeline_case() -> tuple[Run, Run]:
             since, until = bucket_start(first, "week"), bucket_start(last, "week") + timedelta(days=7)
 
@@ -228,6 +281,10 @@ async def main() -> None:
             "entities, 30 days": entities_case(30),
             "entities, 365 days": entities_case(365),
             "timeline, head topic, all weeks": timeline_case(),
+            "entities, mid-topic key, 30 days": restricted_entities_case(30, mid),
+            "entities, mid-topic key, 365 days": restricted_entities_case(365, mid),
+            "entities, head-topic key, 30 days": restricted_entities_case(30, heads[0]),
+            "entities, head-topic key, 365 days": restricted_entities_case(365, heads[0]),
         }
         times: dict[tuple[str, str], list[float]] = {}
         for round_number in range(args.rounds + 2):  # two warm-up rounds, not timed
@@ -244,12 +301,12 @@ async def main() -> None:
                         times.setdefault((case, variant), []).append(time.perf_counter() - clock)
                 same(case, answers["before"], answers["now"])
         print(f"signals={total:,} rounds={args.rounds} (ms; interleaved in shuffled order; same answers)")
-        print(f"{'case':34s} {'before p50 / p99':>18s} {'now p50 / p99':>16s}   ratio p50 / p99")
+        print(f"{'case':36s} {'before p50 / p99':>18s} {'now p50 / p99':>16s}   ratio p50 / p99")
         for case in cases:
             old50, old99 = percentiles(times[(case, "before")])
             new50, new99 = percentiles(times[(case, "now")])
             print(
-                f"{case:34s} {old50:8.1f} / {old99:6.1f} {new50:7.1f} / {new99:6.1f}"
+                f"{case:36s} {old50:8.1f} / {old99:6.1f} {new50:7.1f} / {new99:6.1f}"
                 f"   {old50 / new50:5.1f}x / {old99 / new99:5.1f}x faster"
             )
         # after the reads: the rolled-back rows leave dead tuples that would slow them

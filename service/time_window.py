@@ -158,11 +158,6 @@ class DayPieces:
             pieces.day_to.append(end.date())
         return pieces
 
-    @classmethod
-    def raw(cls, start: datetime, end: datetime) -> DayPieces:
-        """``[start, end)`` read from the signals alone (a filter the daily counts cannot apply)."""
-        return cls([], [], [start], [end]) if start < end else cls([], [], [], [])
-
     def params(self) -> dict[str, list[date] | list[datetime]]:
         return {
             "day_from": self.day_from,

@@ -61,7 +61,6 @@ async def list_entities_page(
     """One page in the given order after a keyset position (``after``: the last row's keys);
     with ``restrict_topics``, only entities named by current signals on those topics."""
     common: dict[str, Any] = {
-        "restrict_topics": restrict_topics,
         "type": type_,
         "q": q,
         "prefix": like_prefix(q) if q else None,
@@ -69,18 +68,28 @@ async def list_entities_page(
         "limit": limit,
     }
     if sort == "count":
-        # whole days from the daily counts, unless a topic restriction must be checked per signal
-        pieces = DayPieces.raw(since, until) if restrict_topics is not None else DayPieces.of(since, until)
-        rows = await queries.count_entities_by_count.fetch(
-            conn, after_count=after["count"] if after else None, **pieces.params(), **common
-        )
+        after_count = after["count"] if after else None
+        if restrict_topics is not None:  # checked signal by signal: no daily counts
+            rows = await queries.count_entities_by_count_restricted.fetch(
+                conn,
+                after_count=after_count,
+                since=since,
+                until=until,
+                restrict_topics=restrict_topics,
+                **common,
+            )
+        else:  # whole days from the daily counts
+            pieces = DayPieces.of(since, until).params()
+            rows = await queries.count_entities_by_count.fetch(
+                conn, after_count=after_count, **pieces, **common
+            )
     elif sort == "name":
         rows = await queries.list_entities_by_name.fetch(
-            conn, after_name=after["name"] if after else None, **common
+            conn, after_name=after["name"] if after else None, restrict_topics=restrict_topics, **common
         )
     else:
         rows = await queries.search_entities.fetch(
-            conn, after_score=after["score"] if after else None, **common
+            conn, after_score=after["score"] if after else None, restrict_topics=restrict_topics, **common
         )
     return [EntityRow(**dict(row)) for row in rows]
 

@@ -26,6 +26,7 @@ from service.db.database import init_connection
 from service.db.embedded import with_database
 from service.db.migrate import migrate
 from service.db.paths import MIGRATIONS_DIR
+from service.keys import service as keys_service
 from tests.support.keys import new_key
 from tests.support.pages import all_pages
 from tests.support.seeding import SeedSignal, seed_signal
@@ -279,6 +280,34 @@ async def test_topic_and_entity_counts_equal_a_recount_of_the_signals(http, db, 
             for name in row["names"]:
                 names[name] = names.get(name, 0) + 1
     items = await all_pages(http, f"/v1/entities?since={iso(since_at)}&until={iso(until_at)}&limit=4")
+    assert {i["name"]: i["count"] for i in items} == names
+
+
+@pytest.mark.parametrize(("since", "until"), WINDOWS)
+async def test_a_restricted_key_s_entity_counts_equal_a_recount_of_its_signals(
+    api, db, database_url, spread, since, until
+):
+    """A key restricted to two topics counts only the signals carrying one of them (read from
+    the signals, not the daily counts), over the same windows."""
+    start = D0 + 60 * DAY
+    since_at, until_at = start + since, start + until
+    topics = await keys_service.topic_ids_for_slugs(db, ["lambda-ports", "lambda-rail"])
+    key = (await keys_service.create_key(db, name="lambda", scopes=["signals:read"], topic_ids=topics)).key
+    rows = await db.fetch(
+        """SELECT array(SELECT e.name FROM entities e WHERE e.id = ANY(s.entity_ids)) AS names
+           FROM signals s
+           WHERE s.is_current AND s.topic_ids && $1::bigint[] AND s.created_at >= $2 AND s.created_at < $3""",
+        topics,
+        since_at,
+        until_at,
+    )
+    names: dict[str, int] = {}
+    for row in rows:
+        for name in row["names"]:
+            names[name] = names.get(name, 0) + 1
+    assert names
+    async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {key}"}) as http:
+        items = await all_pages(http, f"/v1/entities?since={iso(since_at)}&until={iso(until_at)}&limit=4")
     assert {i["name"]: i["count"] for i in items} == names
 
 

@@ -41,7 +41,6 @@ def test_midnight_cuts_leave_nothing_to_the_signals():
         [date(2026, 3, 7)],
     )
     assert pieces.raw_from == []
-    assert DayPieces.raw(midnight(date(2026, 3, 1)), midnight(date(2026, 3, 7))).day_from == []
 
 
 def test_day_pieces_cover_a_span_once_and_no_counted_day_has_a_cut_inside():
