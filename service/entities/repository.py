@@ -57,10 +57,14 @@ async def list_entities_page(
     after: dict[str, Any] | None,
     limit: int,
     restrict_topics: list[int] | None = None,
+    topic_any: list[int] | None = None,
 ) -> list[EntityRow]:
     """One page in the given order after a keyset position (``after``: the last row's keys);
-    with ``restrict_topics``, only entities named by current signals on those topics."""
+    with ``topic_any`` (a topic filter) and ``restrict_topics`` (a key's topics), only
+    entities named by current signals on one of each, counted over those signals."""
     common: dict[str, Any] = {
+        "restrict_topics": restrict_topics,
+        "topic_any": topic_any,
         "type": type_,
         "q": q,
         "prefix": like_prefix(q) if q else None,
@@ -69,38 +73,41 @@ async def list_entities_page(
     }
     if sort == "count":
         after_count = after["count"] if after else None
-        if restrict_topics is not None:  # checked signal by signal: no daily counts
-            rows = await queries.count_entities_by_count_restricted.fetch(
-                conn,
-                after_count=after_count,
-                since=since,
-                until=until,
-                restrict_topics=restrict_topics,
-                **common,
+        if restrict_topics is not None or topic_any is not None:  # topics checked signal by signal
+            rows = await queries.count_entities_on_topics.fetch(
+                conn, after_count=after_count, since=since, until=until, **common
             )
         else:  # whole days from the daily counts
             pieces = DayPieces.of(since, until).params()
             rows = await queries.count_entities_by_count.fetch(
-                conn, after_count=after_count, **pieces, **common
+                conn,
+                after_count=after_count,
+                **pieces,
+                **{k: v for k, v in common.items() if k not in ("restrict_topics", "topic_any")},
             )
     elif sort == "name":
         rows = await queries.list_entities_by_name.fetch(
-            conn, after_name=after["name"] if after else None, restrict_topics=restrict_topics, **common
+            conn, after_name=after["name"] if after else None, **common
         )
     else:
         rows = await queries.search_entities.fetch(
-            conn, after_score=after["score"] if after else None, restrict_topics=restrict_topics, **common
+            conn, after_score=after["score"] if after else None, **common
         )
     return [EntityRow(**dict(row)) for row in rows]
 
 
 async def entity_window_counts(
-    conn: Any, ids: list[int], since: datetime, until: datetime, restrict_topics: list[int] | None = None
+    conn: Any,
+    ids: list[int],
+    since: datetime,
+    until: datetime,
+    restrict_topics: list[int] | None = None,
+    topic_any: list[int] | None = None,
 ) -> dict[int, int]:
     if not ids:
         return {}
     rows = await queries.entity_window_counts.fetch(
-        conn, ids=ids, since=since, until=until, restrict_topics=restrict_topics
+        conn, ids=ids, since=since, until=until, restrict_topics=restrict_topics, topic_any=topic_any
     )
     return {row["id"]: row["count"] for row in rows}
 

@@ -33,10 +33,16 @@ class EntitiesController(Controller):
             "the window, most first; `name` lists every matching entity alphabetically; "
             "`relevance` (default with q) puts names starting with q first, then by similarity. "
             "`count` is always the number of current signals in the window (default: last 7 days). "
+            "`topic` (repeatable) keeps the entities named by current signals on one of those "
+            "topics and counts only those signals: who is named on a topic in a window. "
             "Keyset pagination: follow `next`. A topic-restricted key sees only entities named "
             "by signals on its topics, counted over those signals."
         ),
-        responses={400: problem_spec("Bad parameter, window or cursor"), **AUTH_ERRORS},
+        responses={
+            400: problem_spec("Bad parameter, window or cursor"),
+            404: problem_spec("Unknown topic"),
+            **AUTH_ERRORS,
+        },
     )
     async def list_entities(
         self,
@@ -47,6 +53,10 @@ class EntitiesController(Controller):
             str | None, QueryParameter(description="Name prefix or similar words", max_length=100)
         ] = None,
         sort: Annotated[Sort | None, QueryParameter(description="count, name or relevance (needs q)")] = None,
+        topic: Annotated[
+            list[str] | None,
+            QueryParameter(description="Topic slug; repeat for several: entities named on any of them"),
+        ] = None,
         since: Since = None,
         until: Until = None,
         window: WindowLength = None,
@@ -63,6 +73,7 @@ class EntitiesController(Controller):
             window=window,
             limit=limit,
             cursor=cursor,
+            topics=tuple(topic or ()),
             allowed_topics=allowed_topics(request),
         )
         if page.next is not None:

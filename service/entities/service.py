@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -46,6 +46,15 @@ class _EntitiesCursor(msgspec.Struct, frozen=True):
     score: float | None = None
 
 
+async def resolve_topic_filter(rt: Runtime, conn: Any, slugs: tuple[str, ...]) -> list[int]:
+    """The ids of the topics ``slugs`` name (directly or by alias); 404 for an unknown one."""
+    resolved = await rt.topic_cache.resolve(conn, sorted(set(slugs)))
+    unknown = [slug for slug, topic_id in resolved.items() if topic_id is None]
+    if unknown:
+        raise NotFound(f"unknown topic {', '.join(repr(u) for u in unknown)}", reason="unknown_topic")
+    return sorted({topic_id for topic_id in resolved.values() if topic_id is not None})
+
+
 def entity_links(entity_id: int) -> EntityLinks:
     return EntityLinks(self=f"/v1/entities/{entity_id}", signals=f"/v1/signals?entity={entity_id}")
 
@@ -75,13 +84,17 @@ async def list_entities(
     window: str | None,
     limit: int,
     cursor: str | None,
+    topics: tuple[str, ...] = (),
     allowed_topics: tuple[int, ...] | None = None,
 ) -> EntityPage:
     """One page of entities: by mentions in the window (``count``, entities named in it), by
     name, or by match quality for ``q`` (``relevance``). ``next`` is a cursor token.
 
-    A key restricted to ``allowed_topics`` sees only entities named by current signals on
-    those topics, and counts only those signals.
+    With ``topics`` (slugs or aliases; 404 for an unknown one), only entities named by current
+    signals on one of them, counted over those signals: who is named on a topic. A key
+    restricted to ``allowed_topics`` sees only entities named by current signals on those
+    topics, and counts only those signals (with ``topics`` too: signals on one of each, as
+    GET /v1/signals combines them).
     """
     restrict = sorted(allowed_topics) if allowed_topics is not None else None
     if q is not None:
@@ -90,7 +103,16 @@ async def list_entities(
             raise BadRequest("q is empty", reason="bad_parameter")
     chosen = _sort_for(sort, q)
     span = resolve_window(since=since, until=until, window=window, default=DEFAULT_WINDOW, now=_now())
-    bound = {"type": type_, "q": q, "sort": chosen, "since": since, "until": until, "window": window}
+    bound: dict[str, Any] = {
+        "type": type_,
+        "q": q,
+        "sort": chosen,
+        "since": since,
+        "until": until,
+        "window": window,
+    }
+    if topics:
+        bound["topics"] = sorted(set(topics))  # (absent otherwise: cursors issued before stay valid)
     after = decode_cursor_as(cursor, "entities", _EntitiesCursor, query=bound) if cursor else None
     if after is not None:
         span = Window(after.since, after.until)
@@ -98,6 +120,7 @@ async def list_entities(
         if keys[chosen] is None:
             raise BadRequest("the cursor is not valid for this sort", reason="bad_cursor")
     async with rt.db.pool.acquire() as conn:
+        topic_any = await resolve_topic_filter(rt, conn, topics) if topics else None
         rows = await repository.list_entities_page(
             conn,
             sort=chosen,
@@ -108,6 +131,7 @@ async def list_entities(
             after=msgspec.structs.asdict(after) if after else None,
             limit=limit + 1,  # one more tells whether another page follows
             restrict_topics=restrict,
+            topic_any=topic_any,
         )
         more = len(rows) > limit
         rows = rows[:limit]
@@ -115,7 +139,7 @@ async def list_entities(
             {r.id: r.count for r in rows}
             if chosen == "count"
             else await repository.entity_window_counts(
-                conn, [r.id for r in rows], span.since, span.until, restrict
+                conn, [r.id for r in rows], span.since, span.until, restrict, topic_any
             )
         )
     token = None

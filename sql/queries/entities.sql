@@ -19,23 +19,32 @@ WITH hits AS (
 )
 -- include: entity_count_page
 
--- name: count_entities_by_count_restricted
--- The same page for a topic-restricted key: counted from the current signals on its topics in
--- [since, until) (the daily counts cannot tell which of an entity's signals are on them). The
+-- name: count_entities_on_topics
+-- The same page counted from the current signals in [since, until) on one of :topic_any (the
+-- topic filter) and on one of :restrict_topics (a topic-restricted key's topics); either may be
+-- NULL, not both. The daily counts cannot tell which of an entity's signals carry a topic. The
 -- bounds are plain values, not DayPieces arrays, so the planner sees the window and the
 -- topics and chooses: a small topic's signals through its GIN index, a big one's by walking
 -- signals_current_feed_idx over the window (it carries topic_ids and entity_ids). Behind the
 -- arrays it always walked the window: a year for a topic on 1.3 % of a million signals took
--- 155 ms (bench/README.md, eleventh session).
+-- 149 ms, 28 now (bench/README.md, eleventh session).
 WITH counted AS (
     SELECT e.entity_id, count(*) AS count
     FROM signals s
     CROSS JOIN LATERAL unnest(s.entity_ids) AS e (entity_id)
-    WHERE s.is_current AND s.topic_ids && :restrict_topics::bigint[]
+    WHERE s.is_current
+      -- include: entity_signal_topics
       AND s.created_at >= :since::timestamptz AND s.created_at < :until::timestamptz
     GROUP BY e.entity_id
 )
 -- include: entity_count_page
+
+-- fragment: entity_signal_topics
+-- A signal s of the entity listings: on one of the requested topics (GET /v1/entities?topic=)
+-- and on one of the key's topics (a topic-restricted key), each when given; as
+-- GET /v1/signals combines topic and a key's restriction.
+AND (:topic_any::bigint[] IS NULL OR s.topic_ids && :topic_any::bigint[])
+AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
 
 -- fragment: entity_count_page
 -- The page of entities over ``counted (entity_id, count)``: one type or names matching q, most
@@ -53,23 +62,26 @@ LIMIT :limit;
 
 -- name: list_entities_by_name
 -- A page of entities in name order (optionally one type or names matching q), after a (name, id) position;
--- with :restrict_topics, only entities named by a current signal on one of those topics.
+-- with :topic_any and / or :restrict_topics, only entities named by a current signal on one of
+-- each (entity_signal_topics).
 SELECT en.id, en.name, en.type
 FROM entities en
 WHERE (:type::text IS NULL OR en.type = :type::text)
   AND (:q::text IS NULL OR en.name ILIKE :prefix::text OR :q::text <% en.name)
   AND (:after_name::text IS NULL OR (en.name, en.id) > (:after_name::text, :after_id::bigint))
-  AND (:restrict_topics::bigint[] IS NULL OR EXISTS (
+  AND ((:restrict_topics::bigint[] IS NULL AND :topic_any::bigint[] IS NULL) OR EXISTS (
       -- one probe of the entity_ids GIN index per candidate
       SELECT 1 FROM signals s
-      WHERE s.is_current AND s.entity_ids @> ARRAY[en.id] AND s.topic_ids && :restrict_topics::bigint[]
+      WHERE s.is_current AND s.entity_ids @> ARRAY[en.id]
+        -- include: entity_signal_topics
   ))
 ORDER BY en.name, en.id
 LIMIT :limit;
 
 -- name: search_entities
 -- A page of entities matching q (name prefix or trigram word similarity, pg_trgm index), best first;
--- with :restrict_topics, only entities named by a current signal on one of those topics.
+-- with :topic_any and / or :restrict_topics, only entities named by a current signal on one of
+-- each (entity_signal_topics).
 WITH scored AS (
     -- a name that starts with q outranks any fuzzy match; similarity orders the rest
     SELECT en.id, en.name, en.type,
@@ -77,9 +89,10 @@ WITH scored AS (
     FROM entities en
     WHERE (:type::text IS NULL OR en.type = :type::text)
       AND (en.name ILIKE :prefix::text OR :q::text <% en.name)
-      AND (:restrict_topics::bigint[] IS NULL OR EXISTS (
+      AND ((:restrict_topics::bigint[] IS NULL AND :topic_any::bigint[] IS NULL) OR EXISTS (
           SELECT 1 FROM signals s
-          WHERE s.is_current AND s.entity_ids @> ARRAY[en.id] AND s.topic_ids && :restrict_topics::bigint[]
+          WHERE s.is_current AND s.entity_ids @> ARRAY[en.id]
+            -- include: entity_signal_topics
       ))
 )
 SELECT id, name, type, score
@@ -92,7 +105,7 @@ LIMIT :limit;
 
 -- name: entity_window_counts
 -- Current signals in [since, until) naming each of the given entities (one page's worth); with
--- :restrict_topics, only signals on one of those topics.
+-- :topic_any and / or :restrict_topics, only signals on one of each (entity_signal_topics).
 SELECT e.entity_id AS id, count(*) AS count
 FROM signals s
 CROSS JOIN LATERAL unnest(s.entity_ids) AS e (entity_id)
@@ -100,7 +113,7 @@ WHERE s.is_current
   AND s.entity_ids && :ids::bigint[]
   AND s.created_at >= :since::timestamptz
   AND s.created_at < :until::timestamptz
-  AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
+  -- include: entity_signal_topics
   AND e.entity_id = ANY(:ids::bigint[])
 GROUP BY e.entity_id;
 

@@ -283,32 +283,74 @@ async def test_topic_and_entity_counts_equal_a_recount_of_the_signals(http, db, 
     assert {i["name"]: i["count"] for i in items} == names
 
 
+ON_TOPICS = [  # (topics asked for, the key's topics): entity counts over signals on one of each
+    (["lambda-ports", "lambda-rail"], None),
+    (None, ["lambda-ports", "lambda-rail"]),
+    (["lambda-rail", "lambda-grid"], ["lambda-ports", "lambda-rail"]),
+]
+
+
+@pytest.mark.parametrize(("asked", "allowed"), ON_TOPICS)
 @pytest.mark.parametrize(("since", "until"), WINDOWS)
-async def test_a_restricted_key_s_entity_counts_equal_a_recount_of_its_signals(
-    api, db, database_url, spread, since, until
+async def test_entity_counts_on_topics_equal_a_recount_of_their_signals(
+    api, db, spread, since, until, asked, allowed
 ):
-    """A key restricted to two topics counts only the signals carrying one of them (read from
-    the signals, not the daily counts), over the same windows."""
+    """?topic= and a topic-restricted key count only the signals carrying one of the topics
+    (read from the signals, not the daily counts), over the same windows; both together count
+    the signals on one of each, as GET /v1/signals combines them."""
     start = D0 + 60 * DAY
     since_at, until_at = start + since, start + until
-    topics = await keys_service.topic_ids_for_slugs(db, ["lambda-ports", "lambda-rail"])
-    key = (await keys_service.create_key(db, name="lambda", scopes=["signals:read"], topic_ids=topics)).key
+    asked_ids = await keys_service.topic_ids_for_slugs(db, asked) if asked else None
+    allowed_ids = await keys_service.topic_ids_for_slugs(db, allowed) if allowed else None
+    key = (
+        await keys_service.create_key(db, name="lambda", scopes=["signals:read"], topic_ids=allowed_ids)
+    ).key
     rows = await db.fetch(
         """SELECT array(SELECT e.name FROM entities e WHERE e.id = ANY(s.entity_ids)) AS names
            FROM signals s
-           WHERE s.is_current AND s.topic_ids && $1::bigint[] AND s.created_at >= $2 AND s.created_at < $3""",
-        topics,
+           WHERE s.is_current AND s.created_at >= $1 AND s.created_at < $2
+             AND ($3::bigint[] IS NULL OR s.topic_ids && $3)
+             AND ($4::bigint[] IS NULL OR s.topic_ids && $4)""",
         since_at,
         until_at,
+        asked_ids,
+        allowed_ids,
     )
     names: dict[str, int] = {}
     for row in rows:
         for name in row["names"]:
             names[name] = names.get(name, 0) + 1
     assert names
+    topics = "".join(f"&topic={slug}" for slug in asked or ())
+    window = f"since={iso(since_at)}&until={iso(until_at)}"
     async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {key}"}) as http:
-        items = await all_pages(http, f"/v1/entities?since={iso(since_at)}&until={iso(until_at)}&limit=4")
-    assert {i["name"]: i["count"] for i in items} == names
+        items = await all_pages(http, f"/v1/entities?{window}&limit=4{topics}")
+        assert {i["name"]: i["count"] for i in items} == names
+        # by name: the entities named on the topics at any time, each with its window count
+        named = await all_pages(http, f"/v1/entities?{window}&sort=name&limit=4{topics}")
+    ever = await db.fetch(
+        """SELECT DISTINCT e.name FROM signals s JOIN entities e ON e.id = ANY(s.entity_ids)
+           WHERE s.is_current
+             AND ($1::bigint[] IS NULL OR s.topic_ids && $1)
+             AND ($2::bigint[] IS NULL OR s.topic_ids && $2)""",
+        asked_ids,
+        allowed_ids,
+    )
+    assert [i["name"] for i in named] == sorted(r["name"] for r in ever)
+    assert {i["name"]: i["count"] for i in named if i["count"]} == names
+
+
+async def test_a_topic_filter_is_checked_and_binds_the_cursor(http, spread):
+    unknown = await http.get("/v1/entities", params={"topic": ["lambda-ports", "no-such-topic"]})
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["reason"] == "unknown_topic" and "no-such-topic" in unknown.json()["detail"]
+    window = {"since": iso(D0 + 60 * DAY), "until": iso(D0 + 100 * DAY), "limit": 1}
+    first = (await http.get("/v1/entities", params={**window, "topic": "lambda-ports"})).json()
+    cursor = first["next"].split("cursor=")[1].split("&")[0]
+    moved = await http.get("/v1/entities", params={**window, "topic": "lambda-rail", "cursor": cursor})
+    assert moved.status_code == 400 and moved.json()["reason"] == "bad_cursor", moved.text
+    followed = await http.get(first["next"])
+    assert followed.status_code == 200 and followed.json()["items"][0]["id"] != first["items"][0]["id"]
 
 
 @pytest.mark.parametrize("interval", ["day", "week"])

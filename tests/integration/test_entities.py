@@ -191,6 +191,7 @@ async def test_entity_search_uses_the_trigram_index(db, seeded):
         "after_id": None,
         "limit": 21,
         "restrict_topics": None,
+        "topic_any": None,
     }
     async with db.transaction():
         await db.execute("SET LOCAL enable_seqscan = off")

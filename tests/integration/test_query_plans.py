@@ -326,7 +326,7 @@ async def test_a_restricted_key_s_entity_counts_read_its_topics_signals_by_index
     # signals: 155 ms walking the window, 31 ms by the index), a big one in created order.
     nodes = await explain(
         db,
-        queries.count_entities_by_count_restricted,
+        queries.count_entities_on_topics,
         restrict_topics=[world[topic]],
         since=T0,
         until=T0 + timedelta(days=30),
