@@ -5,8 +5,11 @@ For each new signal, after its analysis is stored:
 1. **embed** its card (headline, claim, key facts, topics) when an embeddings model is
    configured; a configuration the server cannot serve is logged and skipped, transient
    failures raise so the job is retried;
-2. **place it in a story**, under a transaction-level advisory lock so two workers relating
-   two reports of one event at once cannot both start a story (see service/stories/matching.py);
+2. **place it in a story**: look for other reports of its event (nearest by embedding,
+   sharing names), then under a transaction-level advisory lock read the stories they are in
+   now and the signals placed since the look began, and join or start one, so two workers
+   relating two reports of one event at once cannot both start a story while the slow search
+   holds no lock (see service/stories/matching.py and migration 0018);
 3. **find related coverage**: nearest neighbours by embedding (HNSW), signals sharing entities
    (rarest first), sharing topics, and sharing words in headline/claim/key facts; score each
    and say why (service/related/scoring.py);
@@ -21,7 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -63,9 +68,9 @@ async def relate_signal(rt: Runtime, signal_id: UUID) -> None:
             await repository.mark_signal_related(conn, signal_id)
         return
     use_meaning = await _embed(rt, subject)
-    story_id = await _assign_story(rt, subject, use_meaning=use_meaning)
+    story_id, nearest = await _assign_story(rt, subject, use_meaning=use_meaning)
     subject = dataclasses.replace(subject, story_id=story_id)
-    links = await _find_related(rt, subject, use_meaning=use_meaning)
+    links = await _find_related(rt, subject, use_meaning=use_meaning, nearest=nearest)
     await _store_links(rt, subject, links)
     log.info("signal %s related: story %s, %d links", signal_id, story_id, len(links))
 
@@ -118,74 +123,173 @@ async def _embed(rt: Runtime, subject: Subject) -> bool:
 # --- 2. story ---------------------------------------------------------------------------------------
 
 
-async def _assign_story(rt: Runtime, subject: Subject, *, use_meaning: bool) -> UUID:
+PLACEMENT_LOG_KEEP = timedelta(hours=1)
+"""How long placements stay in the log a search reads under the lock (migration 0018)."""
+SEARCH_FRESH_FOR = timedelta(minutes=10)
+"""A search older than this when the lock is taken is run again under it: the log may no
+longer hold every placement made since it began (the log keeps six times as long)."""
+PRUNE_EVERY = 500
+"""Placements between two prunings of the log."""
+
+
+@dataclass(frozen=True, slots=True)
+class StorySearch:
+    """Other reports of the subject's event, looked for before taking the story lock."""
+
+    mark: int
+    """The newest placement the search could see (``story_placement_mark``, read first)."""
+    candidates: list[Candidate]
+    rarity: Rarity
+    rarity_keys: frozenset[str]
+    """The entity keys ``rarity`` was asked for."""
+    nearest: list[UUID]
+    """The nearest neighbours by embedding, best first (related coverage reuses them)."""
+    started: float
+    """``time.monotonic()`` when the search began."""
+
+
+async def _assign_story(
+    rt: Runtime, subject: Subject, *, use_meaning: bool
+) -> tuple[UUID, list[UUID] | None]:
     """The signal's story: the one it is already in (a retry), its article's (a new version),
-    the closest same-event signal's, or a new one. Keeps the story's lead and counts right."""
+    the closest same-event signal's, or a new one; and the nearest neighbours if it searched.
+
+    The search runs without the story lock, so relate steps on several workers overlap; only
+    the placement holds it (see ``place_in_story``)."""
     rule = StoryRule.from_settings(rt.settings)
-    async with rt.db.pool.acquire() as conn, conn.transaction():
-        await stories.lock_story_assignment(conn)
-        # Read under the lock: the candidates' stories are those committed by earlier holders.
-        story_id = await stories.story_of_signal(conn, subject.id)
-        if story_id is None:
-            story_id = await stories.story_of_other_versions(conn, subject.article_id, subject.id)
-        if story_id is None:
-            candidates = await _candidates(
-                rt,
-                conn,
-                subject,
-                use_meaning=use_meaning,
-                since=subject.created_at - rule.window,
-                topics=False,
-                # without names or vectors to go on, wording is the only way to find other reports
-                text=not use_meaning and rule.min_shared_entities == 0,
-            )
-            rarity = await repository.rarity(conn, _entity_keys(subject, candidates), set())
-            story_id = choose_story(subject, candidates, rarity, rule, use_meaning=use_meaning)
-        if story_id is None:
-            story_id = await stories.create_story(conn, subject.id)
-        await stories.set_signal_story(conn, subject.id, story_id)
-        await stories.refresh_story(conn, story_id)
+    async with rt.db.pool.acquire() as conn:
+        search = None
+        if await _placed_story(conn, subject) is None:
+            async with conn.transaction():  # the kNN's search options are local
+                search = await search_story(rt, conn, subject, rule, use_meaning=use_meaning)
+        async with conn.transaction():
+            story_id = await place_in_story(rt, conn, subject, search, rule, use_meaning=use_meaning)
+    return story_id, None if search is None else search.nearest
+
+
+async def _placed_story(conn: Any, subject: Subject) -> UUID | None:
+    """The story the signal is already in, or that its article's other versions are in."""
+    story_id = await stories.story_of_signal(conn, subject.id)
+    if story_id is None:
+        story_id = await stories.story_of_other_versions(conn, subject.article_id, subject.id)
     return story_id
 
 
-async def _candidates(
+async def search_story(
+    rt: Runtime, conn: Any, subject: Subject, rule: StoryRule, *, use_meaning: bool
+) -> StorySearch:
+    """Current signals that may report the subject's event, compared with it. Run inside a
+    transaction; the placement log's mark is read before anything else."""
+    mark = await stories.story_placement_mark(conn)
+    started = time.monotonic()
+    nearest = await _nearest(rt, conn, subject, use_meaning=use_meaning)
+    ids = nearest + await _candidate_ids(
+        conn,
+        subject,
+        since=subject.created_at - rule.window,
+        topics=False,
+        # without names or vectors to go on, wording is the only way to find other reports
+        text=not use_meaning and rule.min_shared_entities == 0,
+    )
+    candidates = await repository.candidate_features(conn, subject.id, list(dict.fromkeys(ids)))
+    keys = _entity_keys(subject, candidates)
+    rarity = await repository.rarity(conn, keys, set())
+    return StorySearch(mark, candidates, rarity, frozenset(keys), nearest, started)
+
+
+async def place_in_story(
     rt: Runtime,
     conn: Any,
     subject: Subject,
+    search: StorySearch | None,
+    rule: StoryRule,
     *,
     use_meaning: bool,
+) -> UUID:
+    """Put the signal in its story under the story lock, in the caller's transaction.
+
+    Two reports of one event relating at once must not both start a story. The lock orders
+    placements; ``search`` ran before it, so this adds the signals placed since the search
+    began (the log) and reads every candidate's story again. With no search, or a stale one,
+    it searches now, holding the lock."""
+    await stories.lock_story_assignment(conn)
+    story_id = await _placed_story(conn, subject)
+    if story_id is None:
+        if search is None or time.monotonic() - search.started > SEARCH_FRESH_FOR.total_seconds():
+            search = await search_story(rt, conn, subject, rule, use_meaning=use_meaning)
+        candidates, rarity = await _brought_up_to_date(conn, subject, search)
+        story_id = choose_story(subject, candidates, rarity, rule, use_meaning=use_meaning)
+        if story_id is None:
+            story_id = await stories.create_story(conn, subject.id)
+    await stories.set_signal_story(conn, subject.id, story_id)
+    await stories.refresh_story(conn, story_id)
+    if await stories.record_story_placement(conn, subject.id) % PRUNE_EVERY == 0:
+        await stories.prune_story_placements(conn, PLACEMENT_LOG_KEEP.total_seconds())
+    return story_id
+
+
+async def _brought_up_to_date(
+    conn: Any, subject: Subject, search: StorySearch
+) -> tuple[list[Candidate], Rarity]:
+    """The search's candidates with the stories they are in now (those no longer current
+    dropped), plus the signals placed since it began; rarity for any names it lacked."""
+    now = await stories.current_story_of_signals(conn, [c.id for c in search.candidates])
+    candidates = [dataclasses.replace(c, story_id=now[c.id]) for c in search.candidates if c.id in now]
+    seen = {c.id for c in search.candidates} | {subject.id}
+    placed = [i for i in await stories.signals_placed_since(conn, search.mark) if i not in seen]
+    candidates += await repository.candidate_features(conn, subject.id, list(dict.fromkeys(placed)))
+    rarity = search.rarity
+    missing = _entity_keys(subject, candidates) - search.rarity_keys
+    if missing:
+        more = await repository.rarity(conn, missing, set())
+        rarity = dataclasses.replace(rarity, entity_counts={**rarity.entity_counts, **more.entity_counts})
+    return candidates, rarity
+
+
+async def _nearest(rt: Runtime, conn: Any, subject: Subject, *, use_meaning: bool) -> list[UUID]:
+    """The signals nearest the subject in meaning, best first (in a transaction)."""
+    if not use_meaning or rt.embedder is None:
+        return []
+    nearest = await repository.nearest_by_embedding(
+        conn, subject.id, rt.embedder.model, rt.embedder.dimensions, NEAREST_CANDIDATES
+    )
+    return list(nearest)
+
+
+async def _candidate_ids(
+    conn: Any,
+    subject: Subject,
+    *,
     since: datetime | None = None,
     topics: bool = True,
     text: bool = True,
-) -> list[Candidate]:
-    """Current signals worth comparing with the subject, with how each compares: nearest by
-    embedding, sharing names (stored since ``since``), sharing topics, sharing words."""
-    ids: list[UUID] = []
-    if use_meaning and rt.embedder is not None:
-        nearest = await repository.nearest_by_embedding(
-            conn, subject.id, rt.embedder.model, rt.embedder.dimensions, NEAREST_CANDIDATES
-        )
-        ids.extend(nearest)
+) -> list[UUID]:
+    """Current signals worth comparing with the subject besides its nearest in meaning:
+    sharing names (stored since ``since``), sharing topics, sharing words."""
     keys = sorted(subject.entity_keys)
-    ids.extend(
-        await repository.signals_sharing_entities(conn, subject.id, keys, since=since, k=ENTITY_CANDIDATES)
-    )
+    ids = await repository.signals_sharing_entities(conn, subject.id, keys, since=since, k=ENTITY_CANDIDATES)
     if topics:
         topic_ids = sorted(subject.topic_ids)
         ids.extend(await repository.signals_sharing_topics(conn, subject.id, topic_ids, TOPIC_CANDIDATES))
     if text:
         headline = subject.title + " " + subject.summary
         ids.extend(await repository.signals_with_similar_text(conn, subject.id, headline, TEXT_CANDIDATES))
-    return await repository.candidate_features(conn, subject.id, list(dict.fromkeys(ids)))
+    return ids
 
 
 # --- 3. related coverage ------------------------------------------------------------------------------
 
 
-async def _find_related(rt: Runtime, subject: Subject, *, use_meaning: bool) -> list[Link]:
-    """The best links for the signal, scored and explained."""
+async def _find_related(
+    rt: Runtime, subject: Subject, *, use_meaning: bool, nearest: list[UUID] | None
+) -> list[Link]:
+    """The best links for the signal, scored and explained. ``nearest``: the story search's
+    nearest neighbours, when it ran (the same query: one HNSW search a job, not two)."""
     async with rt.db.pool.acquire() as conn, conn.transaction():  # the kNN's search options are local
-        candidates = await _candidates(rt, conn, subject, use_meaning=use_meaning)
+        if nearest is None:
+            nearest = await _nearest(rt, conn, subject, use_meaning=use_meaning)
+        ids = nearest + await _candidate_ids(conn, subject)
+        candidates = await repository.candidate_features(conn, subject.id, list(dict.fromkeys(ids)))
         topic_ids = set(subject.topic_ids).union(*(c.topic_ids for c in candidates))
         rarity = await repository.rarity(conn, _entity_keys(subject, candidates), topic_ids)
     return _best_links(subject, candidates, rarity, keep=rt.settings.related_keep, use_meaning=use_meaning)

@@ -43,6 +43,33 @@ async def lock_story_assignment(conn: Any) -> None:
     await queries.lock_story_assignment.fetchval(conn)
 
 
+async def story_placement_mark(conn: Any) -> int:
+    """Where the placement log stands for a search about to begin."""
+    return int(await queries.story_placement_mark.fetchval(conn))
+
+
+async def signals_placed_since(conn: Any, mark: int) -> list[UUID]:
+    rows = await queries.signals_placed_since.fetch(conn, mark=mark)
+    return [row["signal_id"] for row in rows]
+
+
+async def record_story_placement(conn: Any, signal_id: UUID) -> int:
+    """Logs the placement (under the lock); its number in commit order."""
+    return int(await queries.record_story_placement.fetchval(conn, signal_id=signal_id))
+
+
+async def prune_story_placements(conn: Any, keep_seconds: float) -> None:
+    await queries.prune_story_placements.execute(conn, keep_seconds=keep_seconds)
+
+
+async def current_story_of_signals(conn: Any, ids: list[UUID]) -> dict[UUID, UUID | None]:
+    """The story of each of ``ids`` now; signals no longer current are left out."""
+    if not ids:
+        return {}
+    rows = await queries.current_story_of_signals.fetch(conn, ids=ids)
+    return {row["id"]: row["story_id"] for row in rows}
+
+
 async def story_of_signal(conn: Any, signal_id: UUID) -> UUID | None:
     value: UUID | None = await queries.story_of_signal.fetchval(conn, id=signal_id)
     return value

@@ -3,6 +3,27 @@
 -- one event relating at once must not both start a story.
 SELECT pg_advisory_xact_lock(hashtext('signals.story'));
 
+-- name: story_placement_mark
+-- The newest placement a fresh snapshot sees: a relate step reads it before searching, and
+-- under the lock reads the placements after it (placements are numbered in commit order).
+SELECT coalesce(max(seq), 0) FROM story_placements;
+
+-- name: signals_placed_since
+-- Signals placed in a story after :mark, which a search begun at :mark may not have seen.
+SELECT signal_id FROM story_placements WHERE seq > :mark ORDER BY seq;
+
+-- name: record_story_placement
+-- Logs that a signal was just placed in a story (under the lock), for concurrent searches.
+INSERT INTO story_placements (signal_id) VALUES (:signal_id) RETURNING seq;
+
+-- name: prune_story_placements
+-- Forgets placements older than any search still in flight can be (see the migration 0018).
+DELETE FROM story_placements WHERE placed_at < clock_timestamp() - make_interval(secs => :keep_seconds);
+
+-- name: current_story_of_signals
+-- The story each of these signals is in now, current ones only (read under the lock).
+SELECT id, story_id FROM signals WHERE id = ANY(:ids::uuid[]) AND is_current;
+
 -- name: story_of_signal
 -- The story a signal is in now (read under the lock: another job may just have set it).
 SELECT story_id FROM signals WHERE id = :id;

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from types import SimpleNamespace
@@ -20,8 +22,11 @@ import pytest
 
 from service.app import create_app
 from service.pagination import encode_cursor
-from service.related.service import relate_signal
+from service.related import repository as related_repository
+from service.related.service import SEARCH_FRESH_FOR, place_in_story, relate_signal, search_story
 from service.runtime import open_runtime
+from service.stories import repository as stories_repository
+from service.stories.matching import StoryRule, choose_story
 from tests.support.keys import new_key
 from tests.support.relating import (
     EMBEDDING_MODEL,
@@ -145,6 +150,62 @@ async def test_concurrent_reports_of_one_event_make_one_story(labelled, db, sett
             )
             assert count == 2
             pair.reverse()
+
+
+@pytest.mark.parametrize("case", ["found-unplaced", "stored-after-the-search", "stale-search"])
+async def test_a_report_placed_while_another_searched_joins_its_story(labelled, db, settings_for, case):
+    """The story search runs without the lock. Report B searches; report A of the same event
+    is placed (a new story) before B takes the lock. Whether B's search found A without a
+    story, or could not see A at all (here: not current while B searched), B joins A's story:
+    under the lock B reads its candidates' stories again and the placements made since its
+    search began. A search older than SEARCH_FRESH_FOR is run again under the lock, the log
+    having perhaps been pruned since (here: emptied). The stale search alone would have
+    started a second story."""
+    a, b = labelled["festival-courier"], labelled["festival-ledger"]
+    old = await db.fetchval("SELECT story_id FROM signals WHERE id = $1", a)
+    await db.execute("UPDATE signals SET story_id = NULL, is_story_lead = true WHERE id = ANY($1)", [a, b])
+    await db.execute("DELETE FROM stories WHERE id = $1", old)
+    settings = settings_for()
+    rule = StoryRule.from_settings(settings)
+    async with open_runtime(settings, extraction=False) as rt, rt.db.pool.acquire() as conn:
+        found = await related_repository.get_subject(conn, b)
+        assert found is not None
+        subject = found[0]
+        unseen = case != "found-unplaced"
+        if unseen:
+            await db.execute("UPDATE signals SET is_current = false WHERE id = $1", a)
+        async with conn.transaction():
+            search = await search_story(rt, conn, subject, rule, use_meaning=True)
+        if unseen:
+            await db.execute("UPDATE signals SET is_current = true WHERE id = $1", a)
+        assert (a in {c.id for c in search.candidates}) is not unseen
+        assert choose_story(subject, search.candidates, search.rarity, rule, use_meaning=True) is None
+        await relate_signal(rt, a)  # A is placed, in a story of its own, while B waits
+        story_of_a = await db.fetchval("SELECT story_id FROM signals WHERE id = $1", a)
+        assert story_of_a is not None
+        if case == "stale-search":
+            await db.execute("DELETE FROM story_placements")
+            started = time.monotonic() - SEARCH_FRESH_FOR.total_seconds() - 1
+            search = dataclasses.replace(search, started=started)
+        async with conn.transaction():
+            story_of_b = await place_in_story(rt, conn, subject, search, rule, use_meaning=True)
+    assert story_of_b == story_of_a
+    assert await db.fetchval("SELECT story_id FROM signals WHERE id = $1", b) == story_of_a
+    assert await db.fetchval("SELECT signal_count FROM stories WHERE id = $1", story_of_a) == 2
+    await _assert_leads_consistent(db)
+
+
+async def test_pruning_the_placement_log_drops_only_rows_older_than_kept(labelled, db):
+    old, recent = [uuid4(), uuid4()], [uuid4(), uuid4()]
+    await db.execute(
+        """INSERT INTO story_placements (signal_id, placed_at)
+           SELECT id, clock_timestamp() - interval '2 hours' FROM unnest($1::uuid[]) AS id""",
+        old,
+    )
+    await db.execute("INSERT INTO story_placements (signal_id) SELECT unnest($1::uuid[])", recent)
+    await stories_repository.prune_story_placements(db, 3600)
+    left = await db.fetch("SELECT signal_id FROM story_placements WHERE signal_id = ANY($1)", old + recent)
+    assert {r["signal_id"] for r in left} == set(recent)
 
 
 async def test_exactly_one_current_lead_per_story_and_it_is_the_newest(labelled, db):
