@@ -54,6 +54,17 @@ def bench_settings(data_dir: Path, pool: int = 10) -> Settings:
     )
 
 
+def relating_settings(data_dir: Path) -> Settings:
+    """Settings under which relate steps use the seeded embeddings (model 'bench')."""
+    return bench_settings(data_dir).model_copy(
+        update={
+            "embedding_model": MODEL,
+            "embedding_dimensions": DIMS,
+            "openai_base_url": "http://127.0.0.1:9/v1",  # never called: the vectors are stored
+        }
+    )
+
+
 async def set_vector_codec(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "vector", schema="public", encoder=encode_vector, decoder=decode_vector, format="binary"

@@ -31,7 +31,7 @@ import uvloop
 
 from bench.interleave import interleaved
 from bench.queries import percentiles
-from bench.seed import DIMS, MODEL, bench_settings
+from bench.seed import relating_settings
 from service.related import repository as related_repository
 from service.related.repository import Subject
 from service.related.service import place_in_story, search_story
@@ -44,13 +44,7 @@ async def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
-    settings = bench_settings(args.data_dir).model_copy(
-        update={
-            "embedding_model": MODEL,
-            "embedding_dimensions": DIMS,
-            "openai_base_url": "http://127.0.0.1:9/v1",  # never called: the vectors are stored
-        }
-    )
+    settings = relating_settings(args.data_dir)
     rule = StoryRule.from_settings(settings)
     async with open_runtime(settings, extraction=False) as rt, rt.db.pool.acquire() as conn:
         ids = [
@@ -106,7 +100,7 @@ async def main() -> None:
         print(
             f"{name:<11} before p50 {b50:7.2f} ms  p99 {b99:7.2f} ms"
             f"   now p50 {n50:7.2f} ms  p99 {n99:7.2f} ms"
-            f"   ratio now/before p50 {n50 / b50:.2f}  p99 {n99 / b99:.2f}"
+            f"   ratio now/before p50 {n50 / b50:.3g}  p99 {n99 / b99:.3g}"
         )
 
 

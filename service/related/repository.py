@@ -13,6 +13,9 @@ from service.db.queries import Query, queries
 from service.related.features import Candidate, Rarity, Subject
 
 MAX_DIMS = 2000  # the signal_embeddings.dims CHECK, and pgvector's HNSW limit
+TEXT_MAX_SHARE = 0.01
+"""Words shared with a signal are looked for among at most about this share of all signals
+(its rarest words first; see signals_with_similar_text in sql/queries/related.sql)."""
 
 
 @functools.lru_cache(maxsize=32)
@@ -111,8 +114,14 @@ async def signals_sharing_topics(conn: Any, signal_id: UUID, topic_ids: list[int
     return [row["signal_id"] for row in rows]
 
 
-async def signals_with_similar_text(conn: Any, signal_id: UUID, text: str, k: int) -> list[UUID]:
-    rows = await queries.signals_with_similar_text.fetch(conn, signal_id=signal_id, text=text, k=k)
+async def signals_with_similar_text(
+    conn: Any, signal_id: UUID, text: str, k: int, *, max_share: float = TEXT_MAX_SHARE
+) -> list[UUID]:
+    """Signals sharing the text's rarest words: as many of them as may match ``max_share`` of
+    all signals together (by the planner's statistics), and at least the rarest."""
+    rows = await queries.signals_with_similar_text.fetch(
+        conn, signal_id=signal_id, text=text, k=k, max_share=max_share
+    )
     return [row["signal_id"] for row in rows]
 
 

@@ -107,17 +107,38 @@ ORDER BY weight DESC
 LIMIT :k;
 
 -- name: signals_with_similar_text
--- Current signals whose headline, claim or key facts (weights A and B) share words with :text, best first.
-WITH query AS (
-    -- any of the text's lexemes, matched only in the A/B-weighted parts of the search vector
-    SELECT (
-        SELECT string_agg(quote_literal(lexeme) || ':AB', ' | ')
-        FROM unnest(tsvector_to_array(to_tsvector('english', :text))) AS lexeme
-    )::tsquery AS tsq
+-- Current signals whose headline, claim or key facts (search_head: weights A and B) share the
+-- text's distinctive words, best first. Words are taken rarest first, by the planner's
+-- statistics of search_head (a word it does not list as common counts as its least common
+-- one), while the share of signals they may match together stays within :max_share; the
+-- rarest is always taken. Every word of a headline and claim, common ones included, matched most of a
+-- million signals and ranked their full TOASTed vectors: 15 s a relate step (bench/relate.py).
+-- Without statistics (a young database) every word is taken, as before.
+WITH stats AS (
+    SELECT e.lexeme, e.freq
+    FROM pg_stats p,
+         unnest(p.most_common_elems::text::text[], p.most_common_elem_freqs) AS e (lexeme, freq)
+    WHERE p.schemaname = current_schema() AND p.tablename = 'signals' AND p.attname = 'search_head'
+      AND e.lexeme IS NOT NULL
+), least_common AS (
+    SELECT min(freq) AS freq FROM stats
+), words AS (
+    SELECT w.lexeme, coalesce(st.freq, lc.freq, 0) AS freq
+    FROM unnest(tsvector_to_array(to_tsvector('english', :text))) AS w (lexeme)
+    CROSS JOIN least_common lc
+    LEFT JOIN stats st USING (lexeme)
+), taken AS (
+    SELECT lexeme, sum(freq) OVER (ORDER BY freq, lexeme) AS share,
+           row_number() OVER (ORDER BY freq, lexeme) AS rarest
+    FROM words
+), query AS (
+    SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS tsq
+    FROM taken
+    WHERE share <= :max_share OR rarest = 1
 )
-SELECT s.id AS signal_id, ts_rank(s.search, query.tsq) AS weight
+SELECT s.id AS signal_id, ts_rank(s.search_head, query.tsq) AS weight
 FROM signals s, query
-WHERE s.search @@ query.tsq AND s.is_current AND s.id <> :signal_id
+WHERE s.search_head @@ query.tsq AND s.is_current AND s.id <> :signal_id
 ORDER BY weight DESC
 LIMIT :k;
 
@@ -147,20 +168,24 @@ LEFT JOIN signal_embeddings oe ON oe.signal_id = s.id
 WHERE s.id = ANY(:ids::uuid[]) AND s.is_current AND s.id <> :signal_id;
 
 -- name: entity_key_frequencies
--- How many current signals name each entity key (in any type): the rarity behind entity weights.
-SELECT k.key, count(DISTINCT s.id) AS signals
+-- How many current signals name each entity key (in any type): the rarity behind entity
+-- weights. Summed from the daily counts (migration 0017), a few hundred rows a name, where
+-- counting the signals themselves read every one naming it: 4 s a relate step for the
+-- commonest names of a million signals (bench/relate.py). A signal naming one key in two
+-- types counts twice: a weight, not a report.
+SELECT k.key, sum(d.signals)::bigint AS signals
 FROM unnest(:keys::text[]) AS k (key)
 JOIN entities e ON e.type IN ('person', 'organization', 'product', 'place') AND e.key = k.key
-JOIN signal_entities se ON se.entity_id = e.id
-JOIN signals s ON s.id = se.signal_id AND s.is_current
+JOIN entity_days d ON d.entity_id = e.id
 GROUP BY k.key;
 
 -- name: topic_frequencies
--- How many current signals carry each topic: the rarity behind topic weights.
-SELECT st.topic_id, count(*) AS signals
-FROM signal_topics st JOIN signals s ON s.id = st.signal_id AND s.is_current
-WHERE st.topic_id = ANY(:topic_ids::bigint[])
-GROUP BY st.topic_id;
+-- How many current signals carry each topic: the rarity behind topic weights, from the daily
+-- counts (a third of a million signals for the biggest topic, counted in 1 s before).
+SELECT topic_id, sum(signals)::bigint AS signals
+FROM topic_days
+WHERE topic_id = ANY(:topic_ids::bigint[])
+GROUP BY topic_id;
 
 -- name: topic_labels_by_id
 -- Labels of the given topics, for reasons.

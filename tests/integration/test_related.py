@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from service.app import create_app
+from service.related import repository
 from service.related.service import relate_signal
 from service.runtime import open_runtime
 from tests.support.keys import new_key
@@ -289,3 +290,36 @@ async def test_related_coverage_without_an_embeddings_endpoint(signals, client, 
     assert found["decoy-vantor-factory"]["score"] < min(
         found[k]["score"] for k in ("recall-courier", "recall-dispatch")
     )
+
+
+async def test_rarity_counts_the_current_signals_naming_each_name_and_topic(signals, db):
+    """Entity and topic weights come from the daily counts (migration 0017): each equals the
+    current signals naming the key or carrying the topic; one no longer current is left out."""
+    keys = {r["key"] for r in await db.fetch("SELECT DISTINCT key FROM entities")}
+    topic_ids = {r["id"] for r in await db.fetch("SELECT id FROM topics")}
+    retired = signals["breach-ledger"]
+    await db.execute("UPDATE signals SET is_current = false WHERE id = $1", retired)
+    try:
+        rarity = await repository.rarity(db, keys, topic_ids)
+        expected_entities = {
+            r["key"]: r["n"]
+            for r in await db.fetch(
+                """SELECT e.key, count(*) AS n FROM signals s JOIN entities e ON e.id = ANY(s.entity_ids)
+                   WHERE s.is_current AND e.type IN ('person', 'organization', 'product', 'place')
+                   GROUP BY e.key"""
+            )
+        }
+        expected_topics = {
+            r["t"]: r["n"]
+            for r in await db.fetch(
+                """SELECT t, count(*) AS n FROM signals s, unnest(s.topic_ids) AS t
+                   WHERE s.is_current GROUP BY t"""
+            )
+        }
+    finally:
+        await db.execute("UPDATE signals SET is_current = true WHERE id = $1", retired)
+    assert expected_entities and expected_topics
+    assert rarity.entity_counts == expected_entities
+    assert rarity.topic_counts == expected_topics
+    back = await repository.rarity(db, keys, topic_ids)
+    assert back.topic_counts != rarity.topic_counts  # the signal counts again once current

@@ -1,0 +1,147 @@
+"""Where a relate step's time goes on a seeded corpus, and its word-sharing candidates before
+and after they were limited to a signal's rarest words.
+
+    .venv/bin/python -m bench.relate --data-dir /tmp/signals-bench-1m [--rounds 10]
+
+Needs a database made by ``bench.seed``. For a random current signal per round, in this
+process on one connection, every query the relate step runs to find candidates (the story
+search's and related coverage's: nearest by embedding, sharing names, sharing topics, sharing
+words, their features, the rarity of names and topics), each once per round in shuffled
+order, and the word-sharing query as it was before (``TEXT_BEFORE``: every word of the
+headline and claim, matched and ranked on the full search vector). Printed: p50/p99 per
+query, the ratio now/before for the word query, and how many of the old query's candidates
+the new one also finds (the rest are found by none of the words it kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import uvloop
+
+from bench.interleave import interleaved
+from bench.queries import percentiles
+from bench.seed import relating_settings
+from service.related import repository
+from service.related import service as relate
+from service.related.repository import Subject
+from service.runtime import open_runtime
+from service.stories.matching import StoryRule
+
+ENTITY_K = relate.ENTITY_CANDIDATES
+
+TEXT_BEFORE = """
+WITH query AS (
+    SELECT (
+        SELECT string_agg(quote_literal(lexeme) || ':AB', ' | ')
+        FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS lexeme
+    )::tsquery AS tsq
+)
+SELECT s.id AS signal_id, ts_rank(s.search, query.tsq) AS weight
+FROM signals s, query
+WHERE s.search @@ query.tsq AND s.is_current AND s.id <> $1
+ORDER BY weight DESC
+LIMIT $3
+"""
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    settings = relating_settings(args.data_dir)
+    rule = StoryRule.from_settings(settings)
+    async with open_runtime(settings, extraction=False) as rt, rt.db.pool.acquire() as conn:
+        sample = "SELECT id FROM signals TABLESAMPLE SYSTEM (0.1) WHERE is_current"
+        ids = [r["id"] for r in await conn.fetch(sample)]
+        rng = random.Random(11)
+        state: dict[str, Any] = {}
+        found: dict[str, list[set[UUID]]] = {"before": [], "now": []}
+
+        async def subject() -> Subject:
+            got = await repository.get_subject(conn, state["id"])
+            assert got is not None
+            return got[0]
+
+        def draw() -> None:
+            state["id"] = rng.choice(ids)
+
+        async def in_tx(fn: Any) -> Any:
+            async with conn.transaction():  # the kNN's search options are local
+                return await fn(await subject())
+
+        def text_of(s: Subject) -> str:
+            return s.title + " " + s.summary
+
+        async def words_before(s: Subject) -> None:
+            rows = await conn.fetch(TEXT_BEFORE, s.id, text_of(s), relate.TEXT_CANDIDATES)
+            found["before"].append({r["signal_id"] for r in rows})
+
+        async def words_now(s: Subject) -> None:
+            got = await repository.signals_with_similar_text(conn, s.id, text_of(s), relate.TEXT_CANDIDATES)
+            found["now"].append(set(got))
+
+        async def candidates(s: Subject) -> list[UUID]:
+            nearest = await relate._nearest(rt, conn, s, use_meaning=True)
+            return nearest + await relate._candidate_ids(conn, s, text=False)
+
+        async def features(s: Subject) -> None:
+            await repository.candidate_features(conn, s.id, list(dict.fromkeys(await candidates(s))))
+
+        async def rarity_entities(s: Subject) -> None:
+            feats = await repository.candidate_features(conn, s.id, list(dict.fromkeys(await candidates(s))))
+            await repository.rarity(conn, relate._entity_keys(s, feats), set())
+
+        async def rarity_topics(s: Subject) -> None:
+            feats = await repository.candidate_features(conn, s.id, list(dict.fromkeys(await candidates(s))))
+            await repository.rarity(conn, set(), set(s.topic_ids).union(*(c.topic_ids for c in feats)))
+
+        async def nearest(s: Subject) -> None:
+            await relate._nearest(rt, conn, s, use_meaning=True)
+
+        async def names_in_window(s: Subject) -> None:
+            since = s.created_at - rule.window
+            keys = sorted(s.entity_keys)
+            await repository.signals_sharing_entities(conn, s.id, keys, since=since, k=ENTITY_K)
+
+        async def names(s: Subject) -> None:
+            keys = sorted(s.entity_keys)
+            await repository.signals_sharing_entities(conn, s.id, keys, since=None, k=ENTITY_K)
+
+        async def topics(s: Subject) -> None:
+            await repository.signals_sharing_topics(conn, s.id, sorted(s.topic_ids), relate.TOPIC_CANDIDATES)
+
+        steps = {
+            "nearest by embedding (k=50)": nearest,
+            "sharing names, story window": names_in_window,
+            "sharing names, any time": names,
+            "sharing topics": topics,
+            "sharing words, before": words_before,
+            "sharing words, now": words_now,
+            "candidates + features": features,
+            "candidates + rarity of names": rarity_entities,
+            "candidates + rarity of topics": rarity_topics,
+        }
+        runs = {name: (lambda fn=fn: in_tx(fn)) for name, fn in steps.items()}
+        times = await interleaved(runs, args.rounds, rng, warmup=1, each_round=draw)
+    for label in found:
+        del found[label][:1]  # the warm-up call
+    kept = [len(b & n) / len(b) for b, n in zip(found["before"], found["now"], strict=True) if b]
+    print(f"{args.rounds} rounds on {len(ids):,} sampled signals")
+    for name, samples in times.items():
+        p50, p99 = percentiles(samples)
+        print(f"{name:<32} p50 {p50:9.2f} ms  p99 {p99:9.2f} ms")
+    b50, b99 = percentiles(times["sharing words, before"])
+    n50, n99 = percentiles(times["sharing words, now"])
+    print(f"sharing words now/before: p50 {n50 / b50:.4f}  p99 {n99 / b99:.4f}")
+    if kept:
+        print(f"the old word candidates the new query also finds: mean {sum(kept) / len(kept):.0%}")
+
+
+if __name__ == "__main__":
+    uvloop.run(main())
