@@ -10,13 +10,17 @@ words, their features, the rarity of names and topics), each once per round in s
 order, and the word-sharing query as it was before (``TEXT_BEFORE``: every word of the
 headline and claim, matched and ranked on the full search vector). Printed: p50/p99 per
 query, the ratio now/before for the word query, and how many of the old query's candidates
-the new one also finds (the rest are found by none of the words it kept).
+the new one also finds (the rest are found by none of the words it kept). Likewise the story
+search's signals sharing names, before (all signals naming them, filtered on the window's
+start) and now (the window walked, both ends), with how many of the old candidates a story
+could take (created within the window) the new query also finds.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -26,6 +30,7 @@ import uvloop
 from bench.interleave import interleaved
 from bench.queries import percentiles
 from bench.seed import relating_settings
+from service.db.queries import queries
 from service.related import repository
 from service.related import service as relate
 from service.related.repository import Subject
@@ -33,6 +38,7 @@ from service.runtime import open_runtime
 from service.stories.matching import StoryRule
 
 ENTITY_K = relate.ENTITY_CANDIDATES
+WITHIN = "SELECT id FROM signals WHERE id = ANY($1::uuid[]) AND created_at <= $2"
 
 TEXT_BEFORE = """
 WITH query AS (
@@ -62,6 +68,8 @@ async def main() -> None:
         rng = random.Random(11)
         state: dict[str, Any] = {}
         found: dict[str, list[set[UUID]]] = {"before": [], "now": []}
+        names_found: dict[str, list[set[UUID]]] = {"before": [], "now": []}
+        names_until: list[datetime] = []
 
         async def subject() -> Subject:
             got = await repository.get_subject(conn, state["id"])
@@ -104,20 +112,30 @@ async def main() -> None:
         async def nearest(s: Subject) -> None:
             await relate._nearest(rt, conn, s, use_meaning=True)
 
-        async def names_in_window(s: Subject) -> None:
+        async def names_in_window_before(s: Subject) -> None:
             since = s.created_at - rule.window
+            rows = await queries.signals_sharing_entities.fetch(
+                conn, signal_id=s.id, keys=sorted(s.entity_keys), since=since, k=ENTITY_K
+            )
+            names_found["before"].append({r["signal_id"] for r in rows})
+            names_until.append(s.created_at + rule.window)
+
+        async def names_in_window(s: Subject) -> None:
+            within = (s.created_at - rule.window, s.created_at + rule.window)
             keys = sorted(s.entity_keys)
-            await repository.signals_sharing_entities(conn, s.id, keys, since=since, k=ENTITY_K)
+            got = await repository.signals_sharing_entities(conn, s.id, keys, within=within, k=ENTITY_K)
+            names_found["now"].append(set(got))
 
         async def names(s: Subject) -> None:
             keys = sorted(s.entity_keys)
-            await repository.signals_sharing_entities(conn, s.id, keys, since=None, k=ENTITY_K)
+            await repository.signals_sharing_entities(conn, s.id, keys, within=None, k=ENTITY_K)
 
         async def topics(s: Subject) -> None:
             await repository.signals_sharing_topics(conn, s.id, sorted(s.topic_ids), relate.TOPIC_CANDIDATES)
 
         steps = {
             "nearest by embedding (k=50)": nearest,
+            "sharing names, story window, before": names_in_window_before,
             "sharing names, story window": names_in_window,
             "sharing names, any time": names,
             "sharing topics": topics,
@@ -129,16 +147,28 @@ async def main() -> None:
         }
         runs = {name: (lambda fn=fn: in_tx(fn)) for name, fn in steps.items()}
         times = await interleaved(runs, args.rounds, rng, warmup=1, each_round=draw)
+        # the old query's candidates a story could take: those within the window after the subject too
+        usable = [
+            {r["id"] for r in await conn.fetch(WITHIN, list(ids), until)}
+            for ids, until in zip(names_found["before"], names_until, strict=True)
+        ]
     for label in found:
         del found[label][:1]  # the warm-up call
     kept = [len(b & n) / len(b) for b, n in zip(found["before"], found["now"], strict=True) if b]
+    kept_names = [len(b & n) / len(b) for b, n in zip(usable[1:], names_found["now"][1:], strict=True) if b]
     print(f"{args.rounds} rounds on {len(ids):,} sampled signals")
     for name, samples in times.items():
         p50, p99 = percentiles(samples)
-        print(f"{name:<32} p50 {p50:9.2f} ms  p99 {p99:9.2f} ms")
+        print(f"{name:<36} p50 {p50:9.2f} ms  p99 {p99:9.2f} ms")
     b50, b99 = percentiles(times["sharing words, before"])
     n50, n99 = percentiles(times["sharing words, now"])
     print(f"sharing words now/before: p50 {n50 / b50:.4f}  p99 {n99 / b99:.4f}")
+    w50, w99 = percentiles(times["sharing names, story window, before"])
+    n50, n99 = percentiles(times["sharing names, story window"])
+    print(f"sharing names in the story window now/before: p50 {n50 / w50:.3g}  p99 {n99 / w99:.3g}")
+    if kept_names:
+        share = sum(kept_names) / len(kept_names)
+        print(f"the old window candidates a story could take that the new query also finds: mean {share:.0%}")
     if kept:
         print(f"the old word candidates the new query also finds: mean {sum(kept) / len(kept):.0%}")
 

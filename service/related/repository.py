@@ -97,13 +97,21 @@ async def nearest_by_embedding(
 
 
 async def signals_sharing_entities(
-    conn: Any, signal_id: UUID, keys: list[str], *, since: datetime | None, k: int
+    conn: Any, signal_id: UUID, keys: list[str], *, within: tuple[datetime, datetime] | None, k: int
 ) -> list[UUID]:
+    """Current signals naming any of ``keys`` (created ``within`` a window, if given), rarest
+    shared names first."""
     if not keys:
         return []
-    rows = await queries.signals_sharing_entities.fetch(
-        conn, signal_id=signal_id, keys=keys, since=since, k=k
-    )
+    if within is None:
+        rows = await queries.signals_sharing_entities.fetch(
+            conn, signal_id=signal_id, keys=keys, since=None, k=k
+        )
+    else:
+        since, until = within
+        rows = await queries.signals_sharing_entities_within.fetch(
+            conn, signal_id=signal_id, keys=keys, since=since, until=until, k=k
+        )
     return [row["signal_id"] for row in rows]
 
 

@@ -186,7 +186,7 @@ async def search_story(
     ids = nearest + await _candidate_ids(
         conn,
         subject,
-        since=subject.created_at - rule.window,
+        within=(subject.created_at - rule.window, subject.created_at + rule.window),
         topics=False,
         # without names or vectors to go on, wording is the only way to find other reports
         text=not use_meaning and rule.min_shared_entities == 0,
@@ -260,14 +260,16 @@ async def _candidate_ids(
     conn: Any,
     subject: Subject,
     *,
-    since: datetime | None = None,
+    within: tuple[datetime, datetime] | None = None,
     topics: bool = True,
     text: bool = True,
 ) -> list[UUID]:
     """Current signals worth comparing with the subject besides its nearest in meaning:
-    sharing names (stored since ``since``), sharing topics, sharing words."""
+    sharing names (created ``within`` a window, if given), sharing topics, sharing words."""
     keys = sorted(subject.entity_keys)
-    ids = await repository.signals_sharing_entities(conn, subject.id, keys, since=since, k=ENTITY_CANDIDATES)
+    ids = await repository.signals_sharing_entities(
+        conn, subject.id, keys, within=within, k=ENTITY_CANDIDATES
+    )
     if topics:
         topic_ids = sorted(subject.topic_ids)
         ids.extend(await repository.signals_sharing_topics(conn, subject.id, topic_ids, TOPIC_CANDIDATES))

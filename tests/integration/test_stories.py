@@ -11,7 +11,7 @@ import base64
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
@@ -381,3 +381,26 @@ async def test_parameters_and_the_lexical_fallback_measured(labelled, db, settin
     # ... and without the names rule, same-topic reports about other actors join
     assert measured["embeddings, min_shared_entities=0"][0] < PRECISION_FLOOR
     assert measured["lexical, min_shared_entities=0"][0] <= lexical_p
+
+
+async def test_the_story_search_finds_signals_sharing_names_within_its_window(labelled, db):
+    """The story search walks only the window around the subject (on the feed index); within
+    it, it finds what the all-time query finds there (every name of the labelled set asked
+    for, so that many signals share one)."""
+    b = labelled["festival-ledger"]
+    keys = [r["key"] for r in await db.fetch("SELECT DISTINCT key FROM entities")]
+    all_time = await related_repository.signals_sharing_entities(db, b, keys, within=None, k=1000)
+    assert len(all_time) > 4 and b not in all_time
+    created = {r["id"]: r["created_at"] for r in await db.fetch("SELECT id, created_at FROM signals")}
+    moments = sorted(created[i] for i in all_time)
+    windows = [
+        (moments[0] - timedelta(hours=72), moments[-1] + timedelta(hours=72)),  # all of them
+        (moments[1], moments[-2]),  # some of them
+        (moments[-1] + timedelta(microseconds=1), moments[-1] + timedelta(hours=72)),  # none
+    ]
+    found = []
+    for since, until in windows:
+        within = await related_repository.signals_sharing_entities(db, b, keys, within=(since, until), k=1000)
+        assert set(within) == {i for i in all_time if since <= created[i] <= until}
+        found.append(len(within))
+    assert found[0] == len(all_time) > found[1] > found[2] == 0
