@@ -11,9 +11,9 @@ order, and the word-sharing query as it was before (``TEXT_BEFORE``: every word 
 headline and claim, matched and ranked on the full search vector). Printed: p50/p99 per
 query, the ratio now/before for the word query, and how many of the old query's candidates
 the new one also finds (the rest are found by none of the words it kept). Likewise the story
-search's signals sharing names, before (all signals naming them, filtered on the window's
-start) and now (the window walked, both ends), with how many of the old candidates a story
-could take (created within the window) the new query also finds.
+search's signals sharing names, before (``NAMES_BEFORE``: all signals naming them, filtered
+on the window's start) and now (the window walked, both ends), with how many of the old
+candidates a story could take (created within the window) the new query also finds.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import uvloop
 from bench.interleave import interleaved
 from bench.queries import percentiles
 from bench.seed import relating_settings
-from service.db.queries import queries
 from service.related import repository
 from service.related import service as relate
 from service.related.repository import Subject
@@ -39,6 +38,25 @@ from service.stories.matching import StoryRule
 
 ENTITY_K = relate.ENTITY_CANDIDATES
 WITHIN = "SELECT id FROM signals WHERE id = ANY($1::uuid[]) AND created_at <= $2"
+
+NAMES_BEFORE = """
+WITH spellings AS (
+    SELECT e.id, e.key FROM entities e
+    WHERE e.type IN ('person', 'organization', 'product', 'place') AND e.key = ANY($1::text[])
+), sharing AS (
+    SELECT DISTINCT se.signal_id, sp.key FROM spellings sp JOIN signal_entities se ON se.entity_id = sp.id
+), weights AS (
+    SELECT sh.key, 1.0 / count(*) AS weight
+    FROM sharing sh JOIN signals s ON s.id = sh.signal_id AND s.is_current
+    GROUP BY sh.key
+)
+SELECT sh.signal_id, sum(w.weight) AS weight
+FROM sharing sh JOIN weights w USING (key) JOIN signals s ON s.id = sh.signal_id
+WHERE s.is_current AND s.id <> $2 AND s.created_at >= $3
+GROUP BY sh.signal_id
+ORDER BY weight DESC, max(s.created_at) DESC
+LIMIT $4
+"""
 
 TEXT_BEFORE = """
 WITH query AS (
@@ -63,7 +81,7 @@ async def main() -> None:
     settings = relating_settings(args.data_dir)
     rule = StoryRule.from_settings(settings)
     async with open_runtime(settings, extraction=False) as rt, rt.db.pool.acquire() as conn:
-        sample = "SELECT id FROM signals TABLESAMPLE SYSTEM (0.1) WHERE is_current"
+        sample = "SELECT id FROM signals WHERE is_current ORDER BY random() LIMIT 1000"
         ids = [r["id"] for r in await conn.fetch(sample)]
         rng = random.Random(11)
         state: dict[str, Any] = {}
@@ -114,9 +132,7 @@ async def main() -> None:
 
         async def names_in_window_before(s: Subject) -> None:
             since = s.created_at - rule.window
-            rows = await queries.signals_sharing_entities.fetch(
-                conn, signal_id=s.id, keys=sorted(s.entity_keys), since=since, k=ENTITY_K
-            )
+            rows = await conn.fetch(NAMES_BEFORE, sorted(s.entity_keys), s.id, since, ENTITY_K)
             names_found["before"].append({r["signal_id"] for r in rows})
             names_until.append(s.created_at + rule.window)
 

@@ -104,9 +104,7 @@ async def signals_sharing_entities(
     if not keys:
         return []
     if within is None:
-        rows = await queries.signals_sharing_entities.fetch(
-            conn, signal_id=signal_id, keys=keys, since=None, k=k
-        )
+        rows = await queries.signals_sharing_entities.fetch(conn, signal_id=signal_id, keys=keys, k=k)
     else:
         since, until = within
         rows = await queries.signals_sharing_entities_within.fetch(

@@ -83,7 +83,6 @@ FROM sharing sh
 JOIN weights w USING (key)
 JOIN signals s ON s.id = sh.signal_id
 WHERE s.is_current AND s.id <> :signal_id
-  AND (:since::timestamptz IS NULL OR s.created_at >= :since::timestamptz)
 GROUP BY sh.signal_id
 ORDER BY weight DESC, max(s.created_at) DESC
 LIMIT :k;
@@ -94,7 +93,7 @@ LIMIT :k;
 -- The window's current signals are walked on signals_current_feed_idx, which carries
 -- entity_ids (a few thousand rows at a million signals over two years); the weights are summed
 -- from the daily counts. Left to itself the planner reads the GIN index of entity_ids: every
--- signal naming a common name, then filtered on the window, 1.3 s p50 / 4.2 s p99 a step at a
+-- signal naming a common name, then filtered on the window: 2.1 s p50 / 4.0 s p99 a step at a
 -- million signals, as it was before (bench/relate.py).
 WITH spellings AS (
     SELECT e.id, e.key
@@ -144,9 +143,9 @@ LIMIT :k;
 -- text's distinctive words, best first. Words are taken rarest first, by the planner's
 -- statistics of search_head (a word it does not list as common counts as its least common
 -- one), while the share of signals they may match together stays within :max_share; the
--- rarest is always taken. Every word of a headline and claim, common ones included, matched most of a
--- million signals and ranked their full TOASTed vectors: 15 s a relate step (bench/relate.py).
--- Without statistics (a young database) every word is taken, as before.
+-- rarest is always taken. Every word of a headline and claim, common ones included, matched
+-- most of a million signals and ranked their full TOASTed vectors: 18 s a relate step
+-- (bench/relate.py). Without statistics (a young database) every word is taken, as before.
 WITH stats AS (
     SELECT e.lexeme, e.freq
     FROM pg_stats p,
