@@ -59,7 +59,10 @@ FROM (
 ) n
 JOIN signals s ON s.id = n.signal_id
 WHERE s.is_current AND s.id <> :signal_id
-ORDER BY n.distance;
+-- Sorted again on the exact distance: the index orders by its own copy of each vector
+-- (normalised, single precision), which can swap neighbours ~1e-7 apart. Ordering by the
+-- expression the index provides would let the planner trust that order; this sorts <= :k rows.
+ORDER BY cosine DESC, n.signal_id;
 
 -- name: signals_sharing_entities
 -- Current signals naming any of these entity keys (in any type), rarest shared names first.
