@@ -13,7 +13,11 @@ query, the ratio now/before for the word query, and how many of the old query's 
 the new one also finds (the rest are found by none of the words it kept). Likewise the story
 search's signals sharing names, before (``NAMES_BEFORE``: all signals naming them, filtered
 on the window's start) and now (the window walked, both ends), with how many of the old
-candidates a story could take (created within the window) the new query also finds.
+candidates a story could take (created within the window) the new query also finds. And
+related coverage's candidates sharing names and topics over all time, before
+(``NAMES_ALL_BEFORE``, ``TOPICS_BEFORE``: every signal naming them or on them, counted) and
+now (the rarest read whole, the common newest first), with how many of the old candidates
+ranked above the old k-th one (so not a tie at the cut) the new query also finds.
 """
 
 from __future__ import annotations
@@ -32,14 +36,14 @@ from bench.queries import percentiles
 from bench.seed import relating_settings
 from service.related import repository
 from service.related import service as relate
-from service.related.repository import Subject
+from service.related.features import Subject
 from service.runtime import open_runtime
 from service.stories.matching import StoryRule
 
 ENTITY_K = relate.ENTITY_CANDIDATES
 WITHIN = "SELECT id FROM signals WHERE id = ANY($1::uuid[]) AND created_at <= $2"
 
-NAMES_BEFORE = """
+NAMES_BEFORE_TEMPLATE = """
 WITH spellings AS (
     SELECT e.id, e.key FROM entities e
     WHERE e.type IN ('person', 'organization', 'product', 'place') AND e.key = ANY($1::text[])
@@ -52,10 +56,30 @@ WITH spellings AS (
 )
 SELECT sh.signal_id, sum(w.weight) AS weight
 FROM sharing sh JOIN weights w USING (key) JOIN signals s ON s.id = sh.signal_id
-WHERE s.is_current AND s.id <> $2 AND s.created_at >= $3
+WHERE s.is_current AND s.id <> $2{since}
 GROUP BY sh.signal_id
 ORDER BY weight DESC, max(s.created_at) DESC
-LIMIT $4
+LIMIT ${k}
+"""
+
+# related coverage's (all time) and the story search's (from the window's start), as they were
+NAMES_ALL_BEFORE = NAMES_BEFORE_TEMPLATE.format(since="", k=3)
+NAMES_BEFORE = NAMES_BEFORE_TEMPLATE.format(since=" AND s.created_at >= $3", k=4)
+
+TOPICS_BEFORE = """
+WITH sharing AS (
+    SELECT st.signal_id, st.topic_id
+    FROM signal_topics st JOIN signals s ON s.id = st.signal_id AND s.is_current
+    WHERE st.topic_id = ANY($1::bigint[])
+), weights AS (
+    SELECT topic_id, 1.0 / count(*) AS weight FROM sharing GROUP BY topic_id
+)
+SELECT sh.signal_id, sum(w.weight) AS weight
+FROM sharing sh JOIN weights w USING (topic_id)
+WHERE sh.signal_id <> $2
+GROUP BY sh.signal_id
+ORDER BY weight DESC
+LIMIT $3
 """
 
 TEXT_BEFORE = """
@@ -88,6 +112,9 @@ async def main() -> None:
         found: dict[str, list[set[UUID]]] = {"before": [], "now": []}
         names_found: dict[str, list[set[UUID]]] = {"before": [], "now": []}
         names_until: list[datetime] = []
+        # all-time names and topics: the old query's candidates above its k-th weight, the new ones
+        above_cut: dict[str, list[set[UUID]]] = {"names": [], "topics": []}
+        now_found: dict[str, list[set[UUID]]] = {"names": [], "topics": []}
 
         async def subject() -> Subject:
             got = await repository.get_subject(conn, state["id"])
@@ -142,18 +169,36 @@ async def main() -> None:
             got = await repository.signals_sharing_entities(conn, s.id, keys, within=within, k=ENTITY_K)
             names_found["now"].append(set(got))
 
+        def cut(rows: list[Any]) -> set[UUID]:
+            """The rows ranked above the last one's weight: in any exact top k."""
+            return {r["signal_id"] for r in rows if rows and r["weight"] > rows[-1]["weight"]}
+
+        async def names_before(s: Subject) -> None:
+            rows = await conn.fetch(NAMES_ALL_BEFORE, sorted(s.entity_keys), s.id, ENTITY_K)
+            above_cut["names"].append(cut(rows))
+
         async def names(s: Subject) -> None:
             keys = sorted(s.entity_keys)
-            await repository.signals_sharing_entities(conn, s.id, keys, within=None, k=ENTITY_K)
+            got = await repository.signals_sharing_entities(conn, s.id, keys, within=None, k=ENTITY_K)
+            now_found["names"].append(set(got))
+
+        async def topics_before(s: Subject) -> None:
+            rows = await conn.fetch(TOPICS_BEFORE, sorted(s.topic_ids), s.id, relate.TOPIC_CANDIDATES)
+            above_cut["topics"].append(cut(rows))
 
         async def topics(s: Subject) -> None:
-            await repository.signals_sharing_topics(conn, s.id, sorted(s.topic_ids), relate.TOPIC_CANDIDATES)
+            got = await repository.signals_sharing_topics(
+                conn, s.id, sorted(s.topic_ids), relate.TOPIC_CANDIDATES
+            )
+            now_found["topics"].append(set(got))
 
         steps = {
             "nearest by embedding (k=50)": nearest,
             "sharing names, story window, before": names_in_window_before,
             "sharing names, story window": names_in_window,
+            "sharing names, any time, before": names_before,
             "sharing names, any time": names,
+            "sharing topics, before": topics_before,
             "sharing topics": topics,
             "sharing words, before": words_before,
             "sharing words, now": words_now,
@@ -182,6 +227,18 @@ async def main() -> None:
     w50, w99 = percentiles(times["sharing names, story window, before"])
     n50, n99 = percentiles(times["sharing names, story window"])
     print(f"sharing names in the story window now/before: p50 {n50 / w50:.3g}  p99 {n99 / w99:.3g}")
+    for what, label in (("names", "sharing names, any time"), ("topics", "sharing topics")):
+        b50, b99 = percentiles(times[label + ", before"])
+        n50, n99 = percentiles(times[label])
+        print(f"{label} now/before: p50 {n50 / b50:.3g}  p99 {n99 / b99:.3g}")
+        pairs = list(zip(above_cut[what][1:], now_found[what][1:], strict=True))
+        shares = [len(b & n) / len(b) for b, n in pairs if b]
+        if shares:
+            print(
+                f"  the old candidates above the old k-th weight the new query also finds: "
+                f"mean {sum(shares) / len(shares):.0%}, all of them in {sum(x == 1 for x in shares)}"
+                f" of {len(shares)} rounds"
+            )
     if kept_names:
         share = sum(kept_names) / len(kept_names)
         print(f"the old window candidates a story could take that the new query also finds: mean {share:.0%}")

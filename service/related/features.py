@@ -87,6 +87,28 @@ class Rarity:
         return inverse_frequency(self.topic_counts.get(topic_id, 1), self.total)
 
 
+def split_by_reach(counts: Mapping[K, int], budget: float) -> tuple[set[K], set[K]]:
+    """Which keys to read every signal of, and which only the newest signals of.
+
+    Rarest first, keys are read whole while together they reach at most ``budget`` signals;
+    all of them when together they reach at most twice that. So whatever is left reaches more
+    than ``budget`` signals, and a newest-first walk finds its signals at least ``budget`` /
+    all signals apart: it stays short. A rare key weighs more than a common one, so its
+    signals are the likelier candidates and are never cut.
+    """
+    ordered = sorted(counts, key=lambda k: (counts[k], str(k)))
+    if sum(counts.values()) <= 2 * budget:
+        return set(ordered), set()
+    whole: set[K] = set()
+    reach = 0
+    for key in ordered:
+        reach += counts[key]
+        if reach > budget:
+            break
+        whole.add(key)
+    return whole, set(ordered) - whole
+
+
 def inverse_frequency(count: int, total: int) -> float:
     """ln(1 + total / count): 1 signal of 1000 weighs ~6.9, 500 of 1000 weigh ~1.1."""
     return math.log1p(max(total, 1) / max(count, 1))

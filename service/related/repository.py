@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Hashable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from schemas.related import RelatedSignal, RelatedSignalLinks
 from service.db.queries import Query, queries
-from service.related.features import Candidate, Rarity, Subject
+from service.related.features import Candidate, Rarity, Subject, split_by_reach
+
+K = TypeVar("K", bound=Hashable)
 
 MAX_DIMS = 2000  # the signal_embeddings.dims CHECK, and pgvector's HNSW limit
 TEXT_MAX_SHARE = 0.01
 """Words shared with a signal are looked for among at most about this share of all signals
 (its rarest words first; see signals_with_similar_text in sql/queries/related.sql)."""
+READ_WHOLE_SHARE = 0.005
+READ_WHOLE_MIN = 2000
+"""Related candidates sharing names or topics: every signal of the rarest ones is read while
+together they number at most this share of all signals (and at least this many); of the
+rest, only the newest (``split_by_reach``). At a million signals, 5 000 signals read whole
+and a walk that meets one sharing a common name at least every 200."""
+NEWEST_PER_CANDIDATE = 4
+"""Signals read newest first from common names or topics, per candidate wanted."""
 
 
 @functools.lru_cache(maxsize=32)
@@ -97,27 +108,114 @@ async def nearest_by_embedding(
 
 
 async def signals_sharing_entities(
-    conn: Any, signal_id: UUID, keys: list[str], *, within: tuple[datetime, datetime] | None, k: int
+    conn: Any,
+    signal_id: UUID,
+    keys: list[str],
+    *,
+    within: tuple[datetime, datetime] | None,
+    k: int,
+    budget: float | None = None,
+    newest: int | None = None,
 ) -> list[UUID]:
-    """Current signals naming any of ``keys`` (created ``within`` a window, if given), rarest
-    shared names first."""
+    """Current signals naming any of ``keys`` (created ``within`` a window, if given), best
+    first: the rarer the names they share, the better, then the newer.
+
+    Over all time, the signals of the rarest names are all read, and of common names only
+    the ``newest`` (``NEWEST_PER_CANDIDATE * k`` unless given) newest; see ``split_by_reach``
+    (``budget``: the read-whole budget, from the number of signals unless given)."""
     if not keys:
         return []
-    if within is None:
-        rows = await queries.signals_sharing_entities.fetch(conn, signal_id=signal_id, keys=keys, k=k)
-    else:
+    if within is not None:
         since, until = within
         rows = await queries.signals_sharing_entities_within.fetch(
             conn, signal_id=signal_id, keys=keys, since=since, until=until, k=k
         )
-    return [row["signal_id"] for row in rows]
+        return [row["signal_id"] for row in rows]
+    spellings = await queries.entity_spellings.fetch(conn, keys=keys)
+    counts = _signals_per_key(spellings)
+    whole, _ = split_by_reach(counts, budget if budget is not None else await read_whole_budget(conn))
+    return await _signals_sharing(
+        conn,
+        "entity_ids",
+        signal_id,
+        [(row["id"], row["key"]) for row in spellings],
+        counts,
+        whole,
+        k=k,
+        newest=newest,
+    )
 
 
-async def signals_sharing_topics(conn: Any, signal_id: UUID, topic_ids: list[int], k: int) -> list[UUID]:
+async def signals_sharing_topics(
+    conn: Any,
+    signal_id: UUID,
+    topic_ids: list[int],
+    k: int,
+    *,
+    budget: float | None = None,
+    newest: int | None = None,
+) -> list[UUID]:
+    """Current signals on any of ``topic_ids``, best first: the rarer the topics they share,
+    the better, then the newer. Read like ``signals_sharing_entities`` over all time."""
     if not topic_ids:
         return []
-    rows = await queries.signals_sharing_topics.fetch(conn, signal_id=signal_id, topic_ids=topic_ids, k=k)
+    rows = await queries.topic_frequencies.fetch(conn, topic_ids=topic_ids)
+    counts = {topic_id: 0 for topic_id in topic_ids} | {row["topic_id"]: int(row["signals"]) for row in rows}
+    whole, _ = split_by_reach(counts, budget if budget is not None else await read_whole_budget(conn))
+    spelled = [(topic_id, topic_id) for topic_id in counts]
+    return await _signals_sharing(conn, "topic_ids", signal_id, spelled, counts, whole, k=k, newest=newest)
+
+
+@functools.cache
+def _sharing_query(column: Literal["entity_ids", "topic_ids"]) -> Query:
+    """``signals_sharing`` on one of the two array columns (a column cannot be a parameter)."""
+    if column not in ("entity_ids", "topic_ids"):
+        raise ValueError(f"not an id array column of signals: {column!r}")
+    query = queries.signals_sharing
+    return dataclasses.replace(query, sql=query.sql.replace("{ids}", column))
+
+
+async def _signals_sharing(
+    conn: Any,
+    column: Literal["entity_ids", "topic_ids"],
+    signal_id: UUID,
+    spelled: list[tuple[int, K]],
+    counts: dict[K, int],
+    whole: set[K],
+    *,
+    k: int,
+    newest: int | None,
+) -> list[UUID]:
+    """The best ``k`` signals with any of the ``(id, key)`` pairs in ``column``: every one
+    with a key in ``whole``, the newest of the rest; weighted 1 / ``counts`` per shared key."""
+    rows = await _sharing_query(column).fetch(
+        conn,
+        signal_id=signal_id,
+        ids=[i for i, _ in spelled],
+        keys=[str(key) for _, key in spelled],
+        weights=[1.0 / max(counts[key], 1) for _, key in spelled],
+        read_all=[i for i, key in spelled if key in whole],
+        newest_of=[i for i, key in spelled if key not in whole],
+        newest=newest if newest is not None else NEWEST_PER_CANDIDATE * k,
+        k=k,
+    )
     return [row["signal_id"] for row in rows]
+
+
+def _signals_per_key(spellings: list[Any]) -> dict[str, int]:
+    """Current signals naming each key, over its spellings (``entity_spellings`` rows): a
+    signal naming one key in two types counts twice, a weight, not a report."""
+    counts: dict[str, int] = {}
+    for row in spellings:
+        counts[row["key"]] = counts.get(row["key"], 0) + int(row["signals"])
+    return counts
+
+
+async def read_whole_budget(conn: Any) -> float:
+    """How many signals the candidates of the rarest names or topics may number together
+    before the commoner ones are read newest first only."""
+    total = int(await queries.current_signal_estimate.fetchval(conn))
+    return max(READ_WHOLE_MIN, READ_WHOLE_SHARE * total)
 
 
 async def signals_with_similar_text(
@@ -160,8 +258,8 @@ async def rarity(conn: Any, keys: set[str], topic_ids: set[int]) -> Rarity:
     total = int(await queries.current_signal_estimate.fetchval(conn))
     entity_counts: dict[str, int] = {}
     if keys:
-        rows = await queries.entity_key_frequencies.fetch(conn, keys=sorted(keys))
-        entity_counts = {row["key"]: int(row["signals"]) for row in rows}
+        spellings = await queries.entity_spellings.fetch(conn, keys=sorted(keys))
+        entity_counts = {key: n for key, n in _signals_per_key(spellings).items() if n}
     topic_counts: dict[int, int] = {}
     if topic_ids:
         rows = await queries.topic_frequencies.fetch(conn, topic_ids=sorted(topic_ids))

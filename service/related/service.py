@@ -11,8 +11,8 @@ For each new signal, after its analysis is stored:
    relating two reports of one event at once cannot both start a story while the slow search
    holds no lock (see service/stories/matching.py and migration 0018);
 3. **find related coverage**: nearest neighbours by embedding (HNSW), signals sharing entities
-   (rarest first), sharing topics, and sharing words in headline/claim/key facts; score each
-   and say why (service/related/scoring.py);
+   and topics (all of the rarest ones' signals, the newest of the common ones'), and sharing
+   words in headline/claim/key facts; score each and say why (service/related/scoring.py);
 4. **store** the best SIGNALS_RELATED_KEEP links, and the reverse link in each related
    signal's list where it ranks there (lists trimmed to the same size), then stamp
    ``related_at``.

@@ -64,30 +64,48 @@ WHERE s.is_current AND s.id <> :signal_id
 -- expression the index provides would let the planner trust that order; this sorts <= :k rows.
 ORDER BY cosine DESC, n.signal_id;
 
--- name: signals_sharing_entities
--- Current signals naming any of these entity keys (in any type), rarest shared names first.
-WITH spellings AS (
-    -- every entity row spelled like one of the keys: the model may type one name differently
-    SELECT e.id, e.key
-    FROM entities e
-    WHERE e.type IN ('person', 'organization', 'product', 'place') AND e.key = ANY(:keys::text[])
-), sharing AS (
-    -- one row per (signal, shared key)
-    SELECT DISTINCT se.signal_id, sp.key
-    FROM spellings sp JOIN signal_entities se ON se.entity_id = sp.id
-), weights AS (
-    -- rarer names weigh more: 1 / number of current signals naming them
-    SELECT sh.key, 1.0 / count(*) AS weight
-    FROM sharing sh JOIN signals s ON s.id = sh.signal_id AND s.is_current
-    GROUP BY sh.key
+-- name: entity_spellings
+-- Every entity row spelled like one of the keys (the model may type one name differently),
+-- with how many current signals name it: the rarity behind entity weights. Summed from the
+-- daily counts (migration 0017), a few hundred rows a name, where counting the signals
+-- themselves read every one naming it: 4 s a relate step for the commonest names of a
+-- million signals (bench/relate.py).
+SELECT e.id, e.key, coalesce(sum(d.signals), 0)::bigint AS signals
+FROM entities e
+LEFT JOIN entity_days d ON d.entity_id = e.id
+WHERE e.type IN ('person', 'organization', 'product', 'place') AND e.key = ANY(:keys::text[])
+GROUP BY e.id, e.key;
+
+-- name: signals_sharing
+-- TEMPLATE: {ids} is entity_ids or topic_ids (service/related/repository.py sets it).
+-- Current signals naming any of these entities or on any of these topics, best first: the
+-- weights of the keys they share (:ids[i] is spelled :keys[i], weighing :weights[i]; a name
+-- counts once however many of its spellings a signal names), then the newest. Every signal
+-- with one of :read_all is read; of those with one of :newest_of (common names, big topics:
+-- split_by_reach), only the :newest newest, walked on signals_current_feed_idx. Reading every
+-- signal of a common name or big topic and counting them took 2.0 s p50 / 4.9 s p99 (names)
+-- and 0.6 s / 1.1 s (topics) a relate step at a million signals (bench/relate.py).
+WITH spelled AS (
+    SELECT * FROM unnest(:ids::bigint[], :keys::text[], :weights::float8[]) AS sp (id, key, weight)
+), found AS (
+    SELECT s.id, s.created_at, s.{ids} AS ids
+    FROM signals s
+    WHERE s.is_current AND s.{ids} && :read_all::bigint[] AND s.id <> :signal_id
+    UNION
+    (
+        SELECT s.id, s.created_at, s.{ids}
+        FROM signals s
+        WHERE cardinality(:newest_of::bigint[]) > 0
+          AND s.is_current AND s.{ids} && :newest_of::bigint[] AND s.id <> :signal_id
+        ORDER BY s.created_at DESC, s.id DESC
+        LIMIT :newest
+    )
 )
-SELECT sh.signal_id, sum(w.weight) AS weight
-FROM sharing sh
-JOIN weights w USING (key)
-JOIN signals s ON s.id = sh.signal_id
-WHERE s.is_current AND s.id <> :signal_id
-GROUP BY sh.signal_id
-ORDER BY weight DESC, max(s.created_at) DESC
+SELECT f.id AS signal_id, sum(m.weight::numeric) AS weight  -- exact: equal sets tie, then newest
+FROM found f
+CROSS JOIN LATERAL (SELECT DISTINCT sp.key, sp.weight FROM spelled sp WHERE sp.id = ANY(f.ids)) m
+GROUP BY f.id
+ORDER BY weight DESC, max(f.created_at) DESC, f.id
 LIMIT :k;
 
 -- name: signals_sharing_entities_within
@@ -121,24 +139,6 @@ SELECT sh.id AS signal_id, sum(w.weight) AS weight
 FROM sharing sh JOIN weights w USING (key)
 GROUP BY sh.id
 ORDER BY weight DESC, max(sh.created_at) DESC
-LIMIT :k;
-
--- name: signals_sharing_topics
--- Current signals on any of these topics, rarest shared topics first.
-WITH sharing AS (
-    -- one row per (signal, shared topic), current signals only
-    SELECT st.signal_id, st.topic_id
-    FROM signal_topics st JOIN signals s ON s.id = st.signal_id AND s.is_current
-    WHERE st.topic_id = ANY(:topic_ids::bigint[])
-), weights AS (
-    -- rarer topics weigh more
-    SELECT topic_id, 1.0 / count(*) AS weight FROM sharing GROUP BY topic_id
-)
-SELECT sh.signal_id, sum(w.weight) AS weight
-FROM sharing sh JOIN weights w USING (topic_id)
-WHERE sh.signal_id <> :signal_id
-GROUP BY sh.signal_id
-ORDER BY weight DESC
 LIMIT :k;
 
 -- name: signals_with_similar_text
@@ -201,18 +201,6 @@ FROM signals s
 CROSS JOIN me
 LEFT JOIN signal_embeddings oe ON oe.signal_id = s.id
 WHERE s.id = ANY(:ids::uuid[]) AND s.is_current AND s.id <> :signal_id;
-
--- name: entity_key_frequencies
--- How many current signals name each entity key (in any type): the rarity behind entity
--- weights. Summed from the daily counts (migration 0017), a few hundred rows a name, where
--- counting the signals themselves read every one naming it: 4 s a relate step for the
--- commonest names of a million signals (bench/relate.py). A signal naming one key in two
--- types counts twice: a weight, not a report.
-SELECT k.key, sum(d.signals)::bigint AS signals
-FROM unnest(:keys::text[]) AS k (key)
-JOIN entities e ON e.type IN ('person', 'organization', 'product', 'place') AND e.key = k.key
-JOIN entity_days d ON d.entity_id = e.id
-GROUP BY k.key;
 
 -- name: topic_frequencies
 -- How many current signals carry each topic: the rarity behind topic weights, from the daily
