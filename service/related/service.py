@@ -188,8 +188,10 @@ async def search_story(
         subject,
         within=(subject.created_at - rule.window, subject.created_at + rule.window),
         topics=False,
-        # without names or vectors to go on, wording is the only way to find other reports
-        text=not use_meaning and rule.min_shared_entities == 0,
+        # without vectors, wording is how copies of the report are found when the model named
+        # no one in them (or spelled the names differently), and other reports of the event
+        # when the names rule is off
+        text=not use_meaning,
     )
     candidates = await repository.candidate_features(conn, subject.id, list(dict.fromkeys(ids)))
     keys = _entity_keys(subject, candidates)

@@ -12,6 +12,14 @@ A signal joins the story of an earlier signal when all of these hold:
    SIGNALS_STORY_SIMILARITY; without (no embeddings endpoint, or either signal lacks a
    vector), the cards' trigram similarity is at least ``LEXICAL_STORY_SIMILARITY``.
 
+A **copy** (the same text, or a near-identical card: a wire story republished by other
+outlets, see ``service.related.scoring.is_copy``) within the window reports the same event
+whatever names the model gave each copy, unless both name someone and share no name at all
+(two templated reports about different companies). Copies are kept out of each other's
+related coverage, so without this a syndicated story the model read without names, or
+spelled differently each time, would be one lone story per outlet: the feed duplication
+stories exist to prevent.
+
 SIGNALS_STORY_MIN_SHARED_ENTITIES=0 switches rule 2 off (content and time alone decide).
 Among the signals that qualify, the most similar one's story wins; none: a new story.
 """
@@ -24,6 +32,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from service.related.features import Candidate, Rarity, Subject, entity_weights, weighted_jaccard
+from service.related.scoring import is_copy
 from service.settings import Settings
 
 MIN_ENTITY_OVERLAP = 0.5
@@ -77,6 +86,12 @@ def same_event(
         days = abs((subject.published_date - candidate.published_date).days)
         if days > math.ceil(rule.window / timedelta(days=1)):
             return None
+    if is_copy(subject, candidate) and not _name_different_casts(subject, candidate):
+        if candidate.content_hash == subject.content_hash:
+            return Match(candidate, 1.0, by_meaning=use_meaning and candidate.cosine is not None)
+        if use_meaning and candidate.cosine is not None:
+            return Match(candidate, candidate.cosine, by_meaning=True)
+        return Match(candidate, candidate.text_similarity, by_meaning=False)
     if rule.min_shared_entities > 0:
         shared = subject.entity_keys & candidate.entity_keys
         if len(shared) < rule.min_shared_entities:
@@ -110,3 +125,12 @@ def choose_story(
         matches, key=lambda m: (m.by_meaning, m.similarity, m.candidate.created_at, str(m.candidate.id))
     )
     return best.candidate.story_id
+
+
+def _name_different_casts(subject: Subject, candidate: Candidate) -> bool:
+    """Both name someone, and no one in common: not copies of one report, whatever the text."""
+    return (
+        bool(subject.entity_keys)
+        and bool(candidate.entity_keys)
+        and not (subject.entity_keys & candidate.entity_keys)
+    )

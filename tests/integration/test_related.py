@@ -19,7 +19,7 @@ from service.related import repository
 from service.related.service import relate_signal
 from service.runtime import open_runtime
 from tests.support.keys import new_key
-from tests.support.relating import EMBEDDING_MODEL, submit, submit_all, wait_related
+from tests.support.relating import keyed_client, stub_model, submit, submit_all, wait_related
 from tests.support.servers import running_asgi
 from tests.support.story_articles import BY_KEY, LabelledArticle
 
@@ -40,18 +40,9 @@ LATER = [
 @pytest.fixture(scope="module")
 def settings_for(make_settings: Any, stub: SimpleNamespace) -> Any:
     def build(**overrides: Any) -> Any:
-        values: dict[str, Any] = {
-            "openai_base_url": f"{stub.base}/v1",
-            "openai_api_key": "test-key",
-            "llm_model": "signals-stub",
-            "embedding_model": EMBEDDING_MODEL,
-            "story_similarity": 0.40,  # the stub's embeddings: see test_stories.py
-            "extract_min_words": 50,
-            "llm_timeout_seconds": 10,
-            "llm_http_retries": 0,
-        }
-        values.update(overrides)
-        return make_settings(**values)
+        # story_similarity 0.40: the stub's embeddings, see test_stories.py
+        values = stub_model(stub, story_similarity=0.40, llm_http_retries=0)
+        return make_settings(**{**values, **overrides})
 
     return build
 
@@ -69,9 +60,7 @@ async def key(database_url: str) -> str:
 
 @pytest.fixture
 async def client(api: str, key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60
-    ) as http:
+    async with keyed_client(api, key) as http:
         yield http
 
 
@@ -79,9 +68,7 @@ async def client(api: str, key: str) -> AsyncIterator[httpx.AsyncClient]:
 async def signals(api: str, key: str, database_url: str) -> dict[str, UUID]:
     """breach-courier first, related alone; then the rest at once."""
     conn = await asyncpg.connect(database_url)
-    async with httpx.AsyncClient(
-        base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60
-    ) as http:
+    async with keyed_client(api, key) as http:
         try:
             ids = {"breach-courier": await submit(http, BY_KEY["breach-courier"])}
             await wait_related(conn)

@@ -30,8 +30,10 @@ from service.stories.matching import StoryRule, choose_story
 from tests.support.keys import new_key
 from tests.support.relating import (
     EMBEDDING_MODEL,
+    keyed_client,
     rerun_clustering,
     story_by_key,
+    stub_model,
     submit,
     submit_all,
     wait_related,
@@ -56,18 +58,8 @@ LEXICAL_RECALL_FLOOR = 0.8
 @pytest.fixture(scope="module")
 def settings_for(make_settings: Any, stub: SimpleNamespace) -> Any:
     def build(**overrides: Any) -> Any:
-        values: dict[str, Any] = {
-            "openai_base_url": f"{stub.base}/v1",
-            "openai_api_key": "test-key",
-            "llm_model": "signals-stub",
-            "embedding_model": EMBEDDING_MODEL,
-            "story_similarity": STUB_STORY_SIMILARITY,
-            "story_min_shared_entities": 1,
-            "extract_min_words": 50,  # the labelled articles are short news items
-            "llm_timeout_seconds": 10,
-        }
-        values.update(overrides)
-        return make_settings(**values)
+        values = stub_model(stub, story_similarity=STUB_STORY_SIMILARITY, story_min_shared_entities=1)
+        return make_settings(**{**values, **overrides})
 
     return build
 
@@ -85,18 +77,14 @@ async def key(database_url: str) -> str:
 
 @pytest.fixture
 async def client(api: str, key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60
-    ) as http:
+    async with keyed_client(api, key) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
 async def labelled(api: str, key: str, database_url: str) -> dict[str, UUID]:
     """Every labelled article analysed and related through the API; key → signal id."""
-    async with httpx.AsyncClient(
-        base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60
-    ) as http:
+    async with keyed_client(api, key) as http:
         signals = await submit_all(http, ARTICLES)
     conn = await asyncpg.connect(database_url)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,24 @@ from service.settings import Settings
 from tests.support.story_articles import LabelledArticle, pairwise_scores
 
 EMBEDDING_MODEL = "signals-stub-embed"
+
+
+def stub_model(stub: SimpleNamespace, **overrides: Any) -> dict[str, Any]:
+    """Settings pointing the service at the stub LLM and its embeddings, for short news items."""
+    return {
+        "openai_base_url": f"{stub.base}/v1",
+        "openai_api_key": "test-key",
+        "llm_model": "signals-stub",
+        "embedding_model": EMBEDDING_MODEL,
+        "extract_min_words": 50,  # the test articles are short news items
+        "llm_timeout_seconds": 10,
+        **overrides,
+    }
+
+
+def keyed_client(base: str, key: str) -> httpx.AsyncClient:
+    """A client of the API at ``base`` sending ``key``."""
+    return httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
 
 async def wait_job(client: httpx.AsyncClient, job_id: str, seconds: float = 90) -> dict[str, Any]:

@@ -218,6 +218,35 @@ def test_what_keeps_a_report_out(change, why):
     assert choose_story(subject(), [candidate(**change)], RARITY, RULE, use_meaning=True) is None, why
 
 
+@pytest.mark.parametrize(
+    ("copy", "why"),
+    [
+        ({"entity_keys": frozenset(), "cosine": 0.99}, "the model named no one in the copy"),
+        ({"entity_keys": frozenset({"copperleaf bank"}), "cosine": 0.99}, "the copy names fewer"),
+        ({"content_hash": "subject-hash", "cosine": None, "text_similarity": 0.1}, "the same text"),
+        ({"entity_keys": frozenset(), "cosine": None, "text_similarity": 0.95}, "near-identical wording"),
+    ],
+)
+def test_a_copy_of_the_report_joins_its_story_whatever_names_it_was_given(copy, why):
+    # a republished wire story: kept out of related coverage as a copy, so it must share the story
+    stand_in = candidate(**copy)
+    assert is_copy(subject(), stand_in)
+    assert same_event(subject(), stand_in, RARITY, RULE, use_meaning=True) is not None, why
+    assert choose_story(subject(), [stand_in], RARITY, RULE, use_meaning=True) == STORY, why
+
+
+def test_copies_naming_different_casts_stay_apart():
+    # two templated reports ("X posts quarterly results") word for word alike, about other companies
+    other = candidate(entity_keys=frozenset({"birch analytics"}), cosine=0.99, text_similarity=0.95)
+    assert is_copy(subject(), other)
+    assert same_event(subject(), other, RARITY, RULE, use_meaning=True) is None
+
+
+def test_a_copy_outside_the_window_starts_its_own_story():
+    late = candidate(content_hash="subject-hash", created_at=NOW - timedelta(hours=73))
+    assert same_event(subject(), late, RARITY, RULE, use_meaning=True) is None
+
+
 def test_min_shared_entities_zero_lets_content_alone_decide():
     stranger = candidate(entity_keys=frozenset())
     assert same_event(subject(), stranger, RARITY, RULE, use_meaning=True) is None
