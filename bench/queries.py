@@ -14,7 +14,10 @@ order) so drift and cache warming hit all alike, with random parameters each tim
   connection (the topic's id known), rows into msgspec Structs, encoded to JSON;
 - GET /healthz through the same client: what HTTP alone costs;
 - the floors under the endpoint (``bench.floor_app``): the same service call behind one
-  plain Litestar handler, and behind a bare ASGI app, each in its own uvicorn process;
+  plain Litestar handler, and behind a bare ASGI app, each in its own uvicorn process. Each
+  of these (and the rate-limit-off API) serves one request a round while the endpoint's
+  process serves most of them, so they answer colder, ~0.3 ms slower at p50 on one machine
+  (bench/README.md, fifteenth session): compare them with each other, not with the endpoint;
 - full text (common and rare terms, newest and relevance) through the endpoint;
 - related: GET /v1/signals/{id}/related (stored links) and the kNN query the relate step runs;
 - analysts' aggregates (no goal in the issue): topics and entities counted over a 30-day and
