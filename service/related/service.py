@@ -68,9 +68,9 @@ async def relate_signal(rt: Runtime, signal_id: UUID) -> None:
             await repository.mark_signal_related(conn, signal_id)
         return
     use_meaning = await _embed(rt, subject)
-    story_id, nearest = await _assign_story(rt, subject, use_meaning=use_meaning)
+    story_id, search = await _assign_story(rt, subject, use_meaning=use_meaning)
     subject = dataclasses.replace(subject, story_id=story_id)
-    links = await _find_related(rt, subject, use_meaning=use_meaning, nearest=nearest)
+    links = await _find_related(rt, subject, use_meaning=use_meaning, search=search)
     await _store_links(rt, subject, links)
     log.info("signal %s related: story %s, %d links", signal_id, story_id, len(links))
 
@@ -144,15 +144,18 @@ class StorySearch:
     """The entity keys ``rarity`` was asked for."""
     nearest: list[UUID]
     """The nearest neighbours by embedding, best first (related coverage reuses them)."""
+    wording: list[UUID] | None
+    """The signals sharing the subject's rarest words, when the search looked (without
+    embeddings; related coverage reuses them)."""
     started: float
     """``time.monotonic()`` when the search began."""
 
 
 async def _assign_story(
     rt: Runtime, subject: Subject, *, use_meaning: bool
-) -> tuple[UUID, list[UUID] | None]:
+) -> tuple[UUID, StorySearch | None]:
     """The signal's story: the one it is already in (a retry), its article's (a new version),
-    the closest same-event signal's, or a new one; and the nearest neighbours if it searched.
+    the closest same-event signal's, or a new one; and the search, if it searched.
 
     The search runs without the story lock, so relate steps on several workers overlap; only
     the placement holds it (see ``place_in_story``)."""
@@ -164,7 +167,7 @@ async def _assign_story(
                 search = await search_story(rt, conn, subject, rule, use_meaning=use_meaning)
         async with conn.transaction():
             story_id = await place_in_story(rt, conn, subject, search, rule, use_meaning=use_meaning)
-    return story_id, None if search is None else search.nearest
+    return story_id, search
 
 
 async def _placed_story(conn: Any, subject: Subject) -> UUID | None:
@@ -183,20 +186,22 @@ async def search_story(
     mark = await stories.story_placement_mark(conn)
     started = time.monotonic()
     nearest = await _nearest(rt, conn, subject, use_meaning=use_meaning)
-    ids = nearest + await _candidate_ids(
+    # without vectors, wording is how copies of the report are found when the model named no
+    # one in them (or spelled the names differently), and other reports of the event when the
+    # names rule is off
+    wording = None if use_meaning else await _similar_wording(conn, subject)
+    ids = nearest + (wording or [])
+    ids += await _candidate_ids(
         conn,
         subject,
         within=(subject.created_at - rule.window, subject.created_at + rule.window),
         topics=False,
-        # without vectors, wording is how copies of the report are found when the model named
-        # no one in them (or spelled the names differently), and other reports of the event
-        # when the names rule is off
-        text=not use_meaning,
+        text=False,
     )
     candidates = await repository.candidate_features(conn, subject.id, list(dict.fromkeys(ids)))
     keys = _entity_keys(subject, candidates)
     rarity = await repository.rarity(conn, keys, set())
-    return StorySearch(mark, candidates, rarity, frozenset(keys), nearest, started)
+    return StorySearch(mark, candidates, rarity, frozenset(keys), nearest, wording, started)
 
 
 async def place_in_story(
@@ -276,23 +281,31 @@ async def _candidate_ids(
         topic_ids = sorted(subject.topic_ids)
         ids.extend(await repository.signals_sharing_topics(conn, subject.id, topic_ids, TOPIC_CANDIDATES))
     if text:
-        headline = subject.title + " " + subject.summary
-        ids.extend(await repository.signals_with_similar_text(conn, subject.id, headline, TEXT_CANDIDATES))
+        ids.extend(await _similar_wording(conn, subject))
     return ids
+
+
+async def _similar_wording(conn: Any, subject: Subject) -> list[UUID]:
+    """Signals sharing the rarest words of the subject's headline and claim."""
+    headline = subject.title + " " + subject.summary
+    return await repository.signals_with_similar_text(conn, subject.id, headline, TEXT_CANDIDATES)
 
 
 # --- 3. related coverage ------------------------------------------------------------------------------
 
 
 async def _find_related(
-    rt: Runtime, subject: Subject, *, use_meaning: bool, nearest: list[UUID] | None
+    rt: Runtime, subject: Subject, *, use_meaning: bool, search: StorySearch | None
 ) -> list[Link]:
-    """The best links for the signal, scored and explained. ``nearest``: the story search's
-    nearest neighbours, when it ran (the same query: one HNSW search a job, not two)."""
+    """The best links for the signal, scored and explained. ``search``: the story search, when
+    it ran; its nearest neighbours and words are reused (one HNSW search a job, not two)."""
     async with rt.db.pool.acquire() as conn, conn.transaction():  # the kNN's search options are local
-        if nearest is None:
+        if search is None:
             nearest = await _nearest(rt, conn, subject, use_meaning=use_meaning)
-        ids = nearest + await _candidate_ids(conn, subject)
+            wording = None
+        else:
+            nearest, wording = search.nearest, search.wording
+        ids = nearest + (wording or []) + await _candidate_ids(conn, subject, text=wording is None)
         candidates = await repository.candidate_features(conn, subject.id, list(dict.fromkeys(ids)))
         topic_ids = set(subject.topic_ids).union(*(c.topic_ids for c in candidates))
         rarity = await repository.rarity(conn, _entity_keys(subject, candidates), topic_ids)

@@ -92,9 +92,10 @@ async def _publish(client: httpx.AsyncClient, text: str, title: str, url: str, *
     return UUID(job["signal_id"])
 
 
-async def _copies(client: httpx.AsyncClient, db: asyncpg.Connection, text: str, slug: str) -> list[UUID]:
+async def _copies(
+    client: httpx.AsyncClient, db: asyncpg.Connection, text: str, title: str, slug: str
+) -> list[UUID]:
     """The same wire story under three outlets' URLs; the third in its own page's chrome."""
-    title = "Solar farm planned outside Marrow" if text is WIRE else "Town opens its library"
     ids = [
         await _publish(client, text, title, f"https://first-{slug}.example/news/{slug}"),
         await _publish(client, text, title, f"https://second-{slug}.example/story/{slug}"),
@@ -105,7 +106,7 @@ async def _copies(client: httpx.AsyncClient, db: asyncpg.Connection, text: str, 
 
 
 async def test_copies_of_a_wire_story_make_one_story(client, db):
-    copies = await _copies(client, db, WIRE, "solar")
+    copies = await _copies(client, db, WIRE, "Solar farm planned outside Marrow", "solar")
     other = await _publish(client, OTHER, "Town opens its library", "https://fourth.example/library")
     await wait_related(db)
     rows = await db.fetch(
@@ -129,6 +130,6 @@ async def test_copies_of_a_wire_story_make_one_story(client, db):
 
 async def test_without_embeddings_copies_are_found_by_their_wording(api_without_embeddings, key, db):
     async with keyed_client(api_without_embeddings, key) as http:
-        copies = await _copies(http, db, OTHER, "library")
+        copies = await _copies(http, db, OTHER, "Town opens its library", "library")
     stories = await db.fetch("SELECT DISTINCT story_id FROM signals WHERE id = ANY($1::uuid[])", copies)
     assert len(stories) == 1 and stories[0]["story_id"] is not None
