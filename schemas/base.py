@@ -6,7 +6,24 @@ import msgspec
 
 
 class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Base of every request body: unknown fields are an error, not silently dropped."""
+    """Base of every request body: unknown fields are an error, not silently dropped, and so
+    is a NUL character in any string (PostgreSQL text cannot hold one)."""
+
+    def __post_init__(self) -> None:
+        # msgspec reports a ValueError raised here as a validation error of the body: a 400
+        for name in self.__struct_fields__:
+            if _holds_nul(getattr(self, name)):
+                raise ValueError(f"`{name}` contains a NUL character (\\u0000), which no field may hold")
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    return False  # nested Structs check themselves
 
 
 class Response(msgspec.Struct, kw_only=True):

@@ -32,10 +32,14 @@ class Job(Response):
     id: UUID
     status: JobStatus
     signal_id: UUID | None
+    signal_outside_topics: bool
+    """True when the job made (or found) a signal that carries none of the reading key's topics:
+    ``signal_id`` is then null, as the key cannot read that signal."""
     error: JobError | None
     links: JobLinks
     input_kind: InputKind
     url: str | None
+    """The URL as this job's submitter sent it (each submitter sees only its own)."""
     reused: bool
     """True when an existing signal answered the request and no model was called."""
     attempts: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -51,6 +51,9 @@ class Entity(Response):
 class Source(Response):
     """Where the article came from (trafilatura's metadata)."""
 
+    origin: Literal["fetched", "supplied"]
+    """fetched: the service fetched the page at ``url`` itself. supplied: a caller sent the text
+    or HTML, and ``url`` is only the caller's label for it (never fetched)."""
     url: str | None
     canonical_url: str | None
     site_name: str | None

@@ -60,9 +60,12 @@ class Webhook(Response):
     """An endpoint, never with its secret."""
 
     id: UUID
+    api_key_id: UUID
+    """The key that created the endpoint and owns it: its topic restriction (as it is at each
+    delivery) bounds what the endpoint receives, and revoking it stops the endpoint."""
     url: str
     topics: list[str] | None
-    """Topic slugs; null: every topic the owning key may see."""
+    """Topic slugs; null: every topic the owning key may see (at the time of each event)."""
     event_types: list[str]
     description: str | None
     enabled: bool

@@ -20,7 +20,9 @@ from service.digests.routes import DIGEST_FEED_PATHS, DigestFeedsController, Dig
 from service.entities.routes import EntitiesController
 from service.feeds.access import document_feed_security
 from service.feeds.routes import FEED_PATHS, FeedsController
+from service.head import HeadAsGet
 from service.health.routes import HealthController
+from service.hostile_input import CheckedRequest, RefuseNul
 from service.http import before_request, problem_response
 from service.jobs.worker import run_worker
 from service.openapi import finish_openapi
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
         before_request=before_request,
         exception_handlers={Exception: problem_response},
         request_max_body_size=settings.max_body_bytes,
+        request_class=CheckedRequest,
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="Signals API",
@@ -103,10 +106,11 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
     )
     # Outside Litestar's router and exception handling, so that every answer (a 404 for an
     # unknown path, a refused CORS preflight) carries the request id.
-    edge: Any = app.asgi_handler
+    edge: Any = RefuseNul(cast("Any", app.asgi_handler))
     if cors is not None:
         edge = PreflightProblems(edge)
     app.asgi_handler = cast("Any", RequestContextMiddleware(edge))
+    app.asgi_handler = cast("Any", HeadAsGet(app.asgi_handler))  # HEAD on every GET route
     finish_openapi(app)
     document_feed_security(app.openapi_schema, FEED_PATHS + DIGEST_FEED_PATHS)
     return app

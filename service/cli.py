@@ -44,13 +44,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.server import server_config
 
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     app = create_app(settings, worker=False if args.no_worker else None)
     log.info("serving on http://%s:%d (OpenAPI at /schema)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
-    return 0
+    # As uvicorn.run, with the request deadlines of service.server.
+    server = uvicorn.Server(server_config(app, settings, host=host, port=port))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else 3  # 3: uvicorn's exit code for a failed startup
 
 
 async def _run_until_signal(settings: Settings) -> None:

@@ -161,6 +161,36 @@ class LLMNotConfigured(ServiceUnavailable):
     title = "No language model is configured"
 
 
+class AuthThrottled(RateLimited):
+    """The client's address made too many failed authentications (service.keys.throttle).
+    ``retry_after``: whole seconds until it may try an unknown key again."""
+
+    code = "auth_throttled"
+    title = "Too many failed authentications from this address"
+
+
+class RequestTimeout(SignalsError):
+    """The client did not send its request's headers or body in time (service.server)."""
+
+    status = 408
+    code = "request_timeout"
+    title = "The request was not received in time"
+
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
+
+
+class HeadersTooLarge(SignalsError):
+    """The request line and headers together exceed what the server reads (service.server)."""
+
+    status = 431
+    code = "headers_too_large"
+    title = "Request header fields too large"
+
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
+
+
 # --- pipeline errors: a job fails with one of these ---------------------------------------------
 
 

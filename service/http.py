@@ -60,7 +60,10 @@ def _as_signals_error(exc: Exception) -> SignalsError:
                 for e in (exc.extra if isinstance(exc.extra, list) else [])
                 if isinstance(e, dict)
             ]
-            return BadRequest(exc.detail or "invalid request", errors=errors or None)
+            # out-of-range or mistyped path and query parameters: the reason our own checks give
+            by_parameter = bool(errors) and all(e.source in ("query", "path") for e in errors)
+            reason = "bad_parameter" if by_parameter else None
+            return BadRequest(exc.detail or "invalid request", reason=reason, errors=errors or None)
         if cls is not None:
             return cls(exc.detail if exc.detail and exc.detail != cls.title else None)
         error = SignalsError(exc.detail)
@@ -121,10 +124,25 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     ):
         await take_token(connection, None)
         return
-    key = await authenticate(rt.db.pool, header, rt.key_cache)
+    key = await authenticate_connection(rt, connection, header)
     require_scope(key, scope)
     connection.state.api_key = key
     await take_token(connection, key)
+
+
+async def authenticate_connection(
+    rt: Runtime, connection: ASGIConnection[Any, Any, Any, Any], header: str | None
+) -> StoredKey:
+    """``authenticate`` for a request: the key cache, then the failed-authentication
+    throttle of the connection's peer address (never X-Forwarded-For), then the database."""
+    client = connection.scope.get("client")
+    return await authenticate(
+        rt.db.pool,
+        header,
+        rt.key_cache,
+        throttle=rt.auth_throttle,
+        client=client[0] if client else None,
+    )
 
 
 async def take_token(connection: ASGIConnection[Any, Any, Any, Any], key: StoredKey | None) -> None:
@@ -197,5 +215,8 @@ def problem_spec(description: str) -> ResponseSpec:
 AUTH_ERRORS = {
     401: problem_spec("Missing, malformed, unknown or revoked API key"),
     403: problem_spec("The key lacks the required scope"),
-    429: problem_spec("The key's rate limit is reached; Retry-After says when to try again"),
+    429: problem_spec(
+        "The key's rate limit is reached, or (auth_throttled) the client's address made too many "
+        "failed authentications; Retry-After says when to try again"
+    ),
 }

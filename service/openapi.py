@@ -13,14 +13,20 @@ other features, gets them without repeating itself):
   (service/http.py renders them), so those entries are replaced by the ``Problem`` schema.
 - **Keyed operations can fail the key**, and operations with a body can fail it: 401, 403
   and 429, and 400, 413 and 415, are added where a route did not declare them.
+- **Exact bigint bounds.** Litestar writes every bound as a float, and the float nearest
+  2^63 - 1 is 2^63, one past what a bigint parameter takes: those bounds are written back
+  as the exact integers.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from litestar import Litestar
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference, Schema
 
 from schemas.problems import PROBLEM_MEDIA_TYPE
+from service.hostile_input import BIGINT_MAX, BIGINT_MIN
 
 BEARER = "bearer"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -73,6 +79,24 @@ def _finish_operation(operation: Operation, scope: str | None) -> None:
         responses.setdefault(status, _problem(description))
 
 
+def _exact_bigint_bounds(value: object) -> None:
+    """Every schema under ``value`` with a bigint bound gets it as the exact integer."""
+    if isinstance(value, Schema):
+        if value.maximum == float(BIGINT_MAX):
+            value.maximum = BIGINT_MAX
+        if value.minimum == float(BIGINT_MIN):
+            value.minimum = BIGINT_MIN
+    if isinstance(value, list | tuple):
+        for item in value:
+            _exact_bigint_bounds(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _exact_bigint_bounds(item)
+    elif dataclasses.is_dataclass(value):
+        for spec_field in dataclasses.fields(value):
+            _exact_bigint_bounds(getattr(value, spec_field.name))
+
+
 def finish_openapi(app: Litestar) -> None:
     """Complete ``app``'s OpenAPI document in place (before it is first served)."""
     document = app.openapi_schema
@@ -82,3 +106,4 @@ def finish_openapi(app: Litestar) -> None:
             operation = getattr(item, method, None)
             if isinstance(operation, Operation):
                 _finish_operation(operation, scopes.get((path, method)))
+                _exact_bigint_bounds(operation.parameters)

@@ -11,7 +11,10 @@ rows. The position is whatever the endpoint's keyset needs (a count and a slug, 
 and an id...). Cursors are not signed: tampering with one can only move a client within the
 results it may read anyway, and every field is validated on decode.
 
-Anything wrong with a cursor is a 400 problem with ``reason="bad_cursor"``, never a 500.
+Anything wrong with a cursor is a 400 problem with ``reason="bad_cursor"``, never a 500:
+that includes a forged position whose integers would not fit PostgreSQL's bigint, or whose
+dates lie outside the years 1900 to 9000 (service.time_window), where keyset arithmetic
+would leave Python's range.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 import msgspec
 
 from service.errors import BadRequest
+from service.hostile_input import BIGINT_MAX, BIGINT_MIN
+from service.time_window import EARLIEST_DAY, LATEST_DAY
 
 MAX_CURSOR_LENGTH = 1024
 """Longer tokens are refused before decoding: no endpoint issues anything near this size."""
@@ -76,6 +82,8 @@ def decode_cursor(token: str, kind: str, *, query: Mapping[str, Any] | None = No
         raise _bad("this cursor belongs to another endpoint")
     if envelope.f != query_fingerprint(query):
         raise _bad("this cursor belongs to a different query; keep every parameter but cursor the same")
+    if not _sane(envelope.p):
+        raise _bad("the cursor is not valid; start again without one")
     return envelope.p
 
 
@@ -84,9 +92,28 @@ def decode_cursor_as(token: str, kind: str, type_: type[T], *, query: Mapping[st
     every field is type-checked; a position of the wrong shape is a 400 ``bad_cursor`` too."""
     position = decode_cursor(token, kind, query=query)
     try:
-        return msgspec.convert(position, type_, strict=False)
+        converted = msgspec.convert(position, type_, strict=False)
     except msgspec.ValidationError:
         raise _bad("the cursor is not valid for this request") from None
+    if not _sane(msgspec.structs.astuple(converted) if isinstance(converted, msgspec.Struct) else converted):
+        raise _bad("the cursor is not valid for this request")
+    return converted
+
+
+def _sane(value: object) -> bool:
+    """No integer in ``value`` past a bigint, no date outside the years the API accepts."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return BIGINT_MIN <= value <= BIGINT_MAX
+    if isinstance(value, datetime | date):
+        day = value.date() if isinstance(value, datetime) else value
+        return EARLIEST_DAY <= day <= LATEST_DAY
+    if isinstance(value, dict):
+        return all(_sane(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(_sane(item) for item in value)
+    return True
 
 
 # A query string made only of the characters RFC 3986 allows there (what every client that

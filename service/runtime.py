@@ -15,6 +15,7 @@ from service.ingest.extract import Extractor
 from service.ingest.fetch import Fetcher
 from service.jobs.waiter import JobWaiter
 from service.keys.cache import KeyCache
+from service.keys.throttle import AuthThrottle
 from service.ratelimit.service import Levels
 from service.related.embeddings import Embedder, ensure_embedding_index
 from service.settings import Settings
@@ -39,6 +40,8 @@ class Runtime:
     """Topic slug -> id for list filters (emptied on every topic merge)."""
     rate_levels: Levels = field(default_factory=Levels)
     """Tokens this process last saw in each rate-limit bucket (reads overlap well-stocked ones)."""
+    auth_throttle: AuthThrottle = field(default_factory=lambda: AuthThrottle(0))
+    """Failed authentications per client address (service.keys.throttle); off unless given."""
     embedder: Embedder | None = None
     """Embeds signal cards (related coverage, stories); None without SIGNALS_EMBEDDING_MODEL."""
     webhook_secrets: SecretBox | None = None
@@ -127,6 +130,7 @@ async def open_runtime(
             waiter=job_waiter,
             key_cache=key_cache,
             topic_cache=topic_cache,
+            auth_throttle=AuthThrottle(settings.auth_failure_limit),
             embedder=embedder,
             webhook_secrets=SecretBox(settings),
             sender=sender,

@@ -11,6 +11,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -220,6 +221,24 @@ class Settings(BaseSettings):
     )
     """Request bodies over this size get 413."""
 
+    public_url: str | None = Field(default=None, validation_alias=AliasChoices("SIGNALS_PUBLIC_URL"))
+    """The API's public base URL (``https://api.example`` or ``https://example.com/signals``):
+    the one origin absolute links in feeds are built from. Unset: those links are relative
+    (``/v1/...``) and feed ids are ``urn:uuid:`` names; the request's Host header is never used."""
+
+    request_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, validation_alias=AliasChoices("SIGNALS_REQUEST_HEADER_TIMEOUT")
+    )
+    """Seconds `signals serve` gives a client to send a request's headers, counted from the
+    connection's opening (or, on a kept-alive connection, from the request's first byte);
+    later, the connection is answered 408 and closed."""
+
+    request_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=3600, validation_alias=AliasChoices("SIGNALS_REQUEST_BODY_TIMEOUT")
+    )
+    """Seconds `signals serve` gives a client to send a request's body once its headers are in;
+    later, the request is answered 408 (if no answer started) and the connection closed."""
+
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("SIGNALS_CORS_ORIGINS")
     )
@@ -256,6 +275,13 @@ class Settings(BaseSettings):
         default=200, ge=1, le=1_000_000, validation_alias=AliasChoices("SIGNALS_PUBLIC_RATE_BURST")
     )
     """Size of the shared keyless bucket."""
+
+    auth_failure_limit: int = Field(
+        default=20, ge=0, le=100_000, validation_alias=AliasChoices("SIGNALS_AUTH_FAILURE_LIMIT")
+    )
+    """Failed authentications (unknown or malformed keys) one client address may make at once;
+    it regains this many per minute. Beyond that its requests carrying a key this process has
+    not accepted before answer 429 ``auth_throttled`` without a database lookup. 0: no limit."""
 
     # --- jobs ----------------------------------------------------------------------------------
     serve_worker: bool = Field(default=True, validation_alias=AliasChoices("SIGNALS_SERVE_WORKER"))
@@ -336,6 +362,34 @@ class Settings(BaseSettings):
                     raise ValueError(f"{origin!r} is not an origin: use scheme://host[:port] or *")
             return origins
         return value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _parse_public_url(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = str(value).strip()
+        parts = urlsplit(text)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or parts.password is not None
+            or parts.query
+            or parts.fragment
+            or "?" in text
+            or "#" in text
+            or any(c.isspace() or not c.isprintable() for c in text)
+        ):
+            raise ValueError(
+                "use an http or https base URL without credentials, query or fragment "
+                "(https://api.example or https://example.com/signals)"
+            )
+        try:
+            parts.port  # noqa: B018  # raises on a port that is not a number in range
+        except ValueError:
+            raise ValueError("the port is not valid") from None
+        return text.rstrip("/")
 
     @field_validator("cors_allow_credentials")
     @classmethod

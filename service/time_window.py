@@ -19,6 +19,11 @@ _DURATION_RE = re.compile(r"^(?P<n>[1-9]\d{0,3})(?P<unit>[hdw])$")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 MAX_WINDOW = timedelta(days=3660)
 """Ten years: longer windows are certainly a typo, and they double as the trending baseline."""
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9000, 12, 31)
+"""Dates the API accepts: far enough inside Python's years 1-9999 that a window, its trending
+baseline or a week around it never leaves them, and wide enough for any article's date."""
+DAY_RANGE = f"years {EARLIEST_DAY.year} to {LATEST_DAY.year}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +48,34 @@ def _bad(name: str, message: str) -> BadRequest:
     )
 
 
+def check_day(day: date, name: str, *, source: str | None = "query") -> date:
+    """``day`` itself when it lies in the years 1900 to 9000; 400 naming ``name`` otherwise
+    (a far date would take the arithmetic on it out of Python's range)."""
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        message = f"{name} must be a date in the {DAY_RANGE}, got {day.isoformat()}"
+        raise BadRequest(
+            message, reason="bad_parameter", errors=[FieldError(message=message, key=name, source=source)]
+        )
+    return day
+
+
 def parse_instant(value: str, name: str, *, end_of_day: bool = False) -> datetime:
-    """An aware UTC datetime from an ISO date or date-time; 400 naming ``name`` otherwise.
+    """An aware UTC datetime from an ISO date or date-time in the years 1900 to 9000; 400
+    naming ``name`` otherwise.
 
     With ``end_of_day`` a bare date means the midnight after it (an exclusive upper bound).
     """
     text = value.strip()
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
+            day = check_day(date.fromisoformat(text), name)
             if end_of_day:
                 day += timedelta(days=1)
             return datetime.combine(day, time.min, UTC)
         moment = datetime.fromisoformat(text.upper())  # 3.11 reads "Z"; upper() accepts "z" too
     except (ValueError, OverflowError):
         raise _bad(name, f"{name} must be an ISO date or date-time, got {value!r}") from None
+    check_day(moment.date(), name)  # before converting: an offset may cross year 1 or 9999
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

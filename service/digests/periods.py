@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
+from service.time_window import check_day
+
 Period = Literal["daily", "weekly"]
 PERIODS: tuple[Period, ...] = ("daily", "weekly")
 _LENGTH = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
@@ -39,7 +41,9 @@ class PeriodWindow:
 
 
 def period_window(period: Period, day: date) -> PeriodWindow:
-    """The period of ``period`` kind that contains ``day`` (weeks start on Monday)."""
+    """The period of ``period`` kind that contains ``day`` (weeks start on Monday); 400 for a
+    day outside the years 1900 to 9000 (as a query parameter or a body field: ``date``)."""
+    check_day(day, "date", source=None)
     if period == "weekly":
         day -= timedelta(days=day.weekday())
     return PeriodWindow(period, day)

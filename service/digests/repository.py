@@ -67,6 +67,10 @@ class DigestJobRow(msgspec.Struct, kw_only=True, frozen=True):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    follows: UUID | None = None
+    """The job doing the work, for a request that joined a briefing already being written."""
+    requester_partner_id: UUID | None = None
+    """The partner of the key that asked for the job (read with the job, for access checks)."""
 
 
 def _digest(row: Any) -> DigestRow | None:
@@ -232,11 +236,21 @@ async def insert_digest_job(
     return _job(row)
 
 
-async def get_active_digest_job(
-    conn: Any, *, period: str, period_start: date, topic_id: int | None
+async def get_active_digest_job_for_requester(
+    conn: Any, *, period: str, period_start: date, topic_id: int | None, api_key_id: UUID | None
 ) -> DigestJobRow | None:
-    row = await queries.get_active_digest_job.fetchrow(
-        conn, period=period, period_start=period_start, topic_id=topic_id
+    row = await queries.get_active_digest_job_for_requester.fetchrow(
+        conn, period=period, period_start=period_start, topic_id=topic_id, api_key_id=api_key_id
+    )
+    return _job(row)
+
+
+async def insert_follower_digest_job(
+    conn: Any, *, period: str, period_start: date, topic_id: int | None, api_key_id: UUID | None
+) -> DigestJobRow | None:
+    """A job following the one writing this briefing; None when none is in flight any more."""
+    row = await queries.insert_follower_digest_job.fetchrow(
+        conn, period=period, period_start=period_start, topic_id=topic_id, api_key_id=api_key_id
     )
     return _job(row)
 
@@ -260,6 +274,7 @@ async def finish_digest_job(
     error_reason: str | None = None,
     error_detail: str | None = None,
 ) -> None:
+    """The job's final state, copied onto its followers (call inside a transaction)."""
     await queries.finish_digest_job.execute(
         conn,
         id=job_id,
@@ -269,6 +284,7 @@ async def finish_digest_job(
         error_reason=error_reason,
         error_detail=error_detail,
     )
+    await queries.finish_digest_followers.execute(conn, id=job_id)
 
 
 async def requeue_digest_job(conn: Any, job_id: UUID) -> None:

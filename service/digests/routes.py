@@ -53,12 +53,16 @@ class DigestsController(Controller):
             "(optionally of one `topic`) and answers 202 with the job (Location: its URL). With "
             "`Prefer: wait=N` (N ≤ 60) it answers 201 with the briefing if it is ready in time. "
             "Writing a period again makes a new version; older versions stay readable. A period "
-            "already being written returns that job."
+            "the same key is already having written returns that job; one another key asked for "
+            "gets a job of its own that follows the same writing."
         ),
         responses={
-            400: problem_spec("Malformed body"),
-            403: problem_spec("A topic-restricted key asked for a briefing outside its topics"),
-            404: problem_spec("No signals entered the service in the period, or unknown topic"),
+            400: problem_spec("Malformed body, a date outside 1900-9000, or a bad Prefer header"),
+            403: problem_spec("A topic-restricted key asked for a general briefing"),
+            404: problem_spec(
+                "No signals entered the service in the period, or unknown topic (for a "
+                "topic-restricted key, any topic outside its topics)"
+            ),
             422: problem_spec("A future period or, with Prefer: wait, the job's failure"),
             503: problem_spec("No language model configured"),
             **AUTH_ERRORS,
@@ -71,11 +75,11 @@ class DigestsController(Controller):
         data: JSONBody[DigestRequest],
         prefer: Annotated[str | None, HeaderParameter(name="Prefer", required=False)] = None,
     ) -> Response[DigestJob | Digest]:
+        wait = prefer_wait(prefer)  # every header is parsed before anything is written
         key = getattr(request.state, "api_key", None)
         job = await service.request_digest(
             rt, data, api_key_id=key.id if key else None, allowed_topics=allowed_topics(request)
         )
-        wait = prefer_wait(prefer)
         job = await service.wait_for_job(rt, job, wait) if wait else job
         if wait and job.status == "done" and job.digest_id is not None:
             digest = await service.get_digest(rt, job.digest_id, allowed_topics=None)
@@ -118,7 +122,9 @@ class DigestsController(Controller):
         versions: Annotated[
             Literal["latest", "all"], QueryParameter(description="Latest version per period, or all")
         ] = "latest",
-        limit: Annotated[int, QueryParameter(description=f"1-{service.MAX_LIMIT}")] = 20,
+        limit: Annotated[
+            int, QueryParameter(description=f"1-{service.MAX_LIMIT}", ge=1, le=service.MAX_LIMIT)
+        ] = 20,
         cursor: Annotated[
             str | None, QueryParameter(description="From a previous page's next", max_length=1000)
         ] = None,
@@ -174,10 +180,18 @@ class DigestsController(Controller):
         "/jobs/{job_id:uuid}",
         opt={"scope": "signals:read"},
         summary="A briefing job's status",
+        description=(
+            "Visible to the key that asked for the briefing, the other keys of its partner, and "
+            "admin keys (scheduled briefings' jobs: admin keys only); for a topic-restricted key, "
+            "only jobs of briefings on its topics. 404 to anyone else."
+        ),
         responses={404: problem_spec("No such job"), **AUTH_ERRORS},
     )
-    async def get_digest_job(self, rt: NamedDependency[Runtime], job_id: FromPath[UUID]) -> DigestJob:
-        return to_job(await service.get_job(rt, job_id))
+    async def get_digest_job(
+        self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], job_id: FromPath[UUID]
+    ) -> DigestJob:
+        key = getattr(request.state, "api_key", None)
+        return to_job(await service.get_job_for(rt, job_id, key))
 
 
 _FEED_DESCRIPTION = (

@@ -41,11 +41,14 @@ from service.errors import (
     SignalsError,
 )
 from service.feeds.service import FeedFormat, RenderedFeed
+from service.keys.repository import StoredKey
+from service.keys.service import may_see_submission
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals.taxonomy import topic_slug
 from service.topics import repository as topics
 from service.topics.repository import TopicRow
+from service.topics.visibility import is_hidden
 from service.webhooks.events import publish_event
 
 log = logging.getLogger(__name__)
@@ -61,20 +64,23 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _find_topic(conn: Any, slug: str | None) -> TopicRow | None:
-    """The topic a slug or alias names (None for none given); 404 for an unknown one."""
+async def _find_topic(conn: Any, slug: str | None, allowed: tuple[int, ...] | None) -> TopicRow | None:
+    """The topic a slug or alias names (None for none given); 404 for an unknown one, and
+    the same 404 for one outside ``allowed`` (a restricted key's topics: it does not learn
+    that the topic exists, nor its label)."""
     if slug is None:
         return None
     normalised = topic_slug(slug)
     topic = await topics.get_topic_by_slug_or_alias(conn, normalised) if normalised else None
-    if topic is None:
+    if topic is None or is_hidden(topic.id, allowed):
         raise NotFound(f"no topic {slug!r}", reason="unknown_topic")
     return topic
 
 
 def _check_topic_allowed(topic: TopicRow | None, allowed: tuple[int, ...] | None) -> None:
-    """A key restricted to topics may only ask for briefings of those topics."""
-    if allowed is not None and (topic is None or topic.id not in allowed):
+    """A key restricted to topics may only ask for briefings of those topics (one outside
+    them is already an unknown topic): not for a general one."""
+    if allowed is not None and topic is None:
         raise Forbidden("this key may only use briefings of its topics: give one of them as topic")
 
 
@@ -98,7 +104,7 @@ async def request_digest(
     if window.since > _now():
         raise InvalidRequest(f"{window.label()} has not started yet", reason="future_period")
     async with rt.db.pool.acquire() as conn:
-        topic = await _find_topic(conn, body.topic)
+        topic = await _find_topic(conn, body.topic, allowed_topics)
         _check_topic_allowed(topic, allowed_topics)
         topic_id = topic.id if topic else None
         if not await repository.period_has_signals(
@@ -110,24 +116,24 @@ async def request_digest(
             raise LLMNotConfigured(
                 "briefings need a language model: set " + " and ".join(missing), missing=missing
             )
-        async with conn.transaction():
-            job = await repository.insert_digest_job(
-                conn,
-                period=body.period,
-                period_start=window.start,
-                topic_id=topic_id,
-                trigger="request",
-                api_key_id=api_key_id,
-            )
-            if job is not None:
-                await enqueue_digest(conn, job.id)
+        which: dict[str, Any] = {"period": body.period, "period_start": window.start, "topic_id": topic_id}
+        # This requester's own job for the briefing in flight, if it has one: a repeat joins it.
+        job = await repository.get_active_digest_job_for_requester(conn, **which, api_key_id=api_key_id)
         if job is None:
-            job = await repository.get_active_digest_job(
-                conn, period=body.period, period_start=window.start, topic_id=topic_id
-            )
-        if job is None:  # the one in flight finished between the two statements: ask again
-            return await request_digest(rt, body, api_key_id=api_key_id, allowed_topics=allowed_topics)
-        return await get_job(rt, job.id)
+            async with conn.transaction():
+                job = await repository.insert_digest_job(
+                    conn, **which, trigger="request", api_key_id=api_key_id
+                )
+                if job is not None:
+                    await enqueue_digest(conn, job.id)
+                else:
+                    # Another request's job is writing it: a job of this requester's own follows.
+                    job = await repository.insert_follower_digest_job(conn, **which, api_key_id=api_key_id)
+    # Outside the block: a request holding its connection while it asks the pool for another
+    # deadlocks once as many such requests arrive together as the pool has connections.
+    if job is None:  # the one in flight finished between the two statements: ask again
+        return await request_digest(rt, body, api_key_id=api_key_id, allowed_topics=allowed_topics)
+    return await get_job(rt, job.id)
 
 
 async def schedule_digest(rt: Runtime, period: Period, slot: datetime) -> DigestJobRow | None:
@@ -178,7 +184,7 @@ async def write_digest_job(rt: Runtime, job_id: UUID) -> None:
                 await enqueue_digest(conn, job_id, attempt=job.attempts, after=delay)
             return
         log.warning("digest job %s failed: %s: %s", job_id, exc.code, exc.detail)
-        async with rt.db.pool.acquire() as conn:
+        async with rt.db.pool.acquire() as conn, conn.transaction():
             await repository.finish_digest_job(
                 conn,
                 job_id,
@@ -189,7 +195,7 @@ async def write_digest_job(rt: Runtime, job_id: UUID) -> None:
             )
         return
     if digest_id is None:
-        async with rt.db.pool.acquire() as conn:
+        async with rt.db.pool.acquire() as conn, conn.transaction():
             await repository.finish_digest_job(conn, job_id, status="empty")
 
 
@@ -260,9 +266,25 @@ async def announce_digest(conn: Any, digest: DigestRow) -> None:
 
 
 async def get_job(rt: Runtime, job_id: UUID) -> DigestJobRow:
+    """A briefing job, whoever asked for it (the service's own use: waiting)."""
     async with rt.db.pool.acquire() as conn:
         job = await repository.get_digest_job(conn, job_id)
     if job is None:
+        raise NotFound(f"no digest job {job_id}")
+    return job
+
+
+async def get_job_for(rt: Runtime, job_id: UUID, reader: StoredKey | None) -> DigestJobRow:
+    """A briefing job as ``reader`` may see it: one it asked for, one a key of its partner asked
+    for, or any for an admin key (scheduled jobs: admins only); and for a topic-restricted key
+    only a job of a briefing on its topics. 404 otherwise, as for an unknown id."""
+    job = await get_job(rt, job_id)
+    allowed = reader.allowed_topic_ids if reader is not None else None
+    if (
+        reader is None
+        or not may_see_submission(reader, job.api_key_id, job.requester_partner_id)
+        or (allowed is not None and job.topic_id not in allowed)
+    ):
         raise NotFound(f"no digest job {job_id}")
     return job
 
@@ -303,7 +325,7 @@ async def latest_digest(
     """The latest version of the newest briefing (or of the period holding ``day``)."""
     start = period_window(period, day).start if day else None
     async with rt.db.pool.acquire() as conn:
-        found = await _find_topic(conn, topic)
+        found = await _find_topic(conn, topic, allowed_topics)
         row = await repository.latest_digest(
             conn, period=period, topic_id=found.id if found else None, period_start=start
         )
@@ -343,7 +365,7 @@ async def digest_feed(
 ) -> RenderedFeed:
     """The newest briefings (latest versions) as an Atom, RSS or JSON Feed document."""
     async with rt.db.pool.acquire() as conn:
-        found = await _find_topic(conn, topic)
+        found = await _find_topic(conn, topic, allowed_topics)
     rows, _ = await _page(rt, period, topic, "latest", FEED_SIZE, None, allowed_topics)
     title = feed_title(period, found.label if found else None)
     digests = [to_digest(row) for row in rows]
@@ -367,7 +389,7 @@ async def _page(
         position = decode_cursor_as(cursor, "digests", _Position, query=bound)
         after = (position.s, position.c, position.i)
     async with rt.db.pool.acquire() as conn:
-        found = await _find_topic(conn, topic)
+        found = await _find_topic(conn, topic, allowed_topics)
         rows = await repository.list_digests_page(
             conn,
             period=period,

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 
 from schemas.entities import EntityDetail, EntityPage, EntityType
 from service.conditional import NOT_MODIFIED, etagged
 from service.entities import service
 from service.entities.service import Sort
+from service.hostile_input import BigInt
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.pagination import next_page_link
 from service.runtime import Runtime
@@ -93,7 +94,7 @@ class EntitiesController(Controller):
         responses={404: problem_spec("No such entity"), **NOT_MODIFIED, **AUTH_ERRORS},
     )
     async def get_entity(
-        self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], entity_id: FromPath[int]
+        self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], entity_id: BigInt
     ) -> Response[EntityDetail]:
         entity = await service.get_entity(rt, entity_id, allowed_topics=allowed_topics(request))
         return etagged(request, entity)

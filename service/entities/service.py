@@ -46,9 +46,12 @@ class _EntitiesCursor(msgspec.Struct, frozen=True):
     score: float | None = None
 
 
-async def resolve_topic_filter(rt: Runtime, conn: Any, slugs: tuple[str, ...]) -> list[int]:
-    """The ids of the topics ``slugs`` name (directly or by alias); 404 for an unknown one."""
-    resolved = await rt.topic_cache.resolve(conn, sorted(set(slugs)))
+async def resolve_topic_filter(
+    rt: Runtime, conn: Any, slugs: tuple[str, ...], allowed_topics: list[int] | None = None
+) -> list[int]:
+    """The ids of the topics ``slugs`` name (directly or by alias); 404 for an unknown one,
+    and for one outside ``allowed_topics`` (a restricted key's topics), worded alike."""
+    resolved = await rt.topic_cache.resolve(conn, sorted(set(slugs)), allowed_topics)
     unknown = [slug for slug, topic_id in resolved.items() if topic_id is None]
     if unknown:
         raise NotFound(f"unknown topic {', '.join(repr(u) for u in unknown)}", reason="unknown_topic")
@@ -120,7 +123,7 @@ async def list_entities(
         if keys[chosen] is None:
             raise BadRequest("the cursor is not valid for this sort", reason="bad_cursor")
     async with rt.db.pool.acquire() as conn:
-        topic_any = await resolve_topic_filter(rt, conn, topics) if topics else None
+        topic_any = await resolve_topic_filter(rt, conn, topics, restrict) if topics else None
         rows = await repository.list_entities_page(
             conn,
             sort=chosen,
@@ -174,14 +177,14 @@ async def get_entity(
     """The entity, its counts, its top co-occurring entities and topics, its newest signals.
 
     For a key restricted to ``allowed_topics`` all of these come from current signals on those
-    topics only, and an entity none of them names is a 404.
+    topics only, and an entity none of them names is a 404, the same as an unknown id.
     """
     restrict = sorted(allowed_topics) if allowed_topics is not None else None
     async with rt.db.pool.acquire() as conn:
         entity = await repository.get_entity(conn, entity_id)
-        if entity is None or (
-            restrict is not None and not await repository.entity_named_on_topics(conn, entity_id, restrict)
-        ):
+        # asked whether the entity exists or not: a hidden one costs no more time than a missing one
+        named = restrict is None or await repository.entity_named_on_topics(conn, entity_id, restrict)
+        if entity is None or not named:
             raise NotFound(f"no entity {entity_id}", reason="unknown_entity")
         day, week, month = await repository.entity_signal_counts(conn, entity_id, _now(), restrict)
         co = await repository.entity_cooccurrences(

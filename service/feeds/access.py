@@ -21,8 +21,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import Components, OpenAPI, SecurityScheme
 
 from service.errors import Unauthorized
-from service.http import take_token
-from service.keys.service import authenticate, require_scope
+from service.http import authenticate_connection, take_token
+from service.keys.service import require_scope
 from service.runtime import Runtime
 
 FEED_SCOPE = "signals:read"
@@ -45,7 +45,7 @@ async def authorize_feed(connection: ASGIConnection[Any, Any, Any, Any], _handle
             )
         await take_token(connection, None)
         return
-    stored = await authenticate(rt.db.pool, header, rt.key_cache)
+    stored = await authenticate_connection(rt, connection, header)
     require_scope(stored, FEED_SCOPE)
     connection.state.api_key = stored
     await take_token(connection, stored)

@@ -11,7 +11,9 @@ break the whole feed. Each format then escapes by its own rules:
 - JSON Feed: ``content_text`` only (no ``content_html``), encoded by msgspec.
 
 GUIDs are ``urn:uuid:<signal id>`` in all three, so a signal is one item everywhere and never
-two. Titles are cut to ``TITLE_MAX`` characters: feed readers show a line, not an essay.
+two. Links start with SIGNALS_PUBLIC_URL, or are relative (``/v1/...``) without it, never with
+the request's Host. Titles are cut to ``TITLE_MAX`` characters: feed readers show a line, not
+an essay.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
+from uuid import NAMESPACE_URL, uuid5
 
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]  # no type information
 
@@ -91,6 +95,15 @@ def feed_item(card: Signal, api_base: str) -> FeedItem:
     )
 
 
+def feed_id(self_url: str) -> str:
+    """The feed's Atom id, which must be an absolute IRI: its own URL when that is absolute
+    (SIGNALS_PUBLIC_URL set), else a ``urn:uuid:`` name derived from its path and query, the
+    same for every host the feed is reached by."""
+    if urlsplit(self_url).scheme in ("http", "https"):
+        return self_url
+    return f"urn:uuid:{uuid5(NAMESPACE_URL, self_url)}"
+
+
 def _paragraphs_html(text: str) -> str:
     return "".join(f"<p>{html.escape(part)}</p>" for part in text.split("\n\n") if part)
 
@@ -98,7 +111,7 @@ def _paragraphs_html(text: str) -> str:
 def _generator(meta: FeedMeta, items: list[FeedItem]) -> FeedGenerator:
     updated = max((item.published for item in items), default=EPOCH)
     fg = FeedGenerator()
-    fg.id(meta.self_url)
+    fg.id(feed_id(meta.self_url))
     fg.title(clean_text(meta.title))
     fg.description(clean_text(meta.description))
     fg.author({"name": "Signals"})

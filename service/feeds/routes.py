@@ -21,6 +21,7 @@ from service.feeds.service import (
     http_date,
     not_modified,
 )
+from service.hostile_input import BigInt
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.runtime import Runtime
 
@@ -47,12 +48,16 @@ FEED_PATHS = ["/v1/feeds/signals.atom", "/v1/feeds/signals.rss", "/v1/feeds/sign
 
 
 def api_base(request: Request[Any, Any, Any]) -> str:
-    """The API's absolute base URL, as the client reached it."""
-    return str(request.base_url).rstrip("/")
+    """What the API's links start with: SIGNALS_PUBLIC_URL, or "" (links relative to the
+    host the client reached). Never the request's Host header: a client chooses it, and a
+    cache in front may serve what it chose to everyone else."""
+    rt: Runtime = request.app.state.runtime
+    return rt.settings.public_url or ""
 
 
 def feed_self_url(request: Request[Any, Any, Any]) -> str:
-    """The feed's own absolute URL, without the key: feeds never echo a key."""
+    """The feed's own URL (absolute with SIGNALS_PUBLIC_URL, else a path), without the key:
+    feeds never echo a key."""
     params = [
         (k, v) for k, values in request.query_params.dict().items() if k != KEY_PARAMETER for v in values
     ]
@@ -93,7 +98,7 @@ async def _answer(
 
 Topic = Annotated[list[str] | None, QueryParameter(description="Topic slug; repeat for several")]
 TopicMatch = Annotated[Literal["any", "all"], QueryParameter(description="Several topics: any or all")]
-Entity = Annotated[list[int] | None, QueryParameter(description="Entity id; repeat: all of them")]
+Entity = Annotated[list[BigInt] | None, QueryParameter(description="Entity id; repeat: all of them")]
 IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", required=False)]
 IfModifiedSince = Annotated[str | None, HeaderParameter(name="If-Modified-Since", required=False)]
 

@@ -35,6 +35,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from service.errors import ExtractionFailed, ServiceUnavailable
+from service.ingest.metadata import image_url, strip_markup
 from service.ingest.quality import (
     check_article,
     check_length,
@@ -165,13 +166,14 @@ def _extract(html: str, url: str | None, min_words: int) -> ExtractedArticle:
     doc = doc if isinstance(doc, Document) else Document()
     return ExtractedArticle(
         text=text,
-        title=_clean_field(doc.title),
-        author=_clean_field(doc.author),
-        site_name=_clean_field(doc.sitename),
+        # Metadata is text (service.ingest.metadata): pages put markup in it.
+        title=_clean_field(strip_markup(doc.title)),
+        author=_clean_field(strip_markup(doc.author)),
+        site_name=_clean_field(strip_markup(doc.sitename)),
         published=_parse_date(doc.date),
         language=_language_tag(doc.language) or _page_language(tree),
-        image=_clean_field(doc.image),
-        description=_clean_field(doc.description),
+        image=image_url(doc.image, url),
+        description=_clean_field(strip_markup(doc.description)),
         canonical_url=_canonical_url(tree, url),
         word_count=words,
         content_hash=content_hash(text),

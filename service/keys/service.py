@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,7 +19,9 @@ from service.errors import Forbidden, InvalidRequest, Unauthorized
 from service.keys import repository
 from service.keys.cache import KeyCache
 from service.keys.repository import StoredKey
+from service.keys.throttle import AuthThrottle
 from service.signals.repository import resolve_topic_slugs
+from service.topics.visibility import is_hidden
 
 KEY_PREFIX = "sk_live_"
 _ALPHABET = string.ascii_letters + string.digits
@@ -114,19 +117,37 @@ def parse_bearer(header: str | None) -> str:
     return token
 
 
-async def authenticate(db: Any, header: str | None, cache: KeyCache | None = None) -> StoredKey:
+async def authenticate(
+    db: Any,
+    header: str | None,
+    cache: KeyCache | None = None,
+    *,
+    throttle: AuthThrottle | None = None,
+    client: str | None = None,
+) -> StoredKey:
     """The live key the request carries, or 401. Records use at most once a minute.
 
     ``db`` is a connection or a pool; with a ``cache``, a recently verified key costs no
-    database round trip.
+    database round trip. With a ``throttle``, malformed and unknown keys count as failures
+    of ``client`` (the socket peer's address), and once it has failed too often a key not
+    known good is refused with 429 ``auth_throttled`` before any lookup.
     """
-    token = parse_bearer(header)
+    try:
+        token = parse_bearer(header)
+    except Unauthorized as exc:
+        if throttle is not None and exc.reason == "malformed":
+            throttle.failed(client)
+        raise
     digest = hash_key(token)
     if cache is not None and (hit := cache.get(digest)) is not None:
         return hit
+    if throttle is not None:
+        throttle.check(client, digest)
     generation = cache.generation if cache is not None else None
     stored = await repository.get_api_key_by_hash(db, digest)
     if stored is None or not hmac.compare_digest(stored.key_hash, digest):
+        if throttle is not None:
+            throttle.failed(client)
         raise Unauthorized("unknown API key", reason="unknown")
     if stored.revoked:
         raise Unauthorized("this API key was revoked", reason="revoked")
@@ -135,9 +156,21 @@ async def authenticate(db: Any, header: str | None, cache: KeyCache | None = Non
     if stored.last_used_at is None or stored.last_used_at < datetime.now(UTC) - _TOUCH_EVERY:
         # At most one write a minute per key; the query re-checks, so racing requests agree.
         await repository.touch_api_key(db, stored.id)
+    if throttle is not None:
+        throttle.accepted(digest)
     if cache is not None:
         cache.put(stored, generation)
     return stored
+
+
+def may_see_submission(
+    reader: StoredKey, submitter_key_id: UUID | None, submitter_partner_id: UUID | None
+) -> bool:
+    """Whether ``reader`` may see what a key submitted (a job): the submitting key itself, any
+    key of its partner, or an admin key. Jobs submitted without a key are admins' only."""
+    if "admin" in reader.scopes or (submitter_key_id is not None and submitter_key_id == reader.id):
+        return True
+    return reader.partner_id is not None and submitter_partner_id == reader.partner_id
 
 
 def require_scope(key: StoredKey, scope: str) -> None:
@@ -155,10 +188,14 @@ async def ensure_partner(
     return await repository.upsert_partner(conn, name.strip(), rate_per_second, burst)
 
 
-async def topic_ids_for_slugs(conn: Any, slugs: list[str]) -> list[int]:
-    """Topic ids for a key's topic restriction; every slug (or alias) must exist."""
+async def topic_ids_for_slugs(
+    conn: Any, slugs: list[str], *, allowed: Collection[int] | None = None
+) -> list[int]:
+    """Topic ids for a key's topic restriction; every slug (or alias) must exist. With
+    ``allowed`` (the asking key's own restriction), a topic outside it is refused exactly as
+    an unknown one: the key does not learn that it exists."""
     resolved = await resolve_topic_slugs(conn, slugs)
-    unknown = [slug for slug in slugs if resolved.get(slug) is None]
+    unknown = [slug for slug in slugs if (t := resolved.get(slug)) is None or is_hidden(t, allowed)]
     if unknown:
         raise InvalidRequest(f"unknown topics: {', '.join(unknown)}", reason="unknown_topic")
     return sorted({t for t in resolved.values() if t is not None})

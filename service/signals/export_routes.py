@@ -10,6 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
+from service.hostile_input import BigInt
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.runtime import Runtime
 from service.signals.export import CSV_COLUMNS, ExportFormat, prepare_export
@@ -53,7 +54,7 @@ class SignalExportController(Controller):
             Literal["any", "all"], QueryParameter(description="Several topics: any or all of them")
         ] = "any",
         entity: Annotated[
-            list[int] | None, QueryParameter(description="Entity id; repeat: all of them")
+            list[BigInt] | None, QueryParameter(description="Entity id; repeat: all of them")
         ] = None,
         source: Annotated[str | None, QueryParameter(description="Site name, exactly")] = None,
         since: Annotated[str | None, QueryParameter(description="ISO date or date-time, inclusive")] = None,

@@ -22,6 +22,7 @@ from service.errors import BadRequest, NotFound
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals import repository
+from service.time_window import check_day
 
 MAX_LIMIT = 100
 Sort = Literal["newest", "relevance"]
@@ -65,12 +66,13 @@ class _Position(msgspec.Struct, kw_only=True, frozen=True):
 def _parse_moment(value: str, name: str) -> date | datetime:
     try:
         if len(value) == 10:
-            return date.fromisoformat(value)
+            return check_day(date.fromisoformat(value), name)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(
             f"{name} must be an ISO date or date-time, got {value!r}", reason="bad_parameter"
         ) from None
+    check_day(moment.date(), name)  # far dates would leave Python's range in the arithmetic
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -104,14 +106,17 @@ async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
     if query.q is not None and not query.q.strip():
         raise BadRequest("q is empty", reason="bad_parameter")
     topic_ids: list[int] = []
+    # For a topic-restricted key, a topic outside its topics and an entity no signal on them
+    # names are unknown (service/topics/visibility.py): same 404, same detail.
+    restrict = sorted(query.restrict_topics) if query.restrict_topics is not None else None
     if query.topics:
-        resolved = await rt.topic_cache.resolve(conn, list(query.topics))
+        resolved = await rt.topic_cache.resolve(conn, list(query.topics), restrict)
         unknown = [slug for slug in query.topics if resolved.get(slug) is None]
         if unknown:
             raise NotFound(f"unknown topic {', '.join(repr(u) for u in unknown)}", reason="unknown_topic")
         topic_ids = sorted({t for t in resolved.values() if t is not None})
     if query.entities:
-        known = await repository.existing_entity_ids(conn, list(query.entities))
+        known = await repository.existing_entity_ids(conn, list(query.entities), restrict)
         unknown_entities = sorted(set(query.entities) - known)
         if unknown_entities:
             raise NotFound(f"unknown entity {unknown_entities[0]}", reason="unknown_entity")
@@ -121,7 +126,7 @@ async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
         raise BadRequest("since must be before until", reason="inverted_range")
     created = query.date_field == "created"
     params: dict[str, Any] = {
-        "restrict_topics": sorted(query.restrict_topics) if query.restrict_topics is not None else None,
+        "restrict_topics": restrict,
         "collapse": query.collapse,
         "topic_any": topic_ids if topic_ids and query.topic_match == "any" else None,
         "topic_all": topic_ids if topic_ids and query.topic_match == "all" else None,

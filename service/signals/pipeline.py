@@ -96,12 +96,30 @@ async def _obtain_article(rt: Runtime, job: JobRecord) -> _Obtained:
 
 
 async def _store_article(rt: Runtime, job: JobRecord, obtained: _Obtained) -> tuple[UUID, UUID | None]:
-    """Upsert the article; return its id and the existing signal for this exact text, if any."""
+    """Store the article; return its id and the existing signal for this exact text, if any.
+
+    Fetched pages are stored by canonical URL. Content a caller supplied (text or html) is
+    stored as the supplier's own article for that URL: it never replaces a fetched page or
+    another supplier's content. When the very same text was already analysed at that URL
+    (fetched, or sent by the same supplier), that article and signal answer, with no LLM call.
+    """
     a = obtained.article
+    supplied = job.input_kind != "url"
     async with rt.db.pool.acquire() as conn, conn.transaction():
+        if supplied and obtained.canonical_url is not None:
+            copy = await repository.find_analysed_copy(
+                conn,
+                canonical_url=obtained.canonical_url,
+                content_hash=a.content_hash,
+                prompt_version=PROMPT_VERSION,
+                supplier_id=job.supplier_id,
+            )
+            if copy is not None:
+                return copy
         article_id, _previous = await repository.upsert_article(
             conn,
             canonical_url=obtained.canonical_url,
+            supplier_id=job.supplier_id if supplied else None,
             url=obtained.url,
             input_kind=job.input_kind,
             content_hash=a.content_hash,
@@ -213,7 +231,7 @@ class _AttemptLost(SignalsError):
 async def _finish_done(
     rt: Runtime, job: JobRecord, signal_id: UUID, article_id: UUID, *, reused: bool
 ) -> None:
-    async with rt.db.pool.acquire() as conn:
+    async with rt.db.pool.acquire() as conn, conn.transaction():
         await repository.finish_job_done(
             conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused
         )
@@ -224,7 +242,7 @@ async def _finish_failed(rt: Runtime, job: JobRecord, exc: SignalsError, article
     if isinstance(exc, _AttemptLost):
         log.warning("job %s: attempt %d was superseded; leaving the job to it", job.id, job.attempts)
         return
-    async with rt.db.pool.acquire() as conn:
+    async with rt.db.pool.acquire() as conn, conn.transaction():
         await repository.finish_job_failed(
             conn,
             job.id,

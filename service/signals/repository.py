@@ -49,8 +49,16 @@ class JobRecord(msgspec.Struct, kw_only=True, frozen=True):
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    follows: UUID | None = None
+    """The job doing the work, for a submission that joined a URL already in flight."""
+    submitter_partner_id: UUID | None = None
+    """The partner of the key that submitted the job (read with the job, for access checks)."""
+    supplier_id: UUID | None = None
+    """Whose content a text or html job supplies: its key's partner, else the key (pipeline)."""
 
-    def to_wire(self) -> Job:
+    def to_wire(self, *, signal_visible: bool = True) -> Job:
+        """The job as its reader sees it; ``signal_visible`` False (a topic-restricted reader
+        and a signal on none of its topics) leaves the signal's id out."""
         error = None
         if self.error_code is not None:
             error = JobError(
@@ -59,14 +67,16 @@ class JobRecord(msgspec.Struct, kw_only=True, frozen=True):
                 detail=self.error_detail or "",
                 type=PROBLEM_BASE + self.error_code,
             )
+        signal_id = self.signal_id if signal_visible else None
         return Job(
             id=self.id,
             status=self.status,  # type: ignore[arg-type]
-            signal_id=self.signal_id,
+            signal_id=signal_id,
+            signal_outside_topics=self.signal_id is not None and not signal_visible,
             error=error,
             links=JobLinks(
                 self=f"/v1/jobs/{self.id}",
-                signal=f"/v1/signals/{self.signal_id}" if self.signal_id else None,
+                signal=f"/v1/signals/{signal_id}" if signal_id else None,
             ),
             input_kind=self.input_kind,  # type: ignore[arg-type]
             url=self.url,
@@ -91,8 +101,17 @@ async def insert_job(conn: Any, **fields: Any) -> JobRecord | None:
     return _job(await queries.insert_job.fetchrow(conn, **fields))
 
 
-async def get_active_job_by_dedupe_url(conn: Any, dedupe_url: str) -> JobRecord | None:
-    return _job(await queries.get_active_job_by_dedupe_url.fetchrow(conn, dedupe_url=dedupe_url))
+async def get_active_job_for_submitter(
+    conn: Any, dedupe_url: str, api_key_id: UUID | None
+) -> JobRecord | None:
+    row = await queries.get_active_job_for_submitter.fetchrow(
+        conn, dedupe_url=dedupe_url, api_key_id=api_key_id
+    )
+    return _job(row)
+
+
+async def insert_follower_job(conn: Any, **fields: Any) -> JobRecord | None:
+    return _job(await queries.insert_follower_job.fetchrow(conn, **fields))
 
 
 async def get_job_by_idempotency_key(conn: Any, api_key_id: UUID | None, key: str) -> JobRecord | None:
@@ -115,9 +134,12 @@ async def set_job_status(conn: Any, job_id: UUID, attempt: int, status: str) -> 
 async def finish_job_done(
     conn: Any, job_id: UUID, attempt: int, *, signal_id: UUID, article_id: UUID, reused: bool
 ) -> bool:
+    """Mark the job done and copy that onto its followers (call inside a transaction)."""
     row = await queries.finish_job_done.fetchrow(
         conn, id=job_id, attempt=attempt, signal_id=signal_id, article_id=article_id, reused=reused
     )
+    if row is not None:
+        await queries.finish_followers.execute(conn, id=job_id)
     return row is not None
 
 
@@ -140,24 +162,55 @@ async def finish_job_failed(
         error_detail=detail,
         article_id=article_id,
     )
+    if row is not None:
+        await queries.finish_followers.execute(conn, id=job_id)
     return row is not None
 
 
 # --- articles -----------------------------------------------------------------------------------
 
 
-async def upsert_article(conn: Any, *, canonical_url: str | None, **fields: Any) -> tuple[UUID, str | None]:
-    """Store the article; return its id and the content hash it had before (None: new)."""
+NO_SUPPLIER = UUID(int=0)
+"""The supplier of content sent by a job without a key (never a partner's or a key's id)."""
+
+
+async def upsert_article(
+    conn: Any, *, canonical_url: str | None, supplier_id: UUID | None = None, **fields: Any
+) -> tuple[UUID, str | None]:
+    """Store the article; return its id and the content hash it had before (None: new).
+
+    Fetched content (``input_kind`` url) is keyed by its canonical URL; supplied content with a
+    URL by ``supplier_id`` and the URL, so it never replaces a fetched page or another
+    supplier's content; supplied text without a URL by its content hash."""
     if canonical_url is None:
         fields.pop("url", None)
         fields.pop("fetched_at", None)
         row = await queries.upsert_urlless_article.fetchrow(conn, **fields)
+    elif fields["input_kind"] == "url":
+        fields.pop("input_kind")
+        row = await queries.upsert_fetched_article.fetchrow(conn, canonical_url=canonical_url, **fields)
     else:
-        row = await queries.upsert_article_by_canonical_url.fetchrow(
-            conn, canonical_url=canonical_url, **fields
+        fields.pop("fetched_at", None)
+        row = await queries.upsert_supplied_article.fetchrow(
+            conn, canonical_url=canonical_url, supplier_id=supplier_id or NO_SUPPLIER, **fields
         )
     assert row is not None
     return row["id"], row["previous_hash"]
+
+
+async def find_analysed_copy(
+    conn: Any, *, canonical_url: str, content_hash: str, prompt_version: str, supplier_id: UUID | None
+) -> tuple[UUID, UUID] | None:
+    """(article id, signal id) of this exact text already analysed at this URL, fetched or sent
+    by ``supplier_id``; None if there is none."""
+    row = await queries.find_analysed_copy.fetchrow(
+        conn,
+        canonical_url=canonical_url,
+        content_hash=content_hash,
+        prompt_version=prompt_version,
+        supplier_id=supplier_id or NO_SUPPLIER,
+    )
+    return (row["article_id"], row["signal_id"]) if row is not None else None
 
 
 async def get_article(conn: Any, article_id: UUID) -> Article | None:
@@ -279,6 +332,7 @@ def _card(row: Any) -> Signal:
         topics=[Topic(slug=t["slug"], label=t["label"]) for t in row["topics"]],
         entities=[Entity(name=e["name"], type=e["type"]) for e in row["entities"]],
         source=Source(
+            origin="fetched" if row["input_kind"] == "url" else "supplied",
             url=row["url"],
             canonical_url=row["canonical_url"],
             site_name=row["site_name"],
@@ -353,8 +407,12 @@ async def search_snippets(conn: Any, ids: list[UUID], q: str) -> dict[UUID, str]
     return {row["id"]: row["snippet"] for row in rows}
 
 
-async def existing_entity_ids(conn: Any, ids: list[int]) -> set[int]:
-    return {row["id"] for row in await queries.existing_entity_ids.fetch(conn, ids=ids)}
+async def existing_entity_ids(
+    conn: Any, ids: list[int], restrict_topics: list[int] | None = None
+) -> set[int]:
+    """Which of ``ids`` exist (for a key restricted to ``restrict_topics``: are named on them)."""
+    rows = await queries.existing_entity_ids.fetch(conn, ids=ids, restrict_topics=restrict_topics)
+    return {row["id"] for row in rows}
 
 
 async def signal_has_any_topic(conn: Any, signal_id: UUID, topic_ids: list[int]) -> bool:

@@ -8,13 +8,16 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from schemas.articles import Article
 from schemas.jobs import Job
+from schemas.problems import FieldError
 from schemas.signals import AnalyzeRequest, Signal, SignalCardPage, SignalPage
 from service.conditional import NOT_MODIFIED, etagged
 from service.errors import BadRequest, error_for_code
+from service.hostile_input import BigInt
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.pagination import next_page_link
 from service.runtime import Runtime
@@ -26,12 +29,26 @@ _WAIT_RE = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 _IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
+_WAIT_DIGITS = 9
+"""More digits than this is not a number of seconds anyone means (and 4 300 or more are more
+than Python's int() reads)."""
+
+
 def prefer_wait(header: str | None) -> int:
-    """Seconds asked for by RFC 7240 ``Prefer: wait=N`` (clipped to 60), or 0."""
+    """Seconds asked for by RFC 7240 ``Prefer: wait=N`` (clipped to 60), or 0; a 400
+    ``bad_header`` problem for a wait of more than nine digits."""
     if not header:
         return 0
     match = _WAIT_RE.search(header)
-    return min(int(match.group(1)), service.MAX_WAIT_SECONDS) if match else 0
+    if match is None:
+        return 0
+    digits = match.group(1).lstrip("0") or "0"
+    if len(digits) > _WAIT_DIGITS:
+        message = f"Prefer: wait must be a number of seconds of at most {_WAIT_DIGITS} digits (clipped to 60)"
+        raise BadRequest(
+            message, reason="bad_header", errors=[FieldError(message=message, key="Prefer", source="header")]
+        )
+    return min(int(digits), service.MAX_WAIT_SECONDS)
 
 
 class SignalsController(Controller):
@@ -46,12 +63,21 @@ class SignalsController(Controller):
         summary="Analyse an article",
         description=(
             "Queues an analysis and answers 202 with the job (Location: /v1/jobs/{id}). "
-            "With `Prefer: wait=N` (N ≤ 60) it answers 201 with the signal if it is ready in time. "
-            "A URL already in flight returns its job; a repeat of analysed content returns the "
-            "existing signal without calling the model. `Idempotency-Key` makes retries safe."
+            "With `Prefer: wait=N` (N ≤ 60) it answers 201 with the signal if it is ready in time "
+            "(200 with the finished job when the signal carries none of a topic-restricted key's "
+            "topics: `signal_outside_topics`). A URL the same key already has in flight returns "
+            "its job; a URL another key has in flight gets a job of its own that follows that "
+            "work. A repeat of analysed content returns the existing signal without calling the "
+            "model. `text` and `html` are stored as the submitting partner's own article for "
+            "`url` (a label, never fetched): they never replace a fetched page or another "
+            "partner's content. `Idempotency-Key` makes retries safe."
         ),
         responses={
-            400: problem_spec("Malformed body"),
+            200: ResponseSpec(
+                data_container=Job,
+                description="Prefer: wait, and the signal carries none of the key's topics",
+            ),
+            400: problem_spec("Malformed body or Prefer header"),
             413: problem_spec("Body over the size limit"),
             422: problem_spec(
                 "Unusable request (refused URL, bad shape, reused Idempotency-Key) "
@@ -71,6 +97,8 @@ class SignalsController(Controller):
         ] = None,
         prefer: Annotated[str | None, HeaderParameter(name="Prefer", required=False)] = None,
     ) -> Response[Job | Signal]:
+        # Every header is parsed before anything is written.
+        wait = prefer_wait(prefer)
         if idempotency_key is not None and not _IDEMPOTENCY_RE.match(idempotency_key):
             raise BadRequest(
                 "Idempotency-Key must be 1-255 visible ASCII characters", reason="idempotency_key"
@@ -79,10 +107,17 @@ class SignalsController(Controller):
         submission = await service.submit_analysis(
             rt, data, api_key_id=key.id if key else None, idempotency_key=idempotency_key
         )
-        wait = prefer_wait(prefer)
         job = await service.wait_for_job(rt, submission.job, wait) if wait else submission.job
         if wait and job.status == "done" and job.signal_id is not None:
-            signal = await service.get_signal(rt, job.signal_id)
+            wire = await service.job_for_reader(rt, job, key)
+            if wire.signal_id is None:
+                # The signal carries none of this key's topics: the finished job, not the card.
+                return Response(
+                    wire,
+                    status_code=200,
+                    headers={"Location": f"/v1/jobs/{job.id}", "Preference-Applied": f"wait={wait}"},
+                )
+            signal = await service.get_signal(rt, job.signal_id, allowed_topics=allowed_topics(request))
             return Response(
                 signal,
                 status_code=201,
@@ -96,7 +131,8 @@ class SignalsController(Controller):
             error = error_for_code(job.error_code, job.error_detail or "", job.error_reason)
             error.extra["job"] = f"/v1/jobs/{job.id}"
             raise error
-        return Response(job.to_wire(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+        wire = await service.job_for_reader(rt, job, key)
+        return Response(wire, status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
     @get(
         "/signals",
@@ -125,7 +161,7 @@ class SignalsController(Controller):
             Literal["any", "all"], QueryParameter(description="Several topics: any or all of them")
         ] = "any",
         entity: Annotated[
-            list[int] | None, QueryParameter(description="Entity id; repeat: all of them")
+            list[BigInt] | None, QueryParameter(description="Entity id; repeat: all of them")
         ] = None,
         source: Annotated[str | None, QueryParameter(description="Site name, exactly")] = None,
         since: Annotated[str | None, QueryParameter(description="ISO date or date-time, inclusive")] = None,
@@ -153,7 +189,7 @@ class SignalsController(Controller):
             Literal["story"] | None, QueryParameter(description="One signal per story")
         ] = None,
         include: Annotated[Literal["card"] | None, QueryParameter(description="Full cards")] = None,
-        limit: Annotated[int, QueryParameter(description=f"1-{MAX_LIMIT}")] = 20,
+        limit: Annotated[int, QueryParameter(description=f"1-{MAX_LIMIT}", ge=1, le=MAX_LIMIT)] = 20,
         cursor: Annotated[
             str | None, QueryParameter(description="From a previous page's next", max_length=1000)
         ] = None,
@@ -185,13 +221,19 @@ class SignalsController(Controller):
         "/jobs/{job_id:uuid}",
         opt={"scope": "signals:read"},
         summary="A job's status",
-        description="ETag / If-None-Match: 304 while the job has not moved (cheap polling).",
+        description=(
+            "Visible to the key that submitted the job, the other keys of its partner, and admin "
+            "keys (404 to anyone else). ETag / If-None-Match: 304 while the job has not moved "
+            "(cheap polling)."
+        ),
         responses={404: problem_spec("No such job"), **NOT_MODIFIED, **AUTH_ERRORS},
     )
     async def get_job(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], job_id: FromPath[UUID]
     ) -> Response[Job]:
-        return etagged(request, (await service.get_job(rt, job_id)).to_wire())
+        key = getattr(request.state, "api_key", None)
+        job = await service.get_job_for(rt, job_id, key)
+        return etagged(request, await service.job_for_reader(rt, job, key))
 
     @get(
         "/signals/{signal_id:uuid}",

@@ -10,6 +10,7 @@ import asyncpg
 
 from schemas.articles import Article
 from schemas.base import json_encoder
+from schemas.jobs import Job
 from schemas.signals import AnalyzeRequest, Signal
 from service.errors import (
     IdempotencyKeyReused,
@@ -20,6 +21,8 @@ from service.errors import (
 from service.ingest.canonical import canonicalize_url
 from service.ingest.fetch import check_url
 from service.jobs.queue import enqueue_analysis
+from service.keys.repository import StoredKey
+from service.keys.service import may_see_submission
 from service.runtime import Runtime
 from service.signals import repository
 from service.signals.repository import JobRecord
@@ -80,7 +83,9 @@ async def submit_analysis(
 
     - the same Idempotency-Key with the same body returns its earlier job (a different
       body with that key is a 422);
-    - a URL already queued or in progress returns that job;
+    - a URL this submitter (its key) already has in flight returns that job;
+    - a URL another submitter has in flight gets a new job that follows that one (the work is
+      done once; each submitter sees its own job id and its own URL);
     - everything else is a new job, committed together with its queue entry.
     """
     if not rt.settings.llm_configured:
@@ -102,6 +107,11 @@ async def submit_analysis(
                             "this Idempotency-Key was already used with a different request body"
                         )
                     return Submission(earlier, created=False)
+            if prepared.dedupe_url is not None:
+                # This submitter's own unfinished job for the URL, if it has one: a repeat joins it.
+                mine = await repository.get_active_job_for_submitter(conn, prepared.dedupe_url, api_key_id)
+                if mine is not None:
+                    return Submission(mine, created=False)
             try:
                 async with conn.transaction():
                     job = await repository.insert_job(
@@ -116,24 +126,57 @@ async def submit_analysis(
                     )
                     if job is not None:
                         await enqueue_analysis(conn, job.id)
+                    else:
+                        # Another submitter's job is working on this URL: this submitter gets a
+                        # job of its own that follows it (its own id and URL, the same outcome).
+                        assert prepared.dedupe_url is not None
+                        job = await repository.insert_follower_job(
+                            conn,
+                            input_kind=prepared.input_kind,
+                            url=prepared.url,
+                            dedupe_url=prepared.dedupe_url,
+                            api_key_id=api_key_id,
+                            idempotency_key=idempotency_key,
+                            request_fingerprint=prepared.fingerprint,
+                        )
             except asyncpg.UniqueViolationError:
                 continue  # a concurrent request with the same Idempotency-Key won: read its job
             if job is not None:
                 return Submission(job, created=True)
-            assert prepared.dedupe_url is not None
-            active = await repository.get_active_job_by_dedupe_url(conn, prepared.dedupe_url)
-            if active is not None:
-                return Submission(active, created=False)
-            # The in-flight job finished between our insert and our read: try again.
+            # The job in flight finished between our insert and our follow: try again.
     raise RuntimeError("could not create or find a job after 5 tries")
 
 
 async def get_job(rt: Runtime, job_id: UUID) -> JobRecord:
+    """One job, whoever submitted it (the service's own use: waiting, the CLI)."""
     async with rt.db.pool.acquire() as conn:
         job = await repository.get_job_by_id(conn, job_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
     return job
+
+
+async def get_job_for(rt: Runtime, job_id: UUID, reader: StoredKey | None) -> JobRecord:
+    """One job as ``reader`` may see it: one it submitted, one a key of its partner submitted,
+    or any job for an admin key; 404 otherwise, as if there were none. Jobs are never public:
+    a keyless read (SIGNALS_PUBLIC_READ) finds none."""
+    job = await get_job(rt, job_id)
+    if reader is None or not may_see_submission(reader, job.api_key_id, job.submitter_partner_id):
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
+async def job_for_reader(rt: Runtime, job: JobRecord, reader: StoredKey | None) -> Job:
+    """The job on the wire for ``reader``: a topic-restricted key does not see the id of a
+    signal that carries none of its topics (``signal_outside_topics`` says so instead)."""
+    if job.signal_id is None or reader is None or reader.allowed_topic_ids is None:
+        return job.to_wire()
+    return job.to_wire(signal_visible=await _signal_visible(rt, job.signal_id, reader.allowed_topic_ids))
+
+
+async def _signal_visible(rt: Runtime, signal_id: UUID, allowed_topics: list[int]) -> bool:
+    async with rt.db.pool.acquire() as conn:
+        return bool(await repository.signal_has_any_topic(conn, signal_id, list(allowed_topics)))
 
 
 async def wait_for_job(rt: Runtime, job: JobRecord, seconds: float) -> JobRecord:

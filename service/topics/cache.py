@@ -10,10 +10,12 @@ later is found at once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from service.db.cache import NotifiedCache
 from service.signals import repository
+from service.topics.visibility import is_hidden
 
 CHANNEL = "signals_topics_changed"
 
@@ -22,10 +24,17 @@ class TopicCache(NotifiedCache[str, int]):
     def __init__(self, ttl: float = 300.0, max_entries: int = 10_000) -> None:
         super().__init__(CHANNEL, ttl, max_entries)
 
-    async def resolve(self, conn: Any, slugs: list[str]) -> dict[str, int | None]:
-        """The topic id each slug names, directly or through an alias (None: unknown)."""
+    async def resolve(
+        self, conn: Any, slugs: list[str], allowed: Collection[int] | None = None
+    ) -> dict[str, int | None]:
+        """The topic id each slug names, directly or through an alias (None: unknown).
+
+        With ``allowed`` (a topic-restricted key's topics) a topic outside them is None too,
+        and is looked up in the database like an unknown slug, cached or not: neither the
+        answer nor its latency tells the key that it exists.
+        """
         found: dict[str, int | None] = {slug: self.get(slug) for slug in slugs}
-        missing = [slug for slug, topic_id in found.items() if topic_id is None]
+        missing = [slug for slug, t in found.items() if t is None or is_hidden(t, allowed)]
         if missing:
             generation = self.generation
             resolved = await repository.resolve_topic_slugs(conn, missing)
@@ -34,4 +43,4 @@ class TopicCache(NotifiedCache[str, int]):
                 if topic_id is not None:
                     self.store(slug, topic_id, generation)
                 found[slug] = topic_id
-        return found
+        return {slug: None if t is None or is_hidden(t, allowed) else t for slug, t in found.items()}

@@ -30,6 +30,7 @@ from service.signals.taxonomy import topic_slug
 from service.time_window import Window, resolve_window
 from service.topics import repository
 from service.topics.repository import TopicRow
+from service.topics.visibility import is_hidden
 
 DEFAULT_WINDOW = timedelta(days=7)
 NEWEST_SIGNALS = 10
@@ -125,10 +126,10 @@ async def list_topics(
 
 async def _find_topic(conn: Any, slug: str, allowed_topics: tuple[int, ...] | None = None) -> TopicRow:
     """The topic ``slug`` names (normalised like the model's labels, then through aliases), or
-    404; also 404 for a key restricted to other topics (it does not learn the topic exists)."""
+    404; the same 404 for a key restricted to other topics (it does not learn the topic exists)."""
     normalised = topic_slug(slug)
     topic = await repository.get_topic_by_slug_or_alias(conn, normalised) if normalised else None
-    if topic is None or (allowed_topics is not None and topic.id not in allowed_topics):
+    if topic is None or is_hidden(topic.id, allowed_topics):
         raise NotFound(f"no topic {slug!r}", reason="unknown_topic")
     return topic
 

@@ -13,7 +13,10 @@ attempt is due, its queue job are written in one transaction:
   last delay the delivery is failed.
 
 The URL is checked again at every attempt (the allowed networks may have changed since
-the endpoint was created, and DNS answers change).
+the endpoint was created, and DNS answers change). So is the key that created the endpoint:
+a delivery whose key was revoked, whose partner was disabled, or whose key no longer has the
+event's topics (narrowed since the fan-out) is not sent but failed, with the reason as its
+``last_error``; so is one whose endpoint was disabled.
 """
 
 from __future__ import annotations
@@ -179,5 +182,7 @@ async def _not_claimed(conn: Any, delivery_id: UUID) -> None:
         return  # its endpoint was deleted
     if state.state == "sending" and state.lease_left is not None and state.lease_left.total_seconds() > 0:
         raise DeliveryBusy(state.lease_left.total_seconds() + 1)
-    if state.state == "pending" and state.endpoint_disabled:
-        await repository.fail_undeliverable(conn, delivery_id, "the endpoint is disabled")
+    reason = "the endpoint is disabled" if state.endpoint_disabled else state.out_of_reach
+    # Only a pending delivery (or one left sending by a dead worker) is failed; a final one stays.
+    if reason is not None and await repository.fail_undeliverable(conn, delivery_id, reason):
+        log.info("delivery %s not sent: %s", delivery_id, reason)

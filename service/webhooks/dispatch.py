@@ -7,6 +7,12 @@ the dispatcher's stored position. The position moves in the same transaction tha
 the deliveries and their jobs, so every event is fanned out exactly once: a crash before the
 commit leaves both undone, and the next run does them. One dispatcher runs at a time (the
 position's row lock; others skip), woken by a NOTIFY from the outbox and by a periodic poll.
+
+An endpoint subscribes to an event when its own filters match and the key that created it
+may still have it, as that key is at fan-out time: not revoked, partner not disabled, and the
+event's topics within the key's current topic restriction (an event without topics, a
+general briefing, reaches unrestricted keys only, as on ``GET /v1/digests``). Each message
+keeps its event's topics so every later attempt checks the key again (delivery.py).
 """
 
 from __future__ import annotations
@@ -85,8 +91,7 @@ async def dispatch_batch(rt: Runtime, batch: int = BATCH) -> int | None:
             await repository.insert_messages(
                 conn,
                 ids=[message_ids[e] for e in bodies],
-                event_ids=list(bodies),
-                types=[by_id[e].type for e in bodies],
+                events=[by_id[e] for e in bodies],
                 bodies=list(bodies.values()),
             )
             pairs = [(w, message_ids[e]) for e in bodies for w in by_id[e].subscribers]

@@ -15,15 +15,35 @@ from service.db.queries import queries
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """Who is asking: endpoints belong to the key's partner, or to the key without one."""
+    """Who is asking. A key manages the endpoints it created and, as its partner's admin
+    (``partner_admin``: a key of the partner without a topic restriction), all of the partner's."""
 
     api_key_id: UUID
     partner_id: UUID | None
+    partner_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OwningKey:
+    """The key that created an endpoint, as it is now."""
+
+    id: UUID
+    topic_ids: list[int] | None
+    """None: every topic."""
+
+
+def _caller(owner: Owner) -> dict[str, Any]:
+    return {
+        "api_key_id": owner.api_key_id,
+        "partner_id": owner.partner_id,
+        "partner_admin": owner.partner_admin and owner.partner_id is not None,
+    }
 
 
 def _webhook(row: Any) -> Webhook:
     return Webhook(
         id=row["id"],
+        api_key_id=row["api_key_id"],
         url=row["url"],
         topics=list(row["topic_slugs"]) if row["topic_ids"] is not None and row["topic_slugs"] else None,
         event_types=list(row["event_types"]),
@@ -51,10 +71,16 @@ async def insert_webhook(conn: Any, owner: Owner, **fields: Any) -> UUID:
 
 
 async def get_owned_webhook(conn: Any, owner: Owner, webhook_id: UUID) -> Webhook | None:
-    row = await queries.get_owned_webhook.fetchrow(
-        conn, id=webhook_id, partner_id=owner.partner_id, api_key_id=owner.api_key_id
-    )
+    row = await queries.get_owned_webhook.fetchrow(conn, id=webhook_id, **_caller(owner))
     return _webhook(row) if row is not None else None
+
+
+async def get_owning_key(conn: Any, owner: Owner, webhook_id: UUID) -> OwningKey | None:
+    """The key that created the endpoint, if ``owner`` manages it."""
+    row = await queries.get_owning_key.fetchrow(conn, id=webhook_id, **_caller(owner))
+    if row is None:
+        return None
+    return OwningKey(id=row["id"], topic_ids=list(row["topic_ids"]) if row["topic_ids"] is not None else None)
 
 
 async def list_owned_webhooks(
@@ -62,8 +88,7 @@ async def list_owned_webhooks(
 ) -> list[Webhook]:
     rows = await queries.list_owned_webhooks.fetch(
         conn,
-        partner_id=owner.partner_id,
-        api_key_id=owner.api_key_id,
+        **_caller(owner),
         after_created=after[0] if after else None,
         after_id=after[1] if after else None,
         limit=limit,
@@ -83,16 +108,12 @@ async def update_owned_webhook(conn: Any, owner: Owner, webhook_id: UUID, **chan
     ):
         params[f"set_{column}"] = name in changes
         params["topic_ids" if column == "topics" else column] = changes.get(name)
-    row = await queries.update_owned_webhook.fetchrow(
-        conn, id=webhook_id, partner_id=owner.partner_id, api_key_id=owner.api_key_id, **params
-    )
+    row = await queries.update_owned_webhook.fetchrow(conn, id=webhook_id, **_caller(owner), **params)
     return row is not None
 
 
 async def delete_owned_webhook(conn: Any, owner: Owner, webhook_id: UUID) -> bool:
-    row = await queries.delete_owned_webhook.fetchrow(
-        conn, id=webhook_id, partner_id=owner.partner_id, api_key_id=owner.api_key_id
-    )
+    row = await queries.delete_owned_webhook.fetchrow(conn, id=webhook_id, **_caller(owner))
     return row is not None
 
 
@@ -102,8 +123,7 @@ async def rotate_owned_webhook_secret(
     return await queries.rotate_owned_webhook_secret.fetchrow(
         conn,
         id=webhook_id,
-        partner_id=owner.partner_id,
-        api_key_id=owner.api_key_id,
+        **_caller(owner),
         secret_ciphertext=secret_ciphertext,
         overlap_seconds=overlap_seconds,
     )
@@ -204,10 +224,17 @@ async def advance_dispatch_cursor(conn: Any, xid: int, event_id: int) -> None:
 
 
 async def insert_messages(
-    conn: Any, *, ids: list[str], event_ids: list[int], types: list[str], bodies: list[str]
+    conn: Any, *, ids: list[str], events: list[PendingEvent], bodies: list[str]
 ) -> None:
+    """Store one message per event (in the same order as ``ids`` and ``bodies``), with the
+    event's topics, while the events are still in the outbox."""
     await queries.insert_webhook_messages.execute(
-        conn, ids=ids, event_ids=event_ids, types=types, bodies=bodies
+        conn,
+        ids=ids,
+        event_xids=[str(e.xid) for e in events],
+        event_ids=[e.id for e in events],
+        types=[e.type for e in events],
+        bodies=bodies,
     )
 
 
@@ -258,6 +285,8 @@ class DeliveryState:
     state: str
     lease_left: timedelta | None
     endpoint_disabled: bool
+    out_of_reach: str | None
+    """Why the endpoint's key may no longer deliver the message (revoked, narrowed, ...), if so."""
 
 
 async def delivery_state(conn: Any, delivery_id: UUID) -> DeliveryState | None:
@@ -265,7 +294,10 @@ async def delivery_state(conn: Any, delivery_id: UUID) -> DeliveryState | None:
     if row is None:
         return None
     return DeliveryState(
-        state=row["state"], lease_left=row["lease_left"], endpoint_disabled=row["disabled_at"] is not None
+        state=row["state"],
+        lease_left=row["lease_left"],
+        endpoint_disabled=row["disabled_at"] is not None,
+        out_of_reach=row["out_of_reach"],
     )
 
 
@@ -274,8 +306,10 @@ async def finish_attempt(conn: Any, **fields: Any) -> bool:
     return await queries.finish_attempt.fetchrow(conn, **fields) is not None
 
 
-async def fail_undeliverable(conn: Any, delivery_id: UUID, error: str) -> None:
-    await queries.fail_undeliverable.execute(conn, id=delivery_id, error=error)
+async def fail_undeliverable(conn: Any, delivery_id: UUID, error: str) -> bool:
+    """End a delivery that may not be sent as failed with ``error``; False when it was not
+    pending (or left sending by a dead worker) any more."""
+    return await queries.fail_undeliverable.fetchrow(conn, id=delivery_id, error=error) is not None
 
 
 async def disable_webhook(conn: Any, webhook_id: UUID, reason: str) -> None:

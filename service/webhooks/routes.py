@@ -58,7 +58,8 @@ class WebhooksController(Controller):
             "`webhook-timestamp`, `webhook-signature` (`v1,<base64 HMAC-SHA256>` of "
             "`{id}.{timestamp}.{body}`), JSON body `{type, timestamp, data}`. The answer holds the "
             "signing `secret` (`whsec_…`), shown this once. The URL must be on a public address "
-            "(checked now and at every delivery). The endpoint belongs to the key's partner."
+            "(checked now and at every delivery). The endpoint is owned by the calling key "
+            "(`api_key_id`); its partner's key without a topic restriction manages it too."
         ),
         responses={
             400: problem_spec("Malformed body"),

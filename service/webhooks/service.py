@@ -1,11 +1,22 @@
 """Webhook endpoints: create, list, read, change, delete, rotate the secret, list deliveries
 and redeliver.
 
-Endpoints belong to the caller's partner (every key of the partner manages them) or, for a key
-without a partner, to that key; anyone else gets 404, as if they did not exist. A key with a
-topic restriction can only subscribe within it (no ``topics``: exactly its topics). URLs go
-through the article fetcher's address checks at creation and on every change (and again at
-every delivery attempt); a host name must resolve, to allowed addresses only.
+An endpoint is owned by the key that created it (``webhooks.api_key_id``, shown as
+``api_key_id``). It is seen and managed (read, list, change, delete, rotate the secret, list
+deliveries, redeliver) by that key and by its partner's admin: a key of the same partner
+without a topic restriction, which already sees everything the partner may see. Anyone else,
+other keys of the partner included, gets 404, as if it did not exist; a key without a
+partner manages only its own endpoints.
+
+A key with a topic restriction subscribes only within it, on creation and on change (no
+``topics``, or ``topics: null``: exactly its topics); an endpoint's topics also stay within
+the restriction of the key that owns it when its partner's admin changes them. What an
+endpoint receives is bounded by its owning key as that key is when each event is fanned out
+and when each attempt is made (revoked, narrowed, partner disabled: nothing more is sent; see
+dispatch.py and delivery.py).
+
+URLs go through the article fetcher's address checks at creation and on every change (and
+again at every delivery attempt); a host name must resolve, to allowed addresses only.
 """
 
 from __future__ import annotations
@@ -49,7 +60,12 @@ class _Position(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def owner_of(key: StoredKey) -> Owner:
-    return Owner(api_key_id=key.id, partner_id=key.partner_id)
+    """The caller: a partner's key without a topic restriction is the partner's admin."""
+    return Owner(
+        api_key_id=key.id,
+        partner_id=key.partner_id,
+        partner_admin=key.partner_id is not None and key.allowed_topic_ids is None,
+    )
 
 
 async def checked_webhook_url(rt: Runtime, url: str) -> str:
@@ -66,14 +82,33 @@ async def checked_webhook_url(rt: Runtime, url: str) -> str:
     return checked
 
 
-async def _topic_ids(conn: Any, key: StoredKey, slugs: list[str] | None) -> list[int] | None:
-    """Topic ids an endpoint filters on, within the key's restriction (None: every topic)."""
-    allowed = set(key.allowed_topic_ids) if key.allowed_topic_ids is not None else None
+def _within(*restrictions: list[int] | None) -> set[int] | None:
+    """The topics every one of the restrictions allows (None: every topic)."""
+    allowed: set[int] | None = None
+    for restriction in restrictions:
+        if restriction is not None:
+            allowed = set(restriction) if allowed is None else allowed & set(restriction)
+    return allowed
+
+
+async def _topic_ids(
+    conn: Any, key: StoredKey, slugs: list[str] | None, *, owner_topics: list[int] | None = None
+) -> list[int] | None:
+    """Topic ids an endpoint filters on (None: every topic), within the caller's restriction
+    and ``owner_topics`` (the restriction of the key that owns the endpoint, as it is now); no
+    slugs: exactly what both allow. A topic outside the caller's own restriction is refused as
+    an unknown one (the key does not learn that it exists)."""
+    allowed = _within(key.allowed_topic_ids, owner_topics)
+    refused = InvalidRequest(
+        "the key that owns this endpoint may only subscribe to its own topics", reason="topic_not_allowed"
+    )
     if slugs is None:
+        if allowed is not None and not allowed:
+            raise refused  # restrictions that share no topic (a cached key a moment old)
         return sorted(allowed) if allowed is not None else None
-    ids = await topic_ids_for_slugs(conn, slugs)
+    ids = await topic_ids_for_slugs(conn, slugs, allowed=key.allowed_topic_ids)  # outside: unknown
     if allowed is not None and not set(ids) <= allowed:
-        raise InvalidRequest("this key may only subscribe to its own topics", reason="topic_not_allowed")
+        raise refused  # the partner's admin, outside the owning key's topics
     return ids
 
 
@@ -123,6 +158,8 @@ async def list_webhooks(rt: Runtime, key: StoredKey, *, limit: int, cursor: str 
 
 
 async def update_webhook(rt: Runtime, key: StoredKey, webhook_id: UUID, body: WebhookUpdate) -> Webhook:
+    """Change what ``body`` sends (404 unless the caller manages the endpoint); new topics stay
+    within the caller's restriction and the owning key's."""
     changes: dict[str, Any] = {}
     if body.url is not msgspec.UNSET:
         changes["url"] = await checked_webhook_url(rt, body.url)
@@ -135,7 +172,11 @@ async def update_webhook(rt: Runtime, key: StoredKey, webhook_id: UUID, body: We
     owner = owner_of(key)
     async with rt.db.pool.acquire() as conn:
         if body.topics is not msgspec.UNSET:
-            changes["topic_ids"] = await _topic_ids(conn, key, body.topics)
+            owning = await repository.get_owning_key(conn, owner, webhook_id)
+            if owning is None:
+                raise NotFound(f"no webhook {webhook_id}")
+            # The caller is that key, or the partner's admin changing a restricted key's endpoint.
+            changes["topic_ids"] = await _topic_ids(conn, key, body.topics, owner_topics=owning.topic_ids)
         if not await repository.update_owned_webhook(conn, owner, webhook_id, **changes):
             raise NotFound(f"no webhook {webhook_id}")
         webhook = await repository.get_owned_webhook(conn, owner, webhook_id)

@@ -1,19 +1,18 @@
--- name: upsert_article_by_canonical_url
--- Stores the latest extraction of the page at a canonical URL; returns its id and previous hash.
+-- name: upsert_fetched_article
+-- Stores the latest extraction of the page fetched at a canonical URL; returns its id and previous hash.
 WITH previous AS (
     -- the hash before this write, to tell the caller whether the text changed
-    SELECT content_hash FROM articles WHERE canonical_url = :canonical_url
+    SELECT content_hash FROM articles WHERE canonical_url = :canonical_url AND supplier_id IS NULL
 )
 INSERT INTO articles AS a (
     canonical_url, url, input_kind, content_hash, title, author, site_name, published_date,
     language, image, description, word_count, text, fetched_at
 ) VALUES (
-    :canonical_url, :url, :input_kind, :content_hash, :title, :author, :site_name, :published_date,
+    :canonical_url, :url, 'url', :content_hash, :title, :author, :site_name, :published_date,
     :language, :image, :description, :word_count, :text, :fetched_at
 )
-ON CONFLICT (canonical_url) WHERE canonical_url IS NOT NULL DO UPDATE SET
+ON CONFLICT (canonical_url) WHERE canonical_url IS NOT NULL AND supplier_id IS NULL DO UPDATE SET
     url = EXCLUDED.url,
-    input_kind = EXCLUDED.input_kind,
     content_hash = EXCLUDED.content_hash,
     title = EXCLUDED.title,
     author = EXCLUDED.author,
@@ -27,6 +26,48 @@ ON CONFLICT (canonical_url) WHERE canonical_url IS NOT NULL DO UPDATE SET
     fetched_at = EXCLUDED.fetched_at,
     updated_at = now()
 RETURNING a.id, (SELECT content_hash FROM previous) AS previous_hash;
+
+-- name: upsert_supplied_article
+-- Stores content a supplier sent for a canonical URL, replacing only that supplier's own article.
+WITH previous AS (
+    -- the hash before this write, to tell the caller whether the text changed
+    SELECT content_hash FROM articles WHERE canonical_url = :canonical_url AND supplier_id = :supplier_id
+)
+INSERT INTO articles AS a (
+    canonical_url, supplier_id, url, input_kind, content_hash, title, author, site_name,
+    published_date, language, image, description, word_count, text, fetched_at
+) VALUES (
+    :canonical_url, :supplier_id, :url, :input_kind, :content_hash, :title, :author, :site_name,
+    :published_date, :language, :image, :description, :word_count, :text, NULL
+)
+ON CONFLICT (supplier_id, canonical_url) WHERE canonical_url IS NOT NULL AND supplier_id IS NOT NULL
+DO UPDATE SET
+    url = EXCLUDED.url,
+    input_kind = EXCLUDED.input_kind,
+    content_hash = EXCLUDED.content_hash,
+    title = EXCLUDED.title,
+    author = EXCLUDED.author,
+    site_name = EXCLUDED.site_name,
+    published_date = EXCLUDED.published_date,
+    language = EXCLUDED.language,
+    image = EXCLUDED.image,
+    description = EXCLUDED.description,
+    word_count = EXCLUDED.word_count,
+    text = EXCLUDED.text,
+    updated_at = now()
+RETURNING a.id, (SELECT content_hash FROM previous) AS previous_hash;
+
+-- name: find_analysed_copy
+-- The article and signal already made from this exact text at this URL, fetched or sent by this
+-- supplier (never another supplier's), so a supplied copy of known text costs no LLM call.
+SELECT a.id AS article_id, s.id AS signal_id
+FROM articles a
+JOIN signals s ON s.article_id = a.id AND s.content_hash = a.content_hash AND s.prompt_version = :prompt_version
+WHERE a.canonical_url = :canonical_url
+  AND a.content_hash = :content_hash
+  AND (a.supplier_id IS NULL OR a.supplier_id = :supplier_id)
+ORDER BY a.supplier_id IS NULL DESC
+LIMIT 1;
 
 -- name: upsert_urlless_article
 -- Stores text submitted without a URL, keyed by its content hash; returns its id.

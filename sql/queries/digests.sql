@@ -95,22 +95,65 @@ VALUES (:period, :period_start, :topic_id, :trigger, :api_key_id)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
--- name: get_active_digest_job
--- The job writing a (period, start, topic) right now, if any.
-SELECT * FROM digest_jobs
-WHERE period = :period AND period_start = :period_start AND topic_id IS NOT DISTINCT FROM :topic_id::bigint
-  AND status IN ('queued', 'writing');
+-- name: get_active_digest_job_for_requester
+-- The unfinished job this requester already has for a briefing being written (leader or follower).
+SELECT j.*
+FROM digest_jobs l
+JOIN digest_jobs j ON j.id = l.id OR j.follows = l.id
+WHERE l.period = :period AND l.period_start = :period_start
+  AND l.topic_id IS NOT DISTINCT FROM :topic_id::bigint
+  AND l.status IN ('queued', 'writing') AND l.follows IS NULL
+  AND j.api_key_id IS NOT DISTINCT FROM :api_key_id::uuid
+  AND j.status IN ('queued', 'writing')
+ORDER BY j.created_at
+LIMIT 1;
+
+-- name: insert_follower_digest_job
+-- A job of its own for a requester whose briefing another job is writing: it follows that job,
+-- whose row is locked (FOR SHARE) so it cannot finish before this insert commits; nothing when
+-- no job is in flight any more.
+WITH leader AS (
+    SELECT id FROM digest_jobs
+    WHERE period = :period AND period_start = :period_start
+      AND topic_id IS NOT DISTINCT FROM :topic_id::bigint
+      AND status IN ('queued', 'writing') AND follows IS NULL
+    FOR SHARE
+)
+INSERT INTO digest_jobs (period, period_start, topic_id, trigger, api_key_id, follows)
+SELECT :period, :period_start, :topic_id, 'request', :api_key_id, leader.id
+FROM leader
+RETURNING *;
+
+-- name: finish_digest_followers
+-- Copies a finished job's outcome onto the jobs that follow it; run after the job's final update,
+-- in the same transaction (a follower inserted meanwhile committed before that update could take
+-- the row, so this later statement sees it).
+UPDATE digest_jobs f
+SET status = l.status, digest_id = l.digest_id, error_code = l.error_code,
+    error_reason = l.error_reason, error_detail = l.error_detail, updated_at = now(),
+    finished_at = now()
+FROM digest_jobs l
+WHERE l.id = :id AND l.status IN ('done', 'failed', 'empty')
+  AND f.follows = l.id AND f.status IN ('queued', 'writing');
 
 -- name: get_digest_job
--- One briefing job.
-SELECT j.*, t.slug AS topic_slug, t.label AS topic_label
-FROM digest_jobs j LEFT JOIN topics t ON t.id = j.topic_id
+-- One briefing job with its requester's partner; a follower not yet final shows its leader's stage.
+SELECT j.id, j.period, j.period_start, j.topic_id, j.trigger,
+       CASE WHEN j.status IN ('done', 'failed', 'empty') OR l.id IS NULL THEN j.status
+            ELSE l.status END AS status,
+       j.digest_id, j.error_code, j.error_reason, j.error_detail, j.api_key_id, j.attempts,
+       j.created_at, greatest(j.updated_at, l.updated_at) AS updated_at, j.finished_at, j.follows,
+       t.slug AS topic_slug, t.label AS topic_label, k.partner_id AS requester_partner_id
+FROM digest_jobs j
+LEFT JOIN digest_jobs l ON l.id = j.follows
+LEFT JOIN topics t ON t.id = j.topic_id
+LEFT JOIN api_keys k ON k.id = j.api_key_id
 WHERE j.id = :id;
 
 -- name: start_digest_job
 -- Claims a queued (or retaken) job for writing and counts the attempt; nothing if it is final.
 UPDATE digest_jobs SET status = 'writing', attempts = attempts + 1, updated_at = now()
-WHERE id = :id AND status IN ('queued', 'writing')
+WHERE id = :id AND status IN ('queued', 'writing') AND follows IS NULL
 RETURNING *;
 
 -- name: requeue_digest_job

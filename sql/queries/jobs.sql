@@ -7,10 +7,30 @@ ON CONFLICT (dedupe_url)
     DO NOTHING
 RETURNING *;
 
--- name: get_active_job_by_dedupe_url
--- The job currently working on a URL, if any.
-SELECT * FROM jobs
-WHERE dedupe_url = :dedupe_url AND status IN ('queued', 'fetching', 'extracting', 'analyzing');
+-- name: get_active_job_for_submitter
+-- The unfinished job this submitter already has for a URL in flight (the leader or a follower).
+SELECT j.*
+FROM jobs l
+JOIN jobs j ON j.id = l.id OR j.follows = l.id
+WHERE l.dedupe_url = :dedupe_url AND l.status IN ('queued', 'fetching', 'extracting', 'analyzing')
+  AND j.api_key_id IS NOT DISTINCT FROM :api_key_id::uuid
+  AND j.status NOT IN ('done', 'failed')
+ORDER BY j.created_at
+LIMIT 1;
+
+-- name: insert_follower_job
+-- A job of its own for a submitter whose URL another job is working on: it follows that job.
+-- The leader's row is locked (FOR SHARE) so it cannot finish before this insert commits (its
+-- final update then copies its outcome here); nothing when no job is in flight any more.
+WITH leader AS (
+    SELECT id FROM jobs
+    WHERE dedupe_url = :dedupe_url AND status IN ('queued', 'fetching', 'extracting', 'analyzing')
+    FOR SHARE
+)
+INSERT INTO jobs (input_kind, url, api_key_id, idempotency_key, request_fingerprint, follows)
+SELECT :input_kind, :url, :api_key_id, :idempotency_key, :request_fingerprint, leader.id
+FROM leader
+RETURNING *;
 
 -- name: get_job_by_idempotency_key
 -- The job an Idempotency-Key already created for this API key (or for keyless callers).
@@ -20,16 +40,27 @@ WHERE coalesce(api_key_id, '00000000-0000-0000-0000-000000000000'::uuid)
   AND idempotency_key = :idempotency_key;
 
 -- name: get_job_by_id
--- One job.
-SELECT * FROM jobs WHERE id = :id;
+-- One job, with its submitter's partner; a follower not yet final shows its leader's stage.
+SELECT j.id,
+       CASE WHEN j.status IN ('done', 'failed') OR l.id IS NULL THEN j.status ELSE l.status END AS status,
+       j.input_kind, j.url, j.dedupe_url, j.payload, j.signal_id, j.article_id, j.reused,
+       j.error_code, j.error_reason, j.error_detail, j.api_key_id, j.idempotency_key,
+       j.request_fingerprint, j.attempts, j.created_at,
+       greatest(j.updated_at, l.updated_at) AS updated_at,
+       j.started_at, j.finished_at, j.follows,
+       k.partner_id AS submitter_partner_id
+FROM jobs j
+LEFT JOIN jobs l ON l.id = j.follows
+LEFT JOIN api_keys k ON k.id = j.api_key_id
+WHERE j.id = :id;
 
 -- name: start_job_attempt
 -- Claims a job for a new attempt; returns nothing when the job is already finished.
 UPDATE jobs
 SET status = 'fetching', attempts = attempts + 1, started_at = coalesce(started_at, now()),
     updated_at = now()
-WHERE id = :id AND status NOT IN ('done', 'failed')
-RETURNING *;
+WHERE id = :id AND status NOT IN ('done', 'failed') AND follows IS NULL
+RETURNING *, (SELECT coalesce(k.partner_id, k.id) FROM api_keys k WHERE k.id = jobs.api_key_id) AS supplier_id;
 
 -- name: set_job_status
 -- Moves a running job to its next stage, only if this attempt still owns it.
@@ -52,3 +83,15 @@ SET status = 'failed', error_code = :error_code, error_reason = :error_reason,
     updated_at = now(), finished_at = now()
 WHERE id = :id AND attempts = :attempt AND status NOT IN ('done', 'failed')
 RETURNING id;
+
+-- name: finish_followers
+-- Copies a finished job's outcome onto the jobs that follow it; run after the job's final update,
+-- in the same transaction (a follower inserted meanwhile committed before that update could
+-- take the row, so this later statement sees it). Followers never called the model: reused.
+UPDATE jobs f
+SET status = l.status, signal_id = l.signal_id, article_id = l.article_id,
+    reused = (l.status = 'done'), error_code = l.error_code, error_reason = l.error_reason,
+    error_detail = l.error_detail, updated_at = now(), finished_at = now()
+FROM jobs l
+WHERE l.id = :id AND l.status IN ('done', 'failed')
+  AND f.follows = l.id AND f.status NOT IN ('done', 'failed');

@@ -160,5 +160,12 @@ FROM signals s
 WHERE s.id = ANY(:ids::uuid[]);
 
 -- name: existing_entity_ids
--- Which of the given entity ids exist.
-SELECT id FROM entities WHERE id = ANY(:ids::bigint[]);
+-- Which of the given entity ids exist; with :restrict_topics (a topic-restricted key's topics) only
+-- those a current signal on one of them names: the others do not exist for that key.
+SELECT en.id FROM entities en
+WHERE en.id = ANY(:ids::bigint[])
+  AND (:restrict_topics::bigint[] IS NULL OR EXISTS (
+      -- one probe of the entity_ids GIN index per entity, as entity_named_on_topics
+      SELECT 1 FROM signals s
+      WHERE s.is_current AND s.entity_ids @> ARRAY[en.id] AND s.topic_ids && :restrict_topics::bigint[]
+  ));

@@ -97,7 +97,7 @@ SELECT s.id, s.article_id, s.title, s.summary, s.eli5, s.analysis, s.impact,
        s.input_tokens, s.output_tokens, s.llm_latency_ms, s.llm_attempts, s.created_at,
        s.sentiment, s.story_id, s.is_current,
        a.url, a.canonical_url, a.site_name, a.author, a.published_date, a.language, a.image,
-       a.word_count,
+       a.word_count, a.input_kind,
        coalesce((
            -- topics in the order the model gave them
            SELECT jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label) ORDER BY st.position)

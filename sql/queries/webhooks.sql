@@ -4,28 +4,43 @@ INSERT INTO webhooks (partner_id, api_key_id, url, description, event_types, top
 VALUES (:partner_id, :api_key_id, :url, :description, :event_types, :topic_ids, :secret_ciphertext)
 RETURNING id;
 
+-- fragment: webhook_managed_by_caller
+-- Endpoints (webhooks w) the caller may see and manage: those its key created, and, when the
+-- caller is its partner's admin (:partner_admin: a key of the partner without a topic
+-- restriction), every endpoint of the partner. Anything else answers 404.
+AND (w.api_key_id = :api_key_id::uuid
+     OR (:partner_admin::boolean AND w.partner_id = :partner_id::uuid))
+
 -- name: get_owned_webhook
--- One endpoint, if the caller (its partner, or its key for keys without a partner) owns it.
-SELECT w.id, w.url, w.description, w.event_types, w.topic_ids, w.disabled_at, w.disabled_reason,
+-- One endpoint, if the caller manages it.
+SELECT w.id, w.api_key_id, w.url, w.description, w.event_types, w.topic_ids, w.disabled_at, w.disabled_reason,
        w.created_at, w.updated_at, w.secret_rotated_at, w.previous_secret_expires_at,
        -- slugs of the topics the endpoint filters on, for display
        (SELECT array_agg(t.slug ORDER BY t.slug) FROM topics t WHERE t.id = ANY (w.topic_ids)) AS topic_slugs
 FROM webhooks w
 WHERE w.id = :id
-  AND (w.partner_id = :partner_id
-       OR (:partner_id::uuid IS NULL AND w.partner_id IS NULL AND w.api_key_id = :api_key_id));
+  -- include: webhook_managed_by_caller
+;
 
 -- name: list_owned_webhooks
 -- A page of the caller's endpoints, oldest first, after a (created_at, id) position.
-SELECT w.id, w.url, w.description, w.event_types, w.topic_ids, w.disabled_at, w.disabled_reason,
+SELECT w.id, w.api_key_id, w.url, w.description, w.event_types, w.topic_ids, w.disabled_at, w.disabled_reason,
        w.created_at, w.updated_at, w.secret_rotated_at, w.previous_secret_expires_at,
        (SELECT array_agg(t.slug ORDER BY t.slug) FROM topics t WHERE t.id = ANY (w.topic_ids)) AS topic_slugs
 FROM webhooks w
-WHERE (w.partner_id = :partner_id
-       OR (:partner_id::uuid IS NULL AND w.partner_id IS NULL AND w.api_key_id = :api_key_id))
-  AND (:after_created::timestamptz IS NULL OR (w.created_at, w.id) > (:after_created::timestamptz, :after_id::uuid))
+WHERE (:after_created::timestamptz IS NULL OR (w.created_at, w.id) > (:after_created::timestamptz, :after_id::uuid))
+  -- include: webhook_managed_by_caller
 ORDER BY w.created_at, w.id
 LIMIT :limit;
+
+-- name: get_owning_key
+-- The key that created an endpoint the caller manages, with its topic restriction as it is now.
+SELECT k.id, k.topic_ids
+FROM webhooks w
+JOIN api_keys k ON k.id = w.api_key_id
+WHERE w.id = :id
+  -- include: webhook_managed_by_caller
+;
 
 -- name: update_owned_webhook
 -- Changes the fields whose set_* flag is true; enabling clears the disabled state.
@@ -40,16 +55,14 @@ SET url = CASE WHEN :set_url THEN :url ELSE w.url END,
                            ELSE w.disabled_reason END,
     updated_at = now()
 WHERE w.id = :id
-  AND (w.partner_id = :partner_id
-       OR (:partner_id::uuid IS NULL AND w.partner_id IS NULL AND w.api_key_id = :api_key_id))
+  -- include: webhook_managed_by_caller
 RETURNING w.id;
 
 -- name: delete_owned_webhook
 -- Deletes an endpoint with its deliveries and attempts.
 DELETE FROM webhooks w
 WHERE w.id = :id
-  AND (w.partner_id = :partner_id
-       OR (:partner_id::uuid IS NULL AND w.partner_id IS NULL AND w.api_key_id = :api_key_id))
+  -- include: webhook_managed_by_caller
 RETURNING w.id;
 
 -- name: rotate_owned_webhook_secret
@@ -62,8 +75,7 @@ SET previous_secret_ciphertext = CASE WHEN :overlap_seconds > 0 THEN w.secret_ci
     secret_rotated_at = now(),
     updated_at = now()
 WHERE w.id = :id
-  AND (w.partner_id = :partner_id
-       OR (:partner_id::uuid IS NULL AND w.partner_id IS NULL AND w.api_key_id = :api_key_id))
+  -- include: webhook_managed_by_caller
 RETURNING w.id, w.previous_secret_expires_at;
 
 -- name: list_webhook_deliveries

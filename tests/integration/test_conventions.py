@@ -56,18 +56,18 @@ async def world(database_url: str) -> SimpleNamespace:
         story_id = await stories.create_story(conn, signal_id)
         await stories.set_signal_story(conn, signal_id, story_id)
         await stories.refresh_story(conn, story_id)
+        reader = await keys.create_key(conn, name="reader", scopes=["signals:read"])
         job = await signals.insert_job(
             conn,
             input_kind="url",
             url="https://example.com/a",
             dedupe_url=None,
             payload=None,
-            api_key_id=None,
+            api_key_id=reader.id,  # a job is visible to the key that submitted it
             idempotency_key=None,
             request_fingerprint="f",
         )
         assert job is not None
-        reader = await keys.create_key(conn, name="reader", scopes=["signals:read"])
         limited = await keys.create_key(
             conn, name="limited", scopes=["signals:read"], burst=1, rate_per_second=0.01
         )

@@ -62,9 +62,14 @@ async def test_a_topic_restricted_key_lists_only_its_topics(api, world):
     async with client(api, world["restricted"]) as http:
         ids = {item["id"] for item in (await http.get("/v1/signals", params={"limit": 100})).json()["items"]}
         assert ids == {str(i) for i in world["rail"]}
-        # asking for another topic explicitly yields nothing, not an error that leaks existence
-        other = (await http.get("/v1/signals", params={"topic": "energy"})).json()["items"]
-        assert other == []
+        # another topic is answered as an unknown one: 404, worded from what was asked
+        # (tests/integration/test_restricted_existence.py compares the two answers whole)
+        other = await http.get("/v1/signals", params={"topic": "energy"})
+        unknown = await http.get("/v1/signals", params={"topic": "nobody"})
+        assert other.status_code == unknown.status_code == 404
+        assert other.json()["detail"] == "unknown topic 'energy'"
+        assert unknown.json()["detail"] == "unknown topic 'nobody'"
+        assert other.json()["code"] == unknown.json()["code"] == "not_found"
     async with client(api, world["all"]) as http:
         ids = {item["id"] for item in (await http.get("/v1/signals", params={"limit": 100})).json()["items"]}
         assert {str(i) for i in world["rail"] + world["energy"]} <= ids
@@ -195,8 +200,8 @@ async def test_export_holds_only_the_key_s_topics(api, ports):
     assert exported == {ports["p1"], ports["p2"], ports["both"]}
     rows = {line.split(",")[0] for line in csv_text.splitlines()[1:]}
     assert rows == exported
-    # asking for the other topic narrows to what the key may see on it: only the shared signal
-    assert {line.split('"id":"')[1].split('"')[0] for line in filtered.text.splitlines()} == {ports["both"]}
+    # the other topic is unknown to the key, although a signal it sees also carries it
+    assert filtered.status_code == 404 and filtered.json()["reason"] == "unknown_topic"
 
 
 async def test_stories_show_only_the_key_s_signals_and_hide_stories_without_any(api, ports):

@@ -94,7 +94,7 @@ async def test_the_headline_index_has_statistics_as_soon_as_it_exists(empty_db, 
     await init_connection(empty_db)
     for i in range(60):
         title = f"Harbour strike ends, day {i}" if i % 3 == 0 else f"Council budget vote {i}"
-        await seed_signal(empty_db, SeedSignal(title=title))
+        await seed_signal(empty_db, SeedSignal(title=title), before_0019=True)
     for name in later:
         (tmp_path / name).rename(folder / name)
     await migrate(empty_db, folder)
@@ -106,3 +106,79 @@ async def test_the_headline_index_has_statistics_as_soon_as_it_exists(empty_db, 
     )
     estimate = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
     assert 10 <= estimate <= 40  # 20 of 60 headlines say it (without statistics: a fixed guess)
+
+
+async def test_supplied_articles_get_their_supplier_when_migrating_to_0019(empty_db, tmp_path: Path):
+    """Articles a caller supplied before 0019 belong to the partner (or the key) whose job stored
+    them; afterwards a fetch of the same URL is an article of its own, not an overwrite."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder)
+    later = sorted(path.name for path in folder.glob("*.sql") if path.name >= "0019")
+    for name in later:
+        (folder / name).rename(tmp_path / name)
+    await migrate(empty_db, folder)
+    partner = await empty_db.fetchval("INSERT INTO partners (name) VALUES ('Old Partner') RETURNING id")
+    keys = []
+    for name, partner_id in (("partnered", partner), ("loose", None)):
+        key_id = await empty_db.fetchval(
+            "INSERT INTO api_keys (name, prefix, key_hash, scopes, partner_id)"
+            " VALUES ($1, $1, $2, '{signals:write}', $3) RETURNING id",
+            name, uuid.uuid4().bytes, partner_id,
+        )  # fmt: skip
+        keys.append(key_id)
+    articles = []
+    for i, kind in enumerate(("text", "html", "text", "url")):
+        article_id = await empty_db.fetchval(
+            "INSERT INTO articles (canonical_url, url, input_kind, content_hash, word_count, text)"
+            " VALUES ($1, $1, $2, $3, 1, 'x') RETURNING id",
+            f"https://old.example/{i}", kind, f"hash{i}",
+        )  # fmt: skip
+        articles.append(article_id)
+    for article, key in ((articles[0], keys[0]), (articles[1], keys[1])):
+        await empty_db.execute(
+            "INSERT INTO jobs (status, input_kind, url, api_key_id, article_id, error_code)"
+            " VALUES ('failed', 'text', 'u', $1, $2, 'llm_error')",
+            key, article,
+        )  # fmt: skip
+    for name in later:
+        (tmp_path / name).rename(folder / name)
+    await migrate(empty_db, folder)
+    suppliers = [
+        await empty_db.fetchval("SELECT supplier_id FROM articles WHERE id = $1", a) for a in articles
+    ]
+    assert suppliers == [partner, keys[1], uuid.UUID(int=0), None]
+    # a fetch of a supplied URL is an article of its own now
+    await empty_db.execute(
+        "INSERT INTO articles (canonical_url, url, input_kind, content_hash, word_count, text)"
+        " VALUES ('https://old.example/0', 'https://old.example/0', 'url', 'h', 1, 'fetched')"
+    )
+    same_url = "SELECT count(*) FROM articles WHERE canonical_url = 'https://old.example/0'"
+    assert await empty_db.fetchval(same_url) == 2
+
+
+async def test_stored_hostile_page_metadata_is_scrubbed_by_0021(empty_db, tmp_path: Path):
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder)
+    later = sorted(path.name for path in folder.glob("*.sql") if path.name >= "0021")
+    for name in later:
+        (folder / name).rename(tmp_path / name)
+    await migrate(empty_db, folder)
+    images = {
+        "javascript:alert(document.cookie)": None,
+        "data:image/png;base64,AAAA": None,
+        "https://user:pw@img.example/a.png": None,
+        "https://img.example/photo.jpg?w=800": "https://img.example/photo.jpg?w=800",
+        "http://img.example/": "http://img.example/",
+    }
+    for i, image in enumerate(images):
+        await empty_db.execute(
+            "INSERT INTO articles (canonical_url, url, input_kind, content_hash, word_count, text, image,"
+            " site_name) VALUES ($1, $1, 'url', $1, 1, 'x', $2, $3)",
+            f"https://meta.example/{i}", image, "<b>The</b> <script>x</script>Courier" if i == 0 else "Plain",
+        )  # fmt: skip
+    for name in later:
+        (tmp_path / name).rename(folder / name)
+    await migrate(empty_db, folder)
+    rows = await empty_db.fetch("SELECT canonical_url, image, site_name FROM articles ORDER BY canonical_url")
+    assert [r["image"] for r in rows] == list(images.values())
+    assert rows[0]["site_name"] == "The Courier" and rows[1]["site_name"] == "Plain"

@@ -32,28 +32,43 @@ class SeedSignal:
     url: str | None = None
 
 
-async def seed_signal(conn: Any, seed: SeedSignal) -> UUID:
-    """Store one article and its signal (topics, entities, search vector); return the signal id."""
+async def seed_signal(conn: Any, seed: SeedSignal, *, before_0019: bool = False) -> UUID:
+    """Store one article and its signal (topics, entities, search vector); return the signal id.
+
+    ``before_0019``: write the article with SQL for a database migrated only part of the way,
+    before 0019 (one article per canonical URL, whatever its origin)."""
     digest = hashlib.sha256((seed.title + seed.text).encode()).hexdigest()
     url = seed.url or f"https://{seed.site_name.lower().replace(' ', '-')}.example/{digest[:16]}"
     async with conn.transaction():
-        article_id, _ = await repository.upsert_article(
-            conn,
-            canonical_url=url,
-            url=url,
-            input_kind="url",
-            content_hash=digest,
-            title=seed.title,
-            author=None,
-            site_name=seed.site_name,
-            published_date=seed.published,
-            language=seed.language,
-            image=None,
-            description=None,
-            word_count=len(seed.text.split()),
-            text=seed.text,
-            fetched_at=datetime.now(UTC),
-        )
+        if before_0019:
+            article_id = await conn.fetchval(
+                "INSERT INTO articles (canonical_url, url, input_kind, content_hash, title, site_name,"
+                " published_date, language, word_count, text, fetched_at)"
+                " VALUES ($1, $1, 'url', $2, $3, $4, $5, $6, $7, $8, now())"
+                " ON CONFLICT (canonical_url) WHERE canonical_url IS NOT NULL DO UPDATE"
+                " SET content_hash = EXCLUDED.content_hash, title = EXCLUDED.title, text = EXCLUDED.text"
+                " RETURNING id",
+                url, digest, seed.title, seed.site_name, seed.published, seed.language,
+                len(seed.text.split()), seed.text,
+            )  # fmt: skip
+        else:
+            article_id, _ = await repository.upsert_article(
+                conn,
+                canonical_url=url,
+                url=url,
+                input_kind="url",
+                content_hash=digest,
+                title=seed.title,
+                author=None,
+                site_name=seed.site_name,
+                published_date=seed.published,
+                language=seed.language,
+                image=None,
+                description=None,
+                word_count=len(seed.text.split()),
+                text=seed.text,
+                fetched_at=datetime.now(UTC),
+            )
         topic_ids, entity_ids = await resolve_topics_and_entities(conn, seed.topics, seed.entities)
         signal_id = await repository.insert_signal(
             conn,
