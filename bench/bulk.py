@@ -57,7 +57,7 @@ INSERT INTO signals (
     optimistic_outlook, pessimistic_outlook, key_details, grounding_checked, grounding_grounded,
     model, input_tokens, output_tokens, llm_latency_ms, llm_attempts, sentiment,
     url, canonical_url, site_name, language, published_date, search,
-    topic_ids, entity_ids, created_at
+    topic_ids, entity_ids, created_at, input_kind, word_count
 )
 SELECT a.id, b.content_hash, 'seed', b.title, b.summary, $1, b.analysis, $2, $3, $4, b.key_details::jsonb,
        jsonb_array_length(b.key_details::jsonb), jsonb_array_length(b.key_details::jsonb),
@@ -68,7 +68,7 @@ SELECT a.id, b.content_hash, 'seed', b.title, b.summary, $1, b.analysis, $2, $3,
        || setweight(to_tsvector('english', b.summary || ' ' || b.key_text), 'B')
        || setweight(to_tsvector('english', b.analysis), 'C')
        || setweight(to_tsvector('english', left(a.text, 100000)), 'D'),
-       b.topic_ids, b.entity_ids, b.created_at
+       b.topic_ids, b.entity_ids, b.created_at, 'url', a.word_count
 FROM bench_batch b
 JOIN articles a ON a.canonical_url = b.url
 RETURNING id, topic_ids, entity_ids"""

@@ -60,6 +60,7 @@ from service.app import create_app
 from service.db.database import Database
 from service.db.queries import queries
 from service.keys.service import create_key
+from service.keys.suppliers import PUBLIC_ONLY
 from service.related import repository as related_repository
 from service.related.repository import sized
 from service.runtime import open_runtime
@@ -368,7 +369,9 @@ async def _measure_api(
                 print("GET /v1/signals/{id}/related is not served: measuring its stored-links query instead")
 
             async def related_bare(signal_id: UUID) -> None:
-                await queries.list_related_signals.fetch(conn, signal_id=signal_id, limit=20)
+                await queries.list_related_signals.fetch(
+                    conn, signal_id=signal_id, limit=20, restrict_topics=None, **PUBLIC_ONLY.params()
+                )
 
             def term(kind: str) -> str:
                 return rng.choice(params[kind])

@@ -37,6 +37,7 @@ from bench.queries import percentiles
 from bench.seed import bench_settings
 from service.db.database import Database
 from service.db.queries import queries
+from service.keys.suppliers import PUBLIC_ONLY
 
 OLD_RANK = "bench_related_rank_idx"
 VARIANTS = {  # variant -> the indexes it drops for a read
@@ -98,7 +99,12 @@ async def main() -> None:
         reads: dict[tuple[str, str], int] = {}  # (pass, variant) -> pages read from outside PostgreSQL
         for pass_name in ("first", "again"):
             for signal_id in ids:
-                values = {"signal_id": signal_id, "limit": 20, "restrict_topics": None}
+                values = {
+                    "signal_id": signal_id,
+                    "limit": 20,
+                    "restrict_topics": None,
+                    **PUBLIC_ONLY.params(),
+                }
                 arguments = [values[name] for name in statement.params]
                 order = list(VARIANTS.items())
                 rng.shuffle(order)

@@ -22,6 +22,7 @@ import httpx
 from service.db.database import Database, init_connection
 from service.db.queries import queries
 from service.keys.service import create_key
+from service.keys.suppliers import PUBLIC_ONLY
 from service.settings import Settings
 from service.signals import repository
 from tests.e2e.conftest import clean_env, free_port, start_signals, wait_http
@@ -112,13 +113,15 @@ async def main() -> None:
         await init_connection(conn)
         ids = await seed(conn, args.signals)
         key = (await create_key(conn, name="bench", scopes=["signals:read"])).key
-        sql = queries.get_signal_cards.sql
+        cards = queries.get_signal_cards
 
         async def bare(signal_id: object) -> None:
-            await conn.fetch(sql, [signal_id], None)  # ids, no topic restriction
+            # no topic restriction, as a keyless reader sees (fetched content only)
+            values = {"ids": [signal_id], "restrict_topics": None, **PUBLIC_ONLY.params()}
+            await conn.fetch(cards.sql, *[values[name] for name in cards.params])
 
         async def repo(signal_id: object) -> None:
-            await repository.get_signal(conn, signal_id)
+            await repository.get_signal(conn, signal_id, suppliers=PUBLIC_ONLY)
 
         # The API runs in its own process, as in production: a client in the same process
         # would share the GIL with the server and measure their contention instead.

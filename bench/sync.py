@@ -34,6 +34,7 @@ from bench.synthetic import Corpus
 from service.db.database import Database, init_connection
 from service.db.queries import queries
 from service.keys.service import create_key
+from service.keys.suppliers import PUBLIC_ONLY
 from service.runtime import open_runtime
 from service.settings import Settings
 from service.sync.service import MAX_ID, pull_changes
@@ -79,6 +80,7 @@ async def bare_pass(conn: asyncpg.Connection, limit: int, cards: bool) -> Counte
             "after_xid": after_xid,
             "after_id": after_id,
             "restrict": None,
+            **PUBLIC_ONLY.params(),
             "limit": limit,
             "scan_limit": limit + 1,
         }
@@ -87,7 +89,7 @@ async def bare_pass(conn: asyncpg.Connection, limit: int, cards: bool) -> Counte
         seen += len(real)
         if cards and real:
             ids = [r["signal_id"] for r in real]
-            card_values = {"ids": ids, "restrict_topics": None}
+            card_values = {"ids": ids, "restrict_topics": None, **PUBLIC_ONLY.params()}
             rows_read += len(await conn.fetch(cards_query.sql, *[card_values[n] for n in cards_query.params]))
         if real and real[0]["scanned_total"] <= limit:
             return seen, rows_read
@@ -99,7 +101,7 @@ async def bare_pass(conn: asyncpg.Connection, limit: int, cards: bool) -> Counte
 async def service_pass(rt: Any, limit: int) -> Counted:
     cursor, seen = None, 0
     while True:
-        page = await pull_changes(rt, cursor=cursor, limit=limit, restrict=None)
+        page = await pull_changes(rt, cursor=cursor, limit=limit, restrict=None, suppliers=PUBLIC_ONLY)
         seen += sum(1 for item in page.items if item.signal is not None)
         cursor = page.cursor
         if not page.has_more:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -100,12 +101,19 @@ def decode_cursor_as(token: str, kind: str, type_: type[T], *, query: Mapping[st
     return converted
 
 
+FLOAT4_MAX = 3.4028234663852886e38
+"""PostgreSQL's largest ``real`` (ranks in cursors are compared as one)."""
+
+
 def _sane(value: object) -> bool:
-    """No integer in ``value`` past a bigint, no date outside the years the API accepts."""
+    """No integer in ``value`` past a bigint, no number a ``real`` cannot hold (not finite, or
+    past its range), no date outside the years the API accepts."""
     if isinstance(value, bool):
         return True
     if isinstance(value, int):
         return BIGINT_MIN <= value <= BIGINT_MAX
+    if isinstance(value, float):
+        return math.isfinite(value) and abs(value) <= FLOAT4_MAX
     if isinstance(value, datetime | date):
         day = value.date() if isinstance(value, datetime) else value
         return EARLIEST_DAY <= day <= LATEST_DAY

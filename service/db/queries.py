@@ -91,11 +91,16 @@ def _compile(name: str, body: str) -> Query:
     return Query(name=name, sql=_TOKEN_RE.sub(replace, raw), params=tuple(order), doc=" ".join(doc_lines))
 
 
-def _include(name: str, body: str, fragments: dict[str, str]) -> str:
+def _include(name: str, body: str, fragments: dict[str, str], depth: int = 0) -> str:
+    """``body`` with its includes replaced, and theirs (a fragment may include another)."""
+    if depth > 5:
+        raise ValueError(f"query {name}: fragments include each other too deeply (a cycle?)")
+
     def replace(match: re.Match[str]) -> str:
         fragment = fragments.get(match["name"])
         if fragment is None:
             raise ValueError(f"query {name} includes an unknown fragment {match['name']}")
+        fragment = _include(name, fragment, fragments, depth + 1)
         return "\n".join(match["indent"] + line for line in fragment.splitlines())
 
     return _INCLUDE_RE.sub(replace, body)

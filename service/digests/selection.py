@@ -1,7 +1,8 @@
 """Which signals a briefing is written from, in which order. Pure functions.
 
-1. **Candidates** are the current signals that entered the service in the period (their
-   ``created_at``), optionally only those carrying one topic (the repository reads them).
+1. **Candidates** are the current public signals that entered the service in the period
+   (their ``created_at``), optionally only those carrying one topic (the repository reads
+   them). Supplied content is its supplier's alone and never reaches a briefing.
 2. **One per story** (``collapse_stories``): signals about one event from several outlets are
    one story; the story is represented by its lead signal when the lead entered in the period,
    otherwise by its newest signal of the period. A signal not (yet) placed in a story is a

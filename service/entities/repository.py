@@ -8,6 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 from service.db.queries import queries
+from service.keys.suppliers import SupplierView
 from service.time_window import DayPieces
 
 
@@ -26,6 +27,8 @@ class EntityRecord(msgspec.Struct, kw_only=True, frozen=True):
     name: str
     type: str
     created_at: datetime
+    known: bool
+    """Whether the reader it was read for may know it exists (entity_known_to_reader)."""
 
 
 class CoTopicRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -56,12 +59,15 @@ async def list_entities_page(
     until: datetime,
     after: dict[str, Any] | None,
     limit: int,
+    suppliers: SupplierView,
     restrict_topics: list[int] | None = None,
     topic_any: list[int] | None = None,
 ) -> list[EntityRow]:
     """One page in the given order after a keyset position (``after``: the last row's keys);
     with ``topic_any`` (a topic filter) and ``restrict_topics`` (a key's topics), only
-    entities named by current signals on one of each, counted over those signals."""
+    entities named by current signals on one of each, counted over those signals. Counts are
+    of public signals (so a count page lists public entities only); the name and relevance
+    orders list what ``suppliers`` may know exists."""
     common: dict[str, Any] = {
         "restrict_topics": restrict_topics,
         "topic_any": topic_any,
@@ -87,11 +93,11 @@ async def list_entities_page(
             )
     elif sort == "name":
         rows = await queries.list_entities_by_name.fetch(
-            conn, after_name=after["name"] if after else None, **common
+            conn, after_name=after["name"] if after else None, **common, **suppliers.params()
         )
     else:
         rows = await queries.search_entities.fetch(
-            conn, after_score=after["score"] if after else None, **common
+            conn, after_score=after["score"] if after else None, **common, **suppliers.params()
         )
     return [EntityRow(**dict(row)) for row in rows]
 
@@ -112,13 +118,19 @@ async def entity_window_counts(
     return {row["id"]: row["count"] for row in rows}
 
 
-async def get_entity(conn: Any, entity_id: int) -> EntityRecord | None:
-    row = await queries.get_entity_by_id.fetchrow(conn, id=entity_id)
+async def get_entity(conn: Any, entity_id: int, suppliers: SupplierView) -> EntityRecord | None:
+    row = await queries.get_entity_by_id.fetchrow(conn, id=entity_id, **suppliers.params())
     return None if row is None else EntityRecord(**dict(row))
 
 
-async def entity_named_on_topics(conn: Any, entity_id: int, topic_ids: list[int]) -> bool:
-    return bool(await queries.entity_named_on_topics.fetchval(conn, id=entity_id, topic_ids=topic_ids))
+async def entity_named_on_topics(
+    conn: Any, entity_id: int, topic_ids: list[int], suppliers: SupplierView
+) -> bool:
+    return bool(
+        await queries.entity_named_on_topics.fetchval(
+            conn, id=entity_id, topic_ids=topic_ids, **suppliers.params()
+        )
+    )
 
 
 async def entity_signal_counts(

@@ -13,7 +13,7 @@ from service.conditional import NOT_MODIFIED, etagged
 from service.entities import service
 from service.entities.service import Sort
 from service.hostile_input import BigInt
-from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
 from service.pagination import next_page_link
 from service.runtime import Runtime
 from service.topics.routes import Cursor, Limit, Since, Until, WindowLength
@@ -37,7 +37,8 @@ class EntitiesController(Controller):
             "`topic` (repeatable) keeps the entities named by current signals on one of those "
             "topics and counts only those signals: who is named on a topic in a window. "
             "Keyset pagination: follow `next`. A topic-restricted key sees only entities named "
-            "by signals on its topics, counted over those signals."
+            "by signals on its topics, counted over those signals. Counts are of public (fetched) "
+            "signals; an entity only another partner's supplied content names is never listed."
         ),
         responses={
             400: problem_spec("Bad parameter, window or cursor"),
@@ -76,6 +77,7 @@ class EntitiesController(Controller):
             cursor=cursor,
             topics=tuple(topic or ()),
             allowed_topics=allowed_topics(request),
+            suppliers=suppliers_seen(request),
         )
         if page.next is not None:
             page.next = next_page_link(request.scope, page.next)
@@ -89,12 +91,14 @@ class EntitiesController(Controller):
             "Co-occurring entities and topics are counted over the entity's newest current "
             "signals (at most 1000; `cooccurrence_basis` says how many). For a topic-restricted "
             "key, counts, co-occurrences and signals come from signals on its topics only (404 "
-            "when none names the entity). ETag / If-None-Match: 304 when unchanged."
+            "when none names the entity). Counts and co-occurrences are of public (fetched) "
+            "signals; 404 for an entity only another partner's supplied content names. "
+            "ETag / If-None-Match: 304 when unchanged."
         ),
         responses={404: problem_spec("No such entity"), **NOT_MODIFIED, **AUTH_ERRORS},
     )
     async def get_entity(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], entity_id: BigInt
     ) -> Response[EntityDetail]:
-        entity = await service.get_entity(rt, entity_id, allowed_topics=allowed_topics(request))
+        entity = await service.get_entity(rt, entity_id, allowed_topics(request), suppliers_seen(request))
         return etagged(request, entity)

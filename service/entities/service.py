@@ -20,6 +20,7 @@ from schemas.problems import FieldError
 from schemas.topics import TimeWindow
 from service.entities import repository
 from service.errors import BadRequest, NotFound
+from service.keys.suppliers import PUBLIC_ONLY, SupplierView
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals.listing import SignalQuery
@@ -47,11 +48,16 @@ class _EntitiesCursor(msgspec.Struct, frozen=True):
 
 
 async def resolve_topic_filter(
-    rt: Runtime, conn: Any, slugs: tuple[str, ...], allowed_topics: list[int] | None = None
+    rt: Runtime,
+    conn: Any,
+    slugs: tuple[str, ...],
+    allowed_topics: list[int] | None,
+    suppliers: SupplierView,
 ) -> list[int]:
     """The ids of the topics ``slugs`` name (directly or by alias); 404 for an unknown one,
-    and for one outside ``allowed_topics`` (a restricted key's topics), worded alike."""
-    resolved = await rt.topic_cache.resolve(conn, sorted(set(slugs)), allowed_topics)
+    and for one outside ``allowed_topics`` (a restricted key's topics) or carried only by
+    content of suppliers the reader does not see, worded alike."""
+    resolved = await rt.topic_cache.resolve(conn, sorted(set(slugs)), allowed_topics, suppliers)
     unknown = [slug for slug, topic_id in resolved.items() if topic_id is None]
     if unknown:
         raise NotFound(f"unknown topic {', '.join(repr(u) for u in unknown)}", reason="unknown_topic")
@@ -89,6 +95,7 @@ async def list_entities(
     cursor: str | None,
     topics: tuple[str, ...] = (),
     allowed_topics: tuple[int, ...] | None = None,
+    suppliers: SupplierView = PUBLIC_ONLY,
 ) -> EntityPage:
     """One page of entities: by mentions in the window (``count``, entities named in it), by
     name, or by match quality for ``q`` (``relevance``). ``next`` is a cursor token.
@@ -97,7 +104,8 @@ async def list_entities(
     signals on one of them, counted over those signals: who is named on a topic. A key
     restricted to ``allowed_topics`` sees only entities named by current signals on those
     topics, and counts only those signals (with ``topics`` too: signals on one of each, as
-    GET /v1/signals combines them).
+    GET /v1/signals combines them). Counts are of public signals, as every aggregate; an
+    entity that only another supplier's content names is not listed (``suppliers``).
     """
     restrict = sorted(allowed_topics) if allowed_topics is not None else None
     if q is not None:
@@ -123,7 +131,7 @@ async def list_entities(
         if keys[chosen] is None:
             raise BadRequest("the cursor is not valid for this sort", reason="bad_cursor")
     async with rt.db.pool.acquire() as conn:
-        topic_any = await resolve_topic_filter(rt, conn, topics, restrict) if topics else None
+        topic_any = await resolve_topic_filter(rt, conn, topics, restrict, suppliers) if topics else None
         rows = await repository.list_entities_page(
             conn,
             sort=chosen,
@@ -133,6 +141,7 @@ async def list_entities(
             until=span.until,
             after=msgspec.structs.asdict(after) if after else None,
             limit=limit + 1,  # one more tells whether another page follows
+            suppliers=suppliers,
             restrict_topics=restrict,
             topic_any=topic_any,
         )
@@ -172,25 +181,32 @@ async def list_entities(
 
 
 async def get_entity(
-    rt: Runtime, entity_id: int, allowed_topics: tuple[int, ...] | None = None
+    rt: Runtime, entity_id: int, allowed_topics: tuple[int, ...] | None, suppliers: SupplierView
 ) -> EntityDetail:
     """The entity, its counts, its top co-occurring entities and topics, its newest signals.
 
     For a key restricted to ``allowed_topics`` all of these come from current signals on those
-    topics only, and an entity none of them names is a 404, the same as an unknown id.
+    topics only, and an entity none of them names is a 404, the same as an unknown id. So is
+    an entity only content of suppliers the reader does not see names (``suppliers``). Counts
+    and co-occurrences are of public signals, as every aggregate; the newest signals include
+    the reader's own supplied ones.
     """
     restrict = sorted(allowed_topics) if allowed_topics is not None else None
     async with rt.db.pool.acquire() as conn:
-        entity = await repository.get_entity(conn, entity_id)
+        entity = await repository.get_entity(conn, entity_id, suppliers)
         # asked whether the entity exists or not: a hidden one costs no more time than a missing one
-        named = restrict is None or await repository.entity_named_on_topics(conn, entity_id, restrict)
-        if entity is None or not named:
+        named = restrict is None or await repository.entity_named_on_topics(
+            conn, entity_id, restrict, suppliers
+        )
+        if entity is None or not entity.known or not named:
             raise NotFound(f"no entity {entity_id}", reason="unknown_entity")
         day, week, month = await repository.entity_signal_counts(conn, entity_id, _now(), restrict)
         co = await repository.entity_cooccurrences(
             conn, entity_id, sample=COOCCURRENCE_SAMPLE, limit=COOCCURRENCE_TOP, restrict_topics=restrict
         )
-    query = SignalQuery(entities=(entity_id,), limit=NEWEST_SIGNALS, restrict_topics=allowed_topics)
+    query = SignalQuery(
+        entities=(entity_id,), limit=NEWEST_SIGNALS, restrict_topics=allowed_topics, suppliers=suppliers
+    )
     signals = await newest_signals(rt, query)
     return EntityDetail(
         id=entity.id,

@@ -22,7 +22,7 @@ from service.feeds.service import (
     not_modified,
 )
 from service.hostile_input import BigInt
-from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
 from service.runtime import Runtime
 
 _CACHE_CONTROL = "private, max-age=60"
@@ -90,6 +90,7 @@ async def _answer(
         fmt,
         feed_filter,
         restrict=allowed_topics(request),
+        suppliers=suppliers_seen(request),
         self_url=feed_self_url(request),
         api_base=api_base(request),
     )

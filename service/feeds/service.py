@@ -21,6 +21,7 @@ from typing import Literal
 
 from schemas.signals import SignalCardPage
 from service.feeds.render import FeedItem, FeedMeta, feed_item, render_atom, render_json, render_rss
+from service.keys.suppliers import SupplierView
 from service.runtime import Runtime
 from service.signals.listing import SignalQuery, list_signals
 
@@ -71,6 +72,7 @@ async def build_feed(
     feed_filter: FeedFilter,
     *,
     restrict: tuple[int, ...] | None,
+    suppliers: SupplierView,
     self_url: str,
     api_base: str,
 ) -> RenderedFeed:
@@ -85,6 +87,7 @@ async def build_feed(
             limit=FEED_ITEMS,
             include_card=True,
             restrict_topics=restrict,
+            suppliers=suppliers,
         ),
     )
     assert isinstance(page, SignalCardPage)

@@ -122,17 +122,21 @@ def canonicalize_url(url: str) -> str:
 
 
 def _site(canonical: str) -> str:
-    host = _host(httpx.URL(canonical))
-    return host.removeprefix("www.")
+    """The host without "www." and, when it is not the scheme's default, the port: pages on
+    other ports of one host are other servers (http and https on their default ports are
+    the same site's two doors)."""
+    parsed = httpx.URL(canonical)
+    host = _host(parsed).removeprefix("www.")
+    return host if parsed.port is None else f"{host}:{parsed.port}"
 
 
 def choose_canonical(page_url: str, canonical_link: str | None) -> str:
     """The canonical URL to store for a page fetched from ``page_url``.
 
     The page's own ``<link rel=canonical>`` or og:url (``canonical_link``, possibly
-    relative) is used only when it is http(s) and on the same host as ``page_url``
-    (ignoring case and a leading "www."); otherwise a hostile page could claim another
-    site's URL and take over its place in deduplication. Either way the result is
+    relative) is used only when it is http(s) and on the same host and port as ``page_url``
+    (ignoring case, a leading "www." and the scheme's default port); otherwise a hostile page
+    could claim another site's URL and take over its place in deduplication. Either way the result is
     canonicalised. Raises ``ValueError`` only when ``page_url`` itself is not an http(s) URL.
     """
     page = canonicalize_url(page_url)

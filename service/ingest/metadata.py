@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 MAX_IMAGE_URL = 2048
 """Longer image URLs are dropped."""
@@ -63,4 +63,12 @@ def image_url(value: Any, page_url: str | None) -> str | None:
         or len(candidate) > MAX_IMAGE_URL
     ):
         return None
-    return candidate
+    # Characters a URL may not hold as they are (quotes, angle brackets, backticks, non-ASCII)
+    # percent-encoded, so the value cannot close an HTML attribute it is put in.
+    encoded = quote(candidate, safe=_URL_SAFE)
+    return encoded if len(encoded) <= MAX_IMAGE_URL else None
+
+
+_URL_SAFE = "!#$%&()*+,/:;=?@[]~"
+"""RFC 3986's reserved characters and '%' (unreserved ones are never quoted), less the
+apostrophe: everything else is percent-encoded."""

@@ -33,6 +33,8 @@ class Subject:
     """Topic id → label, in the model's order."""
     entity_names: Mapping[str, str]
     """Entity key (folded name) → name as this signal spells it."""
+    supplier_id: UUID | None = None
+    """Whose supplied content it was made of (None: a fetched page, public)."""
 
     @property
     def entity_keys(self) -> frozenset[str]:

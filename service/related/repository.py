@@ -11,6 +11,7 @@ from uuid import UUID
 
 from schemas.related import RelatedSignal, RelatedSignalLinks
 from service.db.queries import Query, queries
+from service.keys.suppliers import SupplierView
 from service.related.features import Candidate, Rarity, Subject, split_by_reach
 
 K = TypeVar("K", bound=Hashable)
@@ -53,6 +54,7 @@ async def get_subject(conn: Any, signal_id: UUID) -> tuple[Subject, bool] | None
         created_at=row["created_at"],
         published_date=row["published_date"],
         story_id=row["story_id"],
+        supplier_id=row["supplier_id"],
         title=row["title"],
         summary=row["summary"],
         key_texts=tuple(row["key_texts"]),
@@ -308,15 +310,22 @@ async def mark_signal_related(conn: Any, signal_id: UUID) -> None:
 # --- reads -------------------------------------------------------------------------------------------
 
 
-async def signal_is_known(conn: Any, signal_id: UUID) -> bool:
-    return bool(await queries.signal_is_known.fetchval(conn, id=signal_id))
+async def signal_is_known(conn: Any, signal_id: UUID, suppliers: SupplierView) -> bool:
+    """Whether the signal exists for a reader who sees ``suppliers``."""
+    return bool(await queries.signal_is_known.fetchval(conn, id=signal_id, **suppliers.params()))
 
 
 async def list_related_signals(
-    conn: Any, signal_id: UUID, limit: int, restrict_topics: list[int] | None = None
+    conn: Any,
+    signal_id: UUID,
+    limit: int,
+    restrict_topics: list[int] | None = None,
+    *,
+    suppliers: SupplierView,
 ) -> list[RelatedSignal]:
+    """The signal's related links (none when the reader may not see the signal itself)."""
     rows = await queries.list_related_signals.fetch(
-        conn, signal_id=signal_id, limit=limit, restrict_topics=restrict_topics
+        conn, signal_id=signal_id, limit=limit, restrict_topics=restrict_topics, **suppliers.params()
     )
     return [
         RelatedSignal(

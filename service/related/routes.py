@@ -10,7 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from schemas.related import RelatedSignals
-from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
 from service.related import service
 from service.runtime import Runtime
 
@@ -46,4 +46,6 @@ class RelatedController(Controller):
             int, QueryParameter(description="How many, 1-100", ge=1, le=service.MAX_RELATED_LIMIT)
         ] = 20,
     ) -> RelatedSignals:
-        return await service.get_related(rt, signal_id, limit, allowed_topics=allowed_topics(request))
+        return await service.get_related(
+            rt, signal_id, limit, allowed_topics=allowed_topics(request), suppliers=suppliers_seen(request)
+        )

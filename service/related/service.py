@@ -17,6 +17,11 @@ For each new signal, after its analysis is stored:
    signal's list where it ranks there (lists trimmed to the same size), then stamp
    ``related_at``.
 
+Candidates are public (fetched) signals only. A signal made of supplied content is its
+supplier's alone (service/keys/suppliers.py): it joins no story (a story is everyone's) and
+gets links to public signals for its own card, but no reverse links: no other signal's list
+names it.
+
 Every step overwrites what a previous attempt wrote, so a retried job never duplicates.
 """
 
@@ -32,6 +37,7 @@ from uuid import UUID
 
 from schemas.related import RelatedSignals
 from service.errors import NotFound
+from service.keys.suppliers import SupplierView
 from service.related import repository
 from service.related.embeddings import EmbeddingDimensionMismatch, EmbeddingsUnusable, vector_literal
 from service.related.features import Candidate, Rarity, Subject
@@ -68,7 +74,10 @@ async def relate_signal(rt: Runtime, signal_id: UUID) -> None:
             await repository.mark_signal_related(conn, signal_id)
         return
     use_meaning = await _embed(rt, subject)
-    story_id, search = await _assign_story(rt, subject, use_meaning=use_meaning)
+    story_id: UUID | None = None
+    search: StorySearch | None = None
+    if subject.supplier_id is None:
+        story_id, search = await _assign_story(rt, subject, use_meaning=use_meaning)
     subject = dataclasses.replace(subject, story_id=story_id)
     links = await _find_related(rt, subject, use_meaning=use_meaning, search=search)
     await _store_links(rt, subject, links)
@@ -76,19 +85,28 @@ async def relate_signal(rt: Runtime, signal_id: UUID) -> None:
 
 
 async def get_related(
-    rt: Runtime, signal_id: UUID, limit: int, allowed_topics: tuple[int, ...] | None = None
+    rt: Runtime,
+    signal_id: UUID,
+    limit: int,
+    *,
+    allowed_topics: tuple[int, ...] | None,
+    suppliers: SupplierView,
 ) -> RelatedSignals:
     """A signal's stored related coverage, best first (404 for an unknown signal).
 
     A key restricted to ``allowed_topics`` gets 404 for a signal outside them (as for the
-    signal itself) and sees only related signals carrying one of them.
+    signal itself) and sees only related signals carrying one of them; any reader gets 404
+    for a signal made of content of a supplier it does not see (``suppliers``).
     """
     restrict = sorted(allowed_topics) if allowed_topics is not None else None
     async with rt.db.pool.acquire() as conn:
-        if restrict is not None and not await signals.signal_has_any_topic(conn, signal_id, restrict):
+        # a hidden signal is turned away by the first query, as an unknown one is
+        if restrict is not None and not await signals.signal_has_any_topic(
+            conn, signal_id, restrict, suppliers=suppliers
+        ):
             raise NotFound(f"no signal {signal_id}")
-        items = await repository.list_related_signals(conn, signal_id, limit, restrict)
-        if not items and not await repository.signal_is_known(conn, signal_id):
+        items = await repository.list_related_signals(conn, signal_id, limit, restrict, suppliers=suppliers)
+        if not items and not await repository.signal_is_known(conn, signal_id, suppliers):
             raise NotFound(f"no signal {signal_id}")
     return RelatedSignals(signal_id=signal_id, items=items, limit=limit)
 
@@ -327,15 +345,17 @@ def _entity_keys(subject: Subject, candidates: list[Candidate]) -> set[str]:
 
 
 async def _store_links(rt: Runtime, subject: Subject, links: list[Link]) -> None:
-    """Replace the signal's list; add the reverse links, trimmed to the best of each list."""
+    """Replace the signal's list; add the reverse links (none to a supplied signal), trimmed to
+    the best of each list."""
     rows = [(subject.id, link.related_id, link.score, link.reason, link.same_story) for link in links]
-    rows += [(link.related_id, subject.id, link.score, link.reason, link.same_story) for link in links]
+    linked_back = links if subject.supplier_id is None else []
+    rows += [(link.related_id, subject.id, link.score, link.reason, link.same_story) for link in linked_back]
     async with rt.db.pool.acquire() as conn, conn.transaction():
         await repository.lock_related_writes(conn)
         await repository.delete_related_of_signal(conn, subject.id)
         await repository.delete_links_to_other_versions(conn, subject.article_id, subject.id)
         await repository.upsert_related_links(conn, rows)
         await repository.trim_related_lists(
-            conn, [link.related_id for link in links], rt.settings.related_keep
+            conn, [link.related_id for link in linked_back], rt.settings.related_keep
         )
         await repository.mark_signal_related(conn, subject.id)

@@ -25,10 +25,12 @@ from schemas.base import json_encoder
 from schemas.signals import Signal, SignalCardPage
 from service.runtime import Runtime
 from service.signals.listing import MAX_LIMIT, SignalQuery, list_signals
+from service.signals.sentiment import sentiment_value
 
 ExportFormat = Literal["ndjson", "csv"]
 PAGE_SIZE = MAX_LIMIT
-MEDIA_TYPES: dict[str, str] = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+# Litestar appends "; charset=utf-8" to every text/* type itself: naming it here doubled it.
+MEDIA_TYPES: dict[str, str] = {"ndjson": "application/x-ndjson", "csv": "text/csv"}
 CSV_COLUMNS = (
     "id",
     "created_at",
@@ -82,7 +84,7 @@ def csv_row(card: Signal) -> list[str]:
         site_name,
         url,
         language,
-        "" if card.sentiment is None else str(round(card.sentiment, 4)),  # stored as real: drop float4 noise
+        "" if card.sentiment is None else str(sentiment_value(card.sentiment)),
         neutralize_cell(";".join(t.slug for t in card.topics)),
         neutralize_cell(";".join(e.name for e in card.entities)),
         "" if checked == 0 else f"{grounded / checked:.3f}",

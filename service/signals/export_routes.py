@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from service.hostile_input import BigInt
-from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
 from service.runtime import Runtime
 from service.signals.export import CSV_COLUMNS, ExportFormat, prepare_export
 from service.signals.listing import SignalQuery
@@ -34,7 +34,8 @@ class SignalExportController(Controller):
             f"{', '.join(CSV_COLUMNS)}; topics are `;`-joined slugs, entities `;`-joined names, "
             "grounding is grounded/checked (0-1). Text cells starting with = + - @ (or a tab or "
             "carriage return) are prefixed with `'` so spreadsheets do not run them as formulas. "
-            "A topic-restricted key exports only signals on its topics."
+            "A topic-restricted key exports only signals on its topics; signals made of content "
+            "another partner supplied are never exported."
         ),
         responses={
             400: problem_spec("Bad parameter or range"),
@@ -80,6 +81,7 @@ class SignalExportController(Controller):
             q=q,
             story=story,
             restrict_topics=allowed_topics(request),
+            suppliers=suppliers_seen(request),
         )
         export = await prepare_export(rt, format, query)
         return Stream(

@@ -19,9 +19,11 @@ import msgspec
 
 from schemas.signals import EntityRef, SignalCardPage, SignalLinks, SignalListItem, SignalPage, Topic
 from service.errors import BadRequest, NotFound
+from service.keys.suppliers import PUBLIC_ONLY, SupplierView
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals import repository
+from service.signals.sentiment import sentiment_value
 from service.time_window import check_day
 
 MAX_LIMIT = 100
@@ -50,6 +52,8 @@ class SignalQuery:
     include_card: bool = False
     restrict_topics: tuple[int, ...] | None = None
     """The caller's key may only see signals carrying one of these topic ids (None: all)."""
+    suppliers: SupplierView = PUBLIC_ONLY
+    """Whose supplied content the caller sees (by default none: fetched content only)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,7 +96,7 @@ def _as_end(moment: date | datetime) -> datetime:
 def _cursor_query(query: SignalQuery) -> dict[str, Any]:
     """What a cursor is bound to: every filter and the sort (not the page size or format)."""
     bound: dict[str, Any] = msgspec.to_builtins(query)  # no deep copy, unlike dataclasses.asdict
-    for volatile in ("limit", "cursor", "include_card", "extra", "restrict_topics"):
+    for volatile in ("limit", "cursor", "include_card", "extra", "restrict_topics", "suppliers"):
         bound.pop(volatile, None)
     return bound
 
@@ -107,16 +111,19 @@ async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
         raise BadRequest("q is empty", reason="bad_parameter")
     topic_ids: list[int] = []
     # For a topic-restricted key, a topic outside its topics and an entity no signal on them
-    # names are unknown (service/topics/visibility.py): same 404, same detail.
+    # names are unknown (service/topics/visibility.py): same 404, same detail. So are, for
+    # everyone else, a topic or entity only a supplier's own content names.
     restrict = sorted(query.restrict_topics) if query.restrict_topics is not None else None
     if query.topics:
-        resolved = await rt.topic_cache.resolve(conn, list(query.topics), restrict)
+        resolved = await rt.topic_cache.resolve(conn, list(query.topics), restrict, query.suppliers)
         unknown = [slug for slug in query.topics if resolved.get(slug) is None]
         if unknown:
             raise NotFound(f"unknown topic {', '.join(repr(u) for u in unknown)}", reason="unknown_topic")
         topic_ids = sorted({t for t in resolved.values() if t is not None})
     if query.entities:
-        known = await repository.existing_entity_ids(conn, list(query.entities), restrict)
+        known = await repository.existing_entity_ids(
+            conn, list(query.entities), restrict, suppliers=query.suppliers
+        )
         unknown_entities = sorted(set(query.entities) - known)
         if unknown_entities:
             raise NotFound(f"unknown entity {unknown_entities[0]}", reason="unknown_entity")
@@ -127,6 +134,7 @@ async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
     created = query.date_field == "created"
     params: dict[str, Any] = {
         "restrict_topics": restrict,
+        **query.suppliers.params(),
         "collapse": query.collapse,
         "topic_any": topic_ids if topic_ids and query.topic_match == "any" else None,
         "topic_all": topic_ids if topic_ids and query.topic_match == "all" else None,
@@ -186,7 +194,9 @@ async def list_signals(rt: Runtime, query: SignalQuery) -> SignalPage | SignalCa
             next_token = encode_cursor("signals", msgspec.to_builtins(position), query=_cursor_query(query))
         ids = [row["id"] for row in rows]
         if query.include_card:
-            cards = await repository.get_signal_cards(conn, ids, params["restrict_topics"])
+            cards = await repository.get_signal_cards(
+                conn, ids, params["restrict_topics"], suppliers=query.suppliers
+            )
             return SignalCardPage(items=cards, next=next_token, limit=query.limit)
         snippets = await repository.search_snippets(conn, ids, params["q"]) if params["q"] and ids else {}
     items = [
@@ -199,7 +209,7 @@ async def list_signals(rt: Runtime, query: SignalQuery) -> SignalPage | SignalCa
             language=row["language"],
             published_date=row["published_date"],
             created_at=row["created_at"],
-            sentiment=row["sentiment"],
+            sentiment=sentiment_value(row["sentiment"]),
             topics=[Topic(slug=t["slug"], label=t["label"]) for t in row["topics"]],
             entities=[EntityRef(id=e["id"], name=e["name"], type=e["type"]) for e in row["entities"]],
             story_id=row["story_id"],

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from schemas.articles import Article, ArticleLinks
-from schemas.jobs import Job, JobError, JobLinks
+from schemas.jobs import Job, JobError, JobLinks, JobLLMUsage, JobRetry
 from schemas.signals import (
     Entity,
     Grounding,
@@ -22,8 +22,11 @@ from schemas.signals import (
     Source,
     Topic,
 )
+from service.analysis.structured import LLMUsage
 from service.db.queries import queries
 from service.errors import PROBLEM_BASE, TopicsChanged
+from service.keys.suppliers import SupplierView
+from service.signals.sentiment import sentiment_value
 
 
 class JobRecord(msgspec.Struct, kw_only=True, frozen=True):
@@ -55,6 +58,18 @@ class JobRecord(msgspec.Struct, kw_only=True, frozen=True):
     """The partner of the key that submitted the job (read with the job, for access checks)."""
     supplier_id: UUID | None = None
     """Whose content a text or html job supplies: its key's partner, else the key (pipeline)."""
+    llm_model: str | None = None
+    llm_input_tokens: int | None = None
+    llm_output_tokens: int | None = None
+    llm_latency_ms: int | None = None
+    llm_attempts: int | None = None
+    """What a failed job's model calls cost (migration 0022); None: no call recorded."""
+    retry_at: datetime | None = None
+    retry_code: str | None = None
+    retry_detail: str | None = None
+    """While the job is retrying: when it runs again and the passing failure (migration 0023)."""
+    transient_failures: int = 0
+    """Passing model failures so far: how far along SIGNALS_JOB_RETRY_SCHEDULE the job is."""
 
     def to_wire(self, *, signal_visible: bool = True) -> Job:
         """The job as its reader sees it; ``signal_visible`` False (a topic-restricted reader
@@ -68,12 +83,23 @@ class JobRecord(msgspec.Struct, kw_only=True, frozen=True):
                 type=PROBLEM_BASE + self.error_code,
             )
         signal_id = self.signal_id if signal_visible else None
+        llm = None
+        if self.llm_attempts is not None:
+            llm = JobLLMUsage(
+                model=self.llm_model or "",
+                input_tokens=self.llm_input_tokens,
+                output_tokens=self.llm_output_tokens,
+                latency_ms=self.llm_latency_ms or 0,
+                attempts=self.llm_attempts,
+            )
         return Job(
             id=self.id,
             status=self.status,  # type: ignore[arg-type]
             signal_id=signal_id,
             signal_outside_topics=self.signal_id is not None and not signal_visible,
             error=error,
+            retry=_retry(self),
+            llm=llm,
             links=JobLinks(
                 self=f"/v1/jobs/{self.id}",
                 signal=f"/v1/signals/{signal_id}" if signal_id else None,
@@ -152,7 +178,9 @@ async def finish_job_failed(
     reason: str | None,
     detail: str,
     article_id: UUID | None,
+    llm_usage: LLMUsage | None = None,
 ) -> bool:
+    """Mark the job failed (adding what its model calls cost) and copy that onto its followers."""
     row = await queries.finish_job_failed.fetchrow(
         conn,
         id=job_id,
@@ -161,6 +189,11 @@ async def finish_job_failed(
         error_reason=reason,
         error_detail=detail,
         article_id=article_id,
+        llm_model=llm_usage.model if llm_usage else None,
+        llm_input_tokens=llm_usage.input_tokens if llm_usage else None,
+        llm_output_tokens=llm_usage.output_tokens if llm_usage else None,
+        llm_latency_ms=llm_usage.latency_ms if llm_usage else None,
+        llm_attempts=llm_usage.attempts if llm_usage else None,
     )
     if row is not None:
         await queries.finish_followers.execute(conn, id=job_id)
@@ -179,13 +212,15 @@ async def upsert_article(
 ) -> tuple[UUID, str | None]:
     """Store the article; return its id and the content hash it had before (None: new).
 
-    Fetched content (``input_kind`` url) is keyed by its canonical URL; supplied content with a
-    URL by ``supplier_id`` and the URL, so it never replaces a fetched page or another
-    supplier's content; supplied text without a URL by its content hash."""
+    Fetched content (``input_kind`` url) is keyed by its canonical URL; supplied content by
+    ``supplier_id`` and the URL (or, without one, the text), so it never replaces a fetched
+    page or another supplier's content."""
     if canonical_url is None:
         fields.pop("url", None)
         fields.pop("fetched_at", None)
-        row = await queries.upsert_urlless_article.fetchrow(conn, **fields)
+        row = await queries.upsert_urlless_article.fetchrow(
+            conn, supplier_id=supplier_id or NO_SUPPLIER, **fields
+        )
     elif fields["input_kind"] == "url":
         fields.pop("input_kind")
         row = await queries.upsert_fetched_article.fetchrow(conn, canonical_url=canonical_url, **fields)
@@ -213,8 +248,13 @@ async def find_analysed_copy(
     return (row["article_id"], row["signal_id"]) if row is not None else None
 
 
-async def get_article(conn: Any, article_id: UUID) -> Article | None:
-    row = await queries.get_article_by_id.fetchrow(conn, id=article_id)
+async def get_article(
+    conn: Any, article_id: UUID, restrict_topics: list[int] | None = None, *, suppliers: SupplierView
+) -> Article | None:
+    """The article, unless it is content another supplier sent (None, as for an unknown id)."""
+    row = await queries.get_article_by_id.fetchrow(
+        conn, id=article_id, restrict_topics=restrict_topics, **suppliers.params()
+    )
     if row is None:
         return None
     return Article(
@@ -255,6 +295,11 @@ async def find_signal_for_content(
 async def insert_signal(conn: Any, **fields: Any) -> UUID | None:
     value: UUID | None = await queries.insert_signal.fetchval(conn, **fields)
     return value
+
+
+async def make_signal_current(conn: Any, signal_id: UUID) -> list[UUID]:
+    """Make an older version its article's current signal again; the stories to refresh."""
+    return [row["story_id"] for row in await queries.make_signal_current.fetch(conn, signal_id=signal_id)]
 
 
 async def supersede_article_signals(conn: Any, article_id: UUID, signal_id: UUID) -> None:
@@ -303,19 +348,67 @@ async def link_signal_entities(conn: Any, signal_id: UUID, entity_ids: list[int]
         await queries.link_signal_entities.execute(conn, signal_id=signal_id, entity_ids=entity_ids)
 
 
-async def get_signal(conn: Any, signal_id: UUID, restrict_topics: list[int] | None = None) -> Signal | None:
-    cards = await get_signal_cards(conn, [signal_id], restrict_topics)
+async def get_signal(
+    conn: Any, signal_id: UUID, restrict_topics: list[int] | None = None, *, suppliers: SupplierView
+) -> Signal | None:
+    cards = await get_signal_cards(conn, [signal_id], restrict_topics, suppliers=suppliers)
     return cards[0] if cards else None
 
 
 async def get_signal_cards(
-    conn: Any, ids: list[UUID], restrict_topics: list[int] | None = None
+    conn: Any, ids: list[UUID], restrict_topics: list[int] | None = None, *, suppliers: SupplierView
 ) -> list[Signal]:
-    """Full cards for ``ids``, in the order given (unknown ids are left out). With
-    ``restrict_topics`` a card's related coverage lists only signals carrying one of them."""
-    rows = await queries.get_signal_cards.fetch(conn, ids=ids, restrict_topics=restrict_topics)
+    """Full cards for ``ids`` that ``suppliers`` sees, in the order given (unknown ids and
+    other suppliers' signals are left out). With ``restrict_topics`` a card's related
+    coverage lists only signals carrying one of them."""
+    rows = await queries.get_signal_cards.fetch(
+        conn, ids=ids, restrict_topics=restrict_topics, **suppliers.params()
+    )
     by_id = {row["id"]: _card(row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
+
+
+def _retry(job: JobRecord) -> JobRetry | None:
+    if job.status != "retrying" or job.retry_at is None:
+        return None
+    return JobRetry(at=job.retry_at, code=job.retry_code or "llm_error", detail=job.retry_detail or "")
+
+
+async def retry_job_later(
+    conn: Any, job_id: UUID, attempt: int, *, delay_seconds: float, error: Any, llm_usage: Any | None
+) -> datetime | None:
+    """Put a running job back to wait ``delay_seconds`` for another attempt (``error``: the
+    passing failure, a SignalsError); the next attempt's time, or None if the attempt lost it."""
+    at: datetime | None = await queries.retry_job_later.fetchval(
+        conn,
+        id=job_id,
+        attempt=attempt,
+        delay_seconds=delay_seconds,
+        retry_code=error.code,
+        retry_detail=error.detail,
+        llm_model=llm_usage.model if llm_usage else None,
+        llm_input_tokens=llm_usage.input_tokens if llm_usage else None,
+        llm_output_tokens=llm_usage.output_tokens if llm_usage else None,
+        llm_latency_ms=llm_usage.latency_ms if llm_usage else None,
+        llm_attempts=llm_usage.attempts if llm_usage else None,
+    )
+    return at
+
+
+async def hand_back_job(conn: Any, job_id: UUID, attempt: int) -> bool:
+    """A stopping worker's running job goes back to ``queued`` (False: the attempt lost it)."""
+    return await queries.hand_back_job.fetchval(conn, id=job_id, attempt=attempt) is not None
+
+
+def _key_detail(stored: dict[str, Any]) -> KeyDetail:
+    """A stored key detail; signals made before prompt 2026-12-07.1 have text and evidence only."""
+    return KeyDetail(
+        text=stored["text"],
+        evidence=stored["evidence"],
+        sentences=list(stored.get("sentences") or []),
+        offsets=[(int(a), int(b)) for a, b in stored.get("offsets") or []],
+        unsupported=stored.get("unsupported"),
+    )
 
 
 def _card(row: Any) -> Signal:
@@ -326,7 +419,7 @@ def _card(row: Any) -> Signal:
         eli5=row["eli5"],
         analysis=row["analysis"],
         impact=row["impact"],
-        key_details=[KeyDetail(text=d["text"], evidence=d["evidence"]) for d in row["key_details"]],
+        key_details=[_key_detail(d) for d in row["key_details"]],
         optimistic_outlook=row["optimistic_outlook"],
         pessimistic_outlook=row["pessimistic_outlook"],
         topics=[Topic(slug=t["slug"], label=t["label"]) for t in row["topics"]],
@@ -352,7 +445,7 @@ def _card(row: Any) -> Signal:
             llm_attempts=row["llm_attempts"],
             created_at=row["created_at"],
         ),
-        sentiment=row["sentiment"],
+        sentiment=sentiment_value(row["sentiment"]),
         article_id=row["article_id"],
         story_id=row["story_id"],
         current=row["is_current"],
@@ -408,15 +501,25 @@ async def search_snippets(conn: Any, ids: list[UUID], q: str) -> dict[UUID, str]
 
 
 async def existing_entity_ids(
-    conn: Any, ids: list[int], restrict_topics: list[int] | None = None
+    conn: Any, ids: list[int], restrict_topics: list[int] | None = None, *, suppliers: SupplierView
 ) -> set[int]:
-    """Which of ``ids`` exist (for a key restricted to ``restrict_topics``: are named on them)."""
-    rows = await queries.existing_entity_ids.fetch(conn, ids=ids, restrict_topics=restrict_topics)
+    """Which of ``ids`` exist for the reader (for a key restricted to ``restrict_topics``: are
+    named on them; an entity only other suppliers' content names does not)."""
+    rows = await queries.existing_entity_ids.fetch(
+        conn, ids=ids, restrict_topics=restrict_topics, **suppliers.params()
+    )
     return {row["id"] for row in rows}
 
 
-async def signal_has_any_topic(conn: Any, signal_id: UUID, topic_ids: list[int]) -> bool:
-    return bool(await queries.signal_has_any_topic.fetchval(conn, id=signal_id, topic_ids=topic_ids))
+async def signal_has_any_topic(
+    conn: Any, signal_id: UUID, topic_ids: list[int], *, suppliers: SupplierView
+) -> bool:
+    """Whether the signal, if ``suppliers`` sees it, carries one of ``topic_ids``."""
+    return bool(
+        await queries.signal_has_any_topic.fetchval(
+            conn, id=signal_id, topic_ids=topic_ids, **suppliers.params()
+        )
+    )
 
 
 async def article_has_signal_on_topics(conn: Any, article_id: UUID, topic_ids: list[int]) -> bool:

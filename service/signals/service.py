@@ -23,6 +23,7 @@ from service.ingest.fetch import check_url
 from service.jobs.queue import enqueue_analysis
 from service.keys.repository import StoredKey
 from service.keys.service import may_see_submission
+from service.keys.suppliers import EVERY_SUPPLIER, SupplierView, supplier_view
 from service.runtime import Runtime
 from service.signals import repository
 from service.signals.repository import JobRecord
@@ -171,12 +172,17 @@ async def job_for_reader(rt: Runtime, job: JobRecord, reader: StoredKey | None) 
     signal that carries none of its topics (``signal_outside_topics`` says so instead)."""
     if job.signal_id is None or reader is None or reader.allowed_topic_ids is None:
         return job.to_wire()
-    return job.to_wire(signal_visible=await _signal_visible(rt, job.signal_id, reader.allowed_topic_ids))
+    visible = await _signal_visible(rt, job.signal_id, reader.allowed_topic_ids, supplier_view(reader))
+    return job.to_wire(signal_visible=visible)
 
 
-async def _signal_visible(rt: Runtime, signal_id: UUID, allowed_topics: list[int]) -> bool:
+async def _signal_visible(
+    rt: Runtime, signal_id: UUID, allowed_topics: list[int], suppliers: SupplierView
+) -> bool:
     async with rt.db.pool.acquire() as conn:
-        return bool(await repository.signal_has_any_topic(conn, signal_id, list(allowed_topics)))
+        return await repository.signal_has_any_topic(
+            conn, signal_id, list(allowed_topics), suppliers=suppliers
+        )
 
 
 async def wait_for_job(rt: Runtime, job: JobRecord, seconds: float) -> JobRecord:
@@ -188,17 +194,25 @@ async def wait_for_job(rt: Runtime, job: JobRecord, seconds: float) -> JobRecord
 
 
 async def get_signal(
-    rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[int, ...] | None = None
+    rt: Runtime,
+    signal_id: UUID,
+    *,
+    allowed_topics: tuple[int, ...] | None = None,
+    suppliers: SupplierView = EVERY_SUPPLIER,
 ) -> Signal:
     """One card; a key restricted to topics gets 404 for signals outside them (not 403:
-    it does not learn that the signal exists)."""
+    it does not learn that the signal exists), and any reader for a signal made of content
+    another supplier sent (``suppliers``: what the reader sees; by default everything, for
+    the service's own use)."""
     restrict = sorted(allowed_topics) if allowed_topics is not None else None
     async with rt.db.pool.acquire() as conn:
-        signal = await repository.get_signal(conn, signal_id, restrict)
+        signal = await repository.get_signal(conn, signal_id, restrict, suppliers=suppliers)
         if (
             signal is not None
             and allowed_topics is not None
-            and not await repository.signal_has_any_topic(conn, signal_id, list(allowed_topics))
+            and not await repository.signal_has_any_topic(
+                conn, signal_id, list(allowed_topics), suppliers=suppliers
+            )
         ):
             signal = None
     if signal is None:
@@ -207,12 +221,14 @@ async def get_signal(
 
 
 async def get_article(
-    rt: Runtime, article_id: UUID, *, allowed_topics: tuple[int, ...] | None = None
+    rt: Runtime, article_id: UUID, *, allowed_topics: tuple[int, ...] | None, suppliers: SupplierView
 ) -> Article:
     """One extracted article; a key restricted to topics reads only articles with a signal
-    on one of them (404 otherwise, as for signals)."""
+    on one of them, and a reader only fetched articles and its own supplier's (404 otherwise,
+    as for signals)."""
     async with rt.db.pool.acquire() as conn:
-        article = await repository.get_article(conn, article_id)
+        restrict = sorted(allowed_topics) if allowed_topics is not None else None
+        article = await repository.get_article(conn, article_id, restrict, suppliers=suppliers)
         if (
             article is not None
             and allowed_topics is not None

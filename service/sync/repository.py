@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from service.db.queries import queries
+from service.keys.suppliers import SupplierView
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +41,18 @@ async def scan_changes(
     after_xid: int,
     after_id: int,
     restrict: list[int] | None,
+    suppliers: SupplierView,
     limit: int,
     scan_limit: int,
 ) -> ChangeScan:
-    """Rows after (after_xid, after_id), below the horizon, until the (limit + 1)-th visible one."""
+    """Rows after (after_xid, after_id), below the horizon, until the (limit + 1)-th visible one
+    (visible: within ``restrict`` and of a supplier ``suppliers`` sees)."""
     records = await queries.sync_changes_page.fetch(
         conn,
         after_xid=after_xid,
         after_id=after_id,
         restrict=restrict,
+        **suppliers.params(),
         limit=limit,
         scan_limit=scan_limit,
     )

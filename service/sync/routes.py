@@ -9,7 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from schemas.sync import SyncPage
-from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
 from service.pagination import next_page_link
 from service.runtime import Runtime
 from service.sync import service
@@ -32,8 +32,10 @@ class SyncController(Controller):
             "of transactions that commit late. `kind` is `created`, `updated` (a newer analysis "
             "of the same article; `replaces` names the older version) or `deleted` (a tombstone). "
             "created and updated carry the full card as it is now. `has_more: true` means more "
-            "changes are ready: ask again at once. A key restricted to topics gets only changes "
-            "of signals carrying one of them."
+            "changes are ready: ask again at once (a page may hold fewer items than `limit`). A key "
+            "restricted to topics gets only changes of signals carrying one of them; changes of "
+            "signals made of content a partner supplied (tombstones too) go to that partner's "
+            "keys and admin keys only."
         ),
         responses={400: problem_spec("Bad limit or cursor"), **AUTH_ERRORS},
     )
@@ -49,6 +51,12 @@ class SyncController(Controller):
             int, QueryParameter(description=f"Changes per page, 1-{MAX_LIMIT}", ge=1, le=MAX_LIMIT)
         ] = DEFAULT_LIMIT,
     ) -> SyncPage:
-        page = await service.pull_changes(rt, cursor=cursor, limit=limit, restrict=allowed_topics(request))
+        page = await service.pull_changes(
+            rt,
+            cursor=cursor,
+            limit=limit,
+            restrict=allowed_topics(request),
+            suppliers=suppliers_seen(request),
+        )
         page.next = next_page_link(request.scope, page.cursor)
         return page

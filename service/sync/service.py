@@ -17,6 +17,7 @@ import msgspec
 
 from schemas.sync import SignalChange, SyncPage
 from service.errors import BadRequest
+from service.keys.suppliers import SupplierView
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals.repository import get_signal_cards
@@ -54,12 +55,20 @@ def decode_position(token: str | None) -> tuple[int, int]:
 
 
 async def pull_changes(
-    rt: Runtime, *, cursor: str | None, limit: int, restrict: tuple[int, ...] | None
+    rt: Runtime,
+    *,
+    cursor: str | None,
+    limit: int,
+    restrict: tuple[int, ...] | None,
+    suppliers: SupplierView,
 ) -> SyncPage:
     """One page of changes after ``cursor``; ``next`` is left for the route to fill in.
 
     ``restrict`` (a key's topic ids) hides changes of signals outside those topics; tombstones
     are judged by the topics the signal had, so a key only learns of deletions it could see.
+    Changes of a signal made of supplied content (tombstones too) reach only readers that see
+    its supplier (``suppliers``). Such rows are rare, so an unrestricted page still scans
+    limit + 1 rows: one that meets some is shorter, and ``has_more`` says to go on.
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_parameter")
@@ -71,13 +80,14 @@ async def pull_changes(
             after_xid=after[0],
             after_id=after[1],
             restrict=sorted(restrict) if restrict is not None else None,
+            suppliers=suppliers,
             limit=limit,
             scan_limit=scan_limit,
         )
         visible = [row for row in scan.rows if row.visible]
         card_ids = [row.signal_id for row in visible if row.kind != "deleted"]
         restricted = sorted(restrict) if restrict is not None else None
-        found = await get_signal_cards(conn, card_ids, restricted) if card_ids else []
+        found = await get_signal_cards(conn, card_ids, restricted, suppliers=suppliers) if card_ids else []
         cards = {card.id: card for card in found}
     has_more = scan.visible_total > limit or scan.scanned_total >= scan_limit
     if has_more:

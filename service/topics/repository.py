@@ -8,6 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 from service.db.queries import queries
+from service.keys.suppliers import SupplierView
 from service.time_window import DayPieces
 
 
@@ -19,6 +20,18 @@ class TopicRow(msgspec.Struct, kw_only=True, frozen=True):
     label: str
     created_at: datetime
     aliases: list[str]
+    known: bool
+    """Whether the reader it was read for may know it exists (topic_known_to_reader)."""
+
+
+class ResolvedTopic(msgspec.Struct, kw_only=True, frozen=True):
+    """The topic a slug names, as one reader sees it."""
+
+    id: int
+    public: bool
+    """A fetched signal carried it: everyone may know it (for good)."""
+    known: bool
+    """The reader may know it exists."""
 
 
 class TopicCountRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -66,9 +79,21 @@ async def count_topics_page(
     return [TopicCountRow(**dict(row)) for row in rows]
 
 
-async def get_topic_by_slug_or_alias(conn: Any, slug: str) -> TopicRow | None:
-    row = await queries.get_topic_by_slug_or_alias.fetchrow(conn, slug=slug)
+async def get_topic_by_slug_or_alias(conn: Any, slug: str, suppliers: SupplierView) -> TopicRow | None:
+    """The topic ``slug`` names, with whether a reader seeing ``suppliers`` may know it."""
+    row = await queries.get_topic_by_slug_or_alias.fetchrow(conn, slug=slug, **suppliers.params())
     return None if row is None else TopicRow(**dict(row))
+
+
+async def resolve_topic_slugs_for_reader(
+    conn: Any, slugs: list[str], suppliers: SupplierView
+) -> dict[str, ResolvedTopic]:
+    """The topic each slug names (directly or through an alias); unknown slugs are left out."""
+    rows = await queries.resolve_topic_slugs_for_reader.fetch(conn, slugs=slugs, **suppliers.params())
+    return {
+        row["slug"]: ResolvedTopic(id=row["topic_id"], public=row["is_public"], known=row["known"])
+        for row in rows
+    }
 
 
 async def topic_signal_counts(conn: Any, topic_id: int, now: datetime) -> tuple[int, int, int]:

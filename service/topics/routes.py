@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from schemas.topics import TopicDetail, TopicMerge, TopicMergeRequest, TopicPage, TopicTimeline
 from service.conditional import NOT_MODIFIED, etagged
-from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
 from service.pagination import next_page_link
 from service.runtime import Runtime
 from service.topics import service
@@ -40,7 +40,8 @@ class TopicsController(Controller):
         opt={"scope": "signals:read"},
         summary="Topics by count or trend in a time window",
         description=(
-            "Counts current signals per topic created in `[since, until)` (default: the last 7 days; "
+            "Counts current public signals (fetched, not supplied) per topic created in "
+            "`[since, until)` (default: the last 7 days; "
             "any two of since, until and window fix the window). `trending` is the growth against "
             "the previous window of equal length: (count - previous_count) / max(previous_count, 1). "
             "Keyset pagination: follow `next` (the cursor pins the window, so later pages count the "
@@ -81,7 +82,9 @@ class TopicsController(Controller):
             "An alias slug (another spelling, or a merged topic) answers 200 with the canonical "
             "topic and `Content-Location: /v1/topics/{canonical}`; no redirect, so clients that do "
             "not follow redirects still get the topic. The body's `slug` is the canonical one. "
-            "404 for a topic outside a topic-restricted key's topics. "
+            "404 for a topic outside a topic-restricted key's topics, and for a topic only another "
+            "partner's supplied content carries. Counts are of public signals; the newest signals "
+            "include the key's own supplied ones. "
             "ETag / If-None-Match: 304 when unchanged."
         ),
         responses={404: problem_spec("No such topic or alias"), **NOT_MODIFIED, **AUTH_ERRORS},
@@ -89,7 +92,7 @@ class TopicsController(Controller):
     async def get_topic(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], slug: FromPath[str]
     ) -> Response[TopicDetail]:
-        topic = await service.get_topic(rt, slug, allowed_topics=allowed_topics(request))
+        topic = await service.get_topic(rt, slug, allowed_topics(request), suppliers_seen(request))
         headers = {"Content-Location": topic.links.self} if topic.slug != slug else {}
         return etagged(request, topic, headers=headers)
 
@@ -98,7 +101,7 @@ class TopicsController(Controller):
         opt={"scope": "signals:read"},
         summary="A topic's signals per day or week",
         description=(
-            "Current signals and their mean sentiment per UTC bucket (weeks start on Monday), "
+            "Current public signals and their mean sentiment per UTC bucket (weeks start on Monday), "
             "every bucket included (count 0, mean_sentiment null). Default window: the last 30 "
             "days for interval=day, the last 26 weeks for interval=week; `since` is rounded down "
             "to the start of its bucket. At most 1000 buckets."
@@ -128,6 +131,7 @@ class TopicsController(Controller):
             until=until,
             window=window,
             allowed_topics=allowed_topics(request),
+            suppliers=suppliers_seen(request),
         )
 
 

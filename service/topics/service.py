@@ -23,6 +23,7 @@ from schemas.topics import (
 )
 from service.db.transactions import run_in_transaction
 from service.errors import Conflict, InvalidRequest, NotFound
+from service.keys.suppliers import EVERY_SUPPLIER, SupplierView
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals.listing import SignalQuery, list_signals
@@ -124,12 +125,15 @@ async def list_topics(
     )
 
 
-async def _find_topic(conn: Any, slug: str, allowed_topics: tuple[int, ...] | None = None) -> TopicRow:
+async def _find_topic(
+    conn: Any, slug: str, allowed_topics: tuple[int, ...] | None, suppliers: SupplierView
+) -> TopicRow:
     """The topic ``slug`` names (normalised like the model's labels, then through aliases), or
-    404; the same 404 for a key restricted to other topics (it does not learn the topic exists)."""
+    404; the same 404 for a key restricted to other topics, and for a topic only other
+    suppliers' content carries (the reader does not learn the topic exists)."""
     normalised = topic_slug(slug)
-    topic = await repository.get_topic_by_slug_or_alias(conn, normalised) if normalised else None
-    if topic is None or is_hidden(topic.id, allowed_topics):
+    topic = await repository.get_topic_by_slug_or_alias(conn, normalised, suppliers) if normalised else None
+    if topic is None or not topic.known or is_hidden(topic.id, allowed_topics):
         raise NotFound(f"no topic {slug!r}", reason="unknown_topic")
     return topic
 
@@ -141,12 +145,17 @@ async def newest_signals(rt: Runtime, query: SignalQuery) -> list[SignalListItem
     return page.items
 
 
-async def get_topic(rt: Runtime, slug: str, allowed_topics: tuple[int, ...] | None = None) -> TopicDetail:
-    """The topic ``slug`` (or an alias of it) names: label, aliases, counts, newest signals."""
+async def get_topic(
+    rt: Runtime, slug: str, allowed_topics: tuple[int, ...] | None, suppliers: SupplierView
+) -> TopicDetail:
+    """The topic ``slug`` (or an alias of it) names: label, aliases, counts (of public signals,
+    as every aggregate), newest signals (those the reader sees)."""
     async with rt.db.pool.acquire() as conn:
-        topic = await _find_topic(conn, slug, allowed_topics)
+        topic = await _find_topic(conn, slug, allowed_topics, suppliers)
         day, week, month = await repository.topic_signal_counts(conn, topic.id, _now())
-    query = SignalQuery(topics=(topic.slug,), limit=NEWEST_SIGNALS, restrict_topics=allowed_topics)
+    query = SignalQuery(
+        topics=(topic.slug,), limit=NEWEST_SIGNALS, restrict_topics=allowed_topics, suppliers=suppliers
+    )
     signals = await newest_signals(rt, query)
     return TopicDetail(
         slug=topic.slug,
@@ -197,12 +206,13 @@ async def get_timeline(
     since: str | None,
     until: str | None,
     window: str | None,
-    allowed_topics: tuple[int, ...] | None = None,
+    allowed_topics: tuple[int, ...] | None,
+    suppliers: SupplierView,
 ) -> TopicTimeline:
-    """Counts and mean sentiment of the topic's current signals per bucket, zero-filled."""
+    """Counts and mean sentiment of the topic's current public signals per bucket, zero-filled."""
     span = timeline_window(interval=interval, since=since, until=until, window=window, now=_now())
     async with rt.db.pool.acquire() as conn:
-        topic = await _find_topic(conn, slug, allowed_topics)
+        topic = await _find_topic(conn, slug, allowed_topics, suppliers)
         rows = await repository.topic_timeline(conn, topic.id, interval, span.since, span.until)
     return TopicTimeline(
         topic=TopicRef(slug=topic.slug, label=topic.label),
@@ -223,13 +233,13 @@ async def merge_topics(rt: Runtime, slug: str, into: str) -> TopicMerge:
     PostgreSQL rolls back to break a deadlock runs again."""
 
     async def work(conn: Any) -> tuple[TopicRow, int, TopicRow | None]:
-        source = await _find_topic(conn, slug)
+        source = await _find_topic(conn, slug, None, EVERY_SUPPLIER)
         if source.slug != topic_slug(slug):
             raise InvalidRequest(
                 f"{slug!r} is an alias of {source.slug!r}; merge {source.slug!r} itself",
                 reason="source_is_alias",
             )
-        target = await repository.get_topic_by_slug_or_alias(conn, topic_slug(into))
+        target = await repository.get_topic_by_slug_or_alias(conn, topic_slug(into), EVERY_SUPPLIER)
         if target is None:
             raise InvalidRequest(f"no topic {into!r} to merge into", reason="unknown_target")
         if target.id == source.id:
@@ -241,7 +251,7 @@ async def merge_topics(rt: Runtime, slug: str, into: str) -> TopicMerge:
         moved = await repository.merge_topic(
             conn, source_id=source.id, source_slug=source.slug, target_id=target.id
         )
-        return source, moved, await repository.get_topic_by_slug_or_alias(conn, target.slug)
+        return source, moved, await repository.get_topic_by_slug_or_alias(conn, target.slug, EVERY_SUPPLIER)
 
     source, moved, merged = await run_in_transaction(
         rt.db.pool, work, what=f"merging topic {slug!r} into {into!r}"

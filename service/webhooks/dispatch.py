@@ -11,8 +11,10 @@ position's row lock; others skip), woken by a NOTIFY from the outbox and by a pe
 An endpoint subscribes to an event when its own filters match and the key that created it
 may still have it, as that key is at fan-out time: not revoked, partner not disabled, and the
 event's topics within the key's current topic restriction (an event without topics, a
-general briefing, reaches unrestricted keys only, as on ``GET /v1/digests``). Each message
-keeps its event's topics so every later attempt checks the key again (delivery.py).
+general briefing, reaches unrestricted keys only, as on ``GET /v1/digests``). An event about
+a signal made of supplied content reaches only endpoints whose key is of that supplier
+(service/keys/suppliers.py). Each message keeps its event's topics and supplier so every
+later attempt checks the key again (delivery.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import msgspec
 
 from schemas.base import json_encoder
+from service.keys.suppliers import EVERY_SUPPLIER
 from service.runtime import Runtime
 from service.signals.repository import get_signal_cards
 from service.webhooks import repository
@@ -51,7 +54,9 @@ async def _bodies(conn: Any, events: list[PendingEvent]) -> dict[int, str]:
     """The JSON body of every event that has subscribers (signal events: the card as it is now;
     a signal deleted since is not announced)."""
     wanted = [e.signal_id for e in events if e.subscribers and e.signal_id is not None]
-    cards = {card.id: card for card in await get_signal_cards(conn, wanted)} if wanted else {}
+    # every card: each event goes only to endpoints that may see it (pending_webhook_events)
+    found = await get_signal_cards(conn, wanted, suppliers=EVERY_SUPPLIER) if wanted else []
+    cards = {card.id: card for card in found}
     bodies: dict[int, str] = {}
     for event in events:
         if not event.subscribers:

@@ -39,11 +39,12 @@ from schemas.webhooks import (
     WebhookPage,
     WebhookUpdate,
 )
-from service.errors import FetchFailed, FetchRefused, InvalidRequest, NotFound, WebhookUrlRefused
+from service.errors import FetchFailed, FetchRefused, Forbidden, InvalidRequest, NotFound, WebhookUrlRefused
 from service.ingest.addresses import resolve_checked
 from service.ingest.fetch import check_url
 from service.keys.repository import StoredKey
 from service.keys.service import topic_ids_for_slugs
+from service.keys.suppliers import supplier_view
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.webhooks import repository
@@ -106,14 +107,21 @@ async def _topic_ids(
         if allowed is not None and not allowed:
             raise refused  # restrictions that share no topic (a cached key a moment old)
         return sorted(allowed) if allowed is not None else None
-    ids = await topic_ids_for_slugs(conn, slugs, allowed=key.allowed_topic_ids)  # outside: unknown
+    # outside its topics, or only in other suppliers' content: unknown
+    ids = await topic_ids_for_slugs(conn, slugs, allowed=key.allowed_topic_ids, suppliers=supplier_view(key))
     if allowed is not None and not set(ids) <= allowed:
         raise refused  # the partner's admin, outside the owning key's topics
     return ids
 
 
 async def create_webhook(rt: Runtime, key: StoredKey, body: WebhookCreate) -> WebhookCreated:
-    """Create an endpoint; the answer carries its secret, the only time it is shown."""
+    """Create an endpoint; the answer carries its secret, the only time it is shown. The key
+    must also read signals: every event carries a card or a briefing (fan-out checks it too)."""
+    if "admin" not in key.scopes and "signals:read" not in key.scopes:
+        raise Forbidden(
+            "webhooks deliver signals and briefings: this key also needs the 'signals:read' scope",
+            reason="missing_scope",
+        )
     url = await checked_webhook_url(rt, body.url)
     secret = new_webhook_secret()
     ciphertext = rt.secret_box.encrypt(secret)  # 503 before anything is stored, if no key

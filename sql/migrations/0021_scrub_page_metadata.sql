@@ -4,7 +4,9 @@
 -- numbered migration instead.
 UPDATE articles SET image = NULL
 WHERE image IS NOT NULL
-  AND (image !~* '^https?://[^[:space:][:cntrl:]/?#@]+([/?#][^[:space:][:cntrl:]]*)?$' OR length(image) > 2048);
+  AND (image !~* '^https?://[^[:space:][:cntrl:]/?#@]+([/?#][^[:space:][:cntrl:]]*)?$'
+       OR image ~ '["<>`\\]'  -- could close an HTML attribute (new images are percent-encoded)
+       OR length(image) > 2048);
 
 -- script and style elements go with their content, other tags leave theirs
 UPDATE articles SET site_name = nullif(btrim(regexp_replace(

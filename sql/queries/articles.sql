@@ -70,23 +70,28 @@ ORDER BY a.supplier_id IS NULL DESC
 LIMIT 1;
 
 -- name: upsert_urlless_article
--- Stores text submitted without a URL, keyed by its content hash; returns its id.
+-- Stores text a supplier sent without a URL, keyed by the supplier and the text; returns its id.
 INSERT INTO articles AS a (
-    canonical_url, url, input_kind, content_hash, title, author, site_name, published_date,
-    language, image, description, word_count, text, fetched_at
+    canonical_url, supplier_id, url, input_kind, content_hash, title, author, site_name,
+    published_date, language, image, description, word_count, text, fetched_at
 ) VALUES (
-    NULL, NULL, :input_kind, :content_hash, :title, :author, :site_name, :published_date,
-    :language, :image, :description, :word_count, :text, NULL
+    NULL, :supplier_id, NULL, :input_kind, :content_hash, :title, :author, :site_name,
+    :published_date, :language, :image, :description, :word_count, :text, NULL
 )
-ON CONFLICT (content_hash) WHERE canonical_url IS NULL DO UPDATE SET updated_at = now()
+ON CONFLICT (supplier_id, content_hash) WHERE canonical_url IS NULL DO UPDATE SET updated_at = now()
 RETURNING a.id, a.content_hash AS previous_hash;
 
 -- name: get_article_by_id
--- One article with the ids of the signals made from it, newest first.
+-- One article with the ids of the signals made from it, newest first (for a topic-restricted
+-- key, only those carrying one of its topics); nothing when it is another supplier's
+-- (service/keys/suppliers.py: supplied articles are their supplier's and admins' only).
 SELECT a.*,
        coalesce(
-           (SELECT array_agg(s.id ORDER BY s.created_at DESC) FROM signals s WHERE s.article_id = a.id),
+           (SELECT array_agg(s.id ORDER BY s.created_at DESC) FROM signals s
+            WHERE s.article_id = a.id
+              AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])),
            '{}'::uuid[]
        ) AS signal_ids
 FROM articles a
-WHERE a.id = :id;
+WHERE a.id = :id
+  AND (:all_suppliers::boolean OR a.supplier_id IS NULL OR a.supplier_id = :reader_supplier::uuid);

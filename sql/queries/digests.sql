@@ -1,25 +1,27 @@
 -- name: digest_candidates
--- Current signals that entered the service in [since, until), optionally carrying a topic: what ranking needs.
+-- Current public signals that entered the service in [since, until), optionally carrying a
+-- topic: what ranking needs (briefings are everyone's: never written from supplied content).
 SELECT s.id, s.story_id, s.is_story_lead, s.created_at, s.entity_ids
 FROM signals s
-WHERE s.is_current
+WHERE s.is_current AND s.supplier_id IS NULL
   AND s.created_at >= :since::timestamptz
   AND s.created_at < :until::timestamptz
   AND (:topic_id::bigint IS NULL OR s.topic_ids @> ARRAY[:topic_id::bigint])
 ORDER BY s.created_at, s.id;
 
 -- name: period_has_signals
--- Whether any current signal entered the service in [since, until) (with the topic, if given).
+-- Whether any current public signal entered the service in [since, until) (with the topic, if given).
 SELECT EXISTS (
     SELECT 1 FROM signals s
-    WHERE s.is_current
+    WHERE s.is_current AND s.supplier_id IS NULL
       AND s.created_at >= :since::timestamptz
       AND s.created_at < :until::timestamptz
       AND (:topic_id::bigint IS NULL OR s.topic_ids @> ARRAY[:topic_id::bigint])
 );
 
 -- name: digest_cards
--- The card fields a briefing is written from (no article text), for the given signal ids.
+-- The card fields a briefing is written from (no article text), for the given signal ids
+-- (public ones only: a briefing never quotes supplied content).
 SELECT s.id, s.title, s.summary, s.key_details, s.site_name, s.published_date,
        coalesce(s.canonical_url, s.url) AS url,
        (SELECT coalesce(array_agg(t.label ORDER BY u.ord), '{}')
@@ -27,7 +29,7 @@ SELECT s.id, s.title, s.summary, s.key_details, s.site_name, s.published_date,
        (SELECT coalesce(array_agg(e.name ORDER BY u.ord), '{}')
         FROM unnest(s.entity_ids) WITH ORDINALITY AS u (id, ord) JOIN entities e ON e.id = u.id) AS entities
 FROM signals s
-WHERE s.id = ANY(:ids::uuid[]);
+WHERE s.id = ANY(:ids::uuid[]) AND s.supplier_id IS NULL;
 
 -- name: lock_digest_versions
 -- Serialises version numbering of one (period, start, topic) to the end of the transaction.

@@ -10,6 +10,14 @@ AND (:since_created::timestamptz IS NULL OR s.created_at >= :since_created::time
 AND (:until_created::timestamptz IS NULL OR s.created_at < :until_created::timestamptz)
 AND (:since_published::date IS NULL OR s.published_date >= :since_published::date)
 AND (:until_published::date IS NULL OR s.published_date <= :until_published::date)
+-- include: signal_supplier_visible
+
+-- fragment: signal_supplier_visible
+-- A signal s its reader may see by its supplier (service/keys/suppliers.py): fetched content
+-- (NULL), the reader's own supplied content, or every signal for an admin. Custom plans fold
+-- it to "s.supplier_id IS NULL" for a keyless reader, to "(s.supplier_id IS NULL OR
+-- s.supplier_id = $n)" for a partner's key, and away for an admin's.
+AND (:all_suppliers::boolean OR s.supplier_id IS NULL OR s.supplier_id = :reader_supplier::uuid)
 
 -- fragment: signal_id_filters
 -- The topic and entity filters (and a key's topic restriction), which the topic and entity
@@ -160,12 +168,25 @@ FROM signals s
 WHERE s.id = ANY(:ids::uuid[]);
 
 -- name: existing_entity_ids
--- Which of the given entity ids exist; with :restrict_topics (a topic-restricted key's topics) only
--- those a current signal on one of them names: the others do not exist for that key.
+-- Which of the given entity ids exist for the reader: one only its own supplied signals may
+-- name is unknown to others (entity_known_to_reader); with :restrict_topics (a
+-- topic-restricted key's topics) only those a current signal on one of them, visible to the
+-- reader, names: the others do not exist for that key.
 SELECT en.id FROM entities en
 WHERE en.id = ANY(:ids::bigint[])
+  -- include: entity_known_to_reader
   AND (:restrict_topics::bigint[] IS NULL OR EXISTS (
       -- one probe of the entity_ids GIN index per entity, as entity_named_on_topics
       SELECT 1 FROM signals s
       WHERE s.is_current AND s.entity_ids @> ARRAY[en.id] AND s.topic_ids && :restrict_topics::bigint[]
+        -- include: signal_supplier_visible
   ));
+
+-- fragment: entity_known_to_reader
+-- An entity en the reader may know exists: one a fetched (public) signal has named (migration
+-- 0026), any for an admin, else one a signal of the reader's own supplied content names (read
+-- through signals_supplier_idx: a supplier's own signals only).
+AND (:all_suppliers::boolean OR en.is_public OR EXISTS (
+    SELECT 1 FROM signals o
+    WHERE o.supplier_id = :reader_supplier::uuid AND o.entity_ids @> ARRAY[en.id]
+))

@@ -1,7 +1,7 @@
 -- name: get_signal_for_relating
--- One signal as relating needs it: card text, entity keys and names, topic labels, story.
+-- One signal as relating needs it: card text, entity keys and names, topic labels, story, supplier.
 SELECT s.id, s.article_id, s.content_hash, s.is_current, s.created_at, s.published_date,
-       s.story_id, s.title, s.summary,
+       s.story_id, s.title, s.summary, s.supplier_id,
        coalesce((SELECT array_agg(d ->> 'text') FROM jsonb_array_elements(s.key_details) d), '{}') AS key_texts,
        coalesce(topics.ids, '{}') AS topic_label_ids, coalesce(topics.labels, '{}') AS topic_labels,
        coalesce((SELECT array_agg(e.key ORDER BY array_position(s.entity_ids, e.id)) FROM entities e WHERE e.id = ANY(s.entity_ids)), '{}') AS entity_keys,
@@ -44,7 +44,9 @@ SELECT set_config('hnsw.ef_search', :ef_search, true), set_config('hnsw.iterativ
 
 -- name: nearest_signals_by_embedding
 -- TEMPLATE: {dims} is replaced by a validated integer. The :k signals closest in meaning to
--- :signal_id, by the HNSW index of that size (same cast expression and dims predicate as the index).
+-- :signal_id, by the HNSW index of that size (same cast expression and dims predicate as the index);
+-- public ones only, as every candidate of relating (supplied content is its supplier's alone:
+-- it joins no story and no other signal links to it).
 SELECT n.signal_id, 1 - n.distance AS cosine
 FROM (
     -- the index scan: ordered by distance, limited before any join
@@ -58,7 +60,7 @@ FROM (
     LIMIT :k
 ) n
 JOIN signals s ON s.id = n.signal_id
-WHERE s.is_current AND s.id <> :signal_id
+WHERE s.is_current AND s.id <> :signal_id AND s.supplier_id IS NULL
 -- Sorted again on the exact distance: the index orders by its own copy of each vector
 -- (normalised, single precision), which can swap neighbours ~1e-7 apart. Ordering by the
 -- expression the index provides would let the planner trust that order; this sorts <= :k rows.
@@ -78,7 +80,7 @@ GROUP BY e.id, e.key;
 
 -- name: signals_sharing
 -- TEMPLATE: {ids} is entity_ids or topic_ids (service/related/repository.py sets it).
--- Current signals naming any of these entities or on any of these topics, best first: the
+-- Current public signals naming any of these entities or on any of these topics, best first: the
 -- weights of the keys they share (:ids[i] is spelled :keys[i], weighing :weights[i]; a name
 -- counts once however many of its spellings a signal names), then the newest. Every signal
 -- with one of :read_all is read; of those with one of :newest_of (common names, big topics:
@@ -90,13 +92,14 @@ WITH spelled AS (
 ), found AS (
     SELECT s.id, s.created_at, s.{ids} AS ids
     FROM signals s
-    WHERE s.is_current AND s.{ids} && :read_all::bigint[] AND s.id <> :signal_id
+    WHERE s.is_current AND s.{ids} && :read_all::bigint[] AND s.id <> :signal_id AND s.supplier_id IS NULL
     UNION
     (
         SELECT s.id, s.created_at, s.{ids}
         FROM signals s
         WHERE cardinality(:newest_of::bigint[]) > 0
           AND s.is_current AND s.{ids} && :newest_of::bigint[] AND s.id <> :signal_id
+          AND s.supplier_id IS NULL
         ORDER BY s.created_at DESC, s.id DESC
         LIMIT :newest
     )
@@ -111,8 +114,8 @@ LIMIT :k;
 -- name: signals_sharing_entities_within
 -- signals_sharing_entities within a window (the story search's: a signal more than the
 -- story window away from the subject cannot join its story, service/stories/matching.py).
--- The window's current signals are walked on signals_current_feed_idx, which carries
--- entity_ids (a few thousand rows at a million signals over two years); the weights are summed
+-- The window's current public signals are walked on signals_current_feed_idx, which carries
+-- entity_ids and supplier_id (a few thousand rows at a million signals over two years); the weights are summed
 -- from the daily counts. Left to itself the planner reads the GIN index of entity_ids: every
 -- signal naming a common name, then filtered on the window: 2.1 s p50 / 4.0 s p99 a step at a
 -- million signals, as it was before (bench/relate.py).
@@ -129,6 +132,7 @@ WITH spellings AS (
     SELECT s.id, s.created_at, s.entity_ids
     FROM signals s
     WHERE s.is_current AND s.created_at >= :since::timestamptz AND s.created_at <= :until::timestamptz
+      AND s.supplier_id IS NULL
 ), sharing AS (
     -- one row per (signal, shared key)
     SELECT DISTINCT r.id, r.created_at, sp.key
@@ -142,7 +146,7 @@ ORDER BY weight DESC, max(sh.created_at) DESC
 LIMIT :k;
 
 -- name: signals_with_similar_text
--- Current signals whose headline, claim or key facts (search_head: weights A and B) share the
+-- Current public signals whose headline, claim or key facts (search_head: weights A and B) share the
 -- text's distinctive words, best first. Words are taken rarest first, by the planner's
 -- statistics of search_head (a word it does not list as common counts as its least common
 -- one), while the share of signals they may match together stays within :max_share; the
@@ -173,12 +177,13 @@ WITH stats AS (
 )
 SELECT s.id AS signal_id, ts_rank(s.search_head, query.tsq) AS weight
 FROM signals s, query
-WHERE s.search_head @@ query.tsq AND s.is_current AND s.id <> :signal_id
+WHERE s.search_head @@ query.tsq AND s.is_current AND s.id <> :signal_id AND s.supplier_id IS NULL
 ORDER BY weight DESC
 LIMIT :k;
 
 -- name: related_candidate_features
--- What scoring needs of each candidate: identity, story, entity keys, topics, wording and meaning similarity.
+-- What scoring needs of each candidate (public ones only): identity, story, entity keys, topics,
+-- wording and meaning similarity.
 WITH me AS (
     -- the signal being related: its card text and its embedding, if any
     SELECT s.title || ' ' || s.summary || ' '
@@ -200,7 +205,7 @@ SELECT s.id, s.article_id, s.content_hash, s.story_id, s.created_at, s.published
 FROM signals s
 CROSS JOIN me
 LEFT JOIN signal_embeddings oe ON oe.signal_id = s.id
-WHERE s.id = ANY(:ids::uuid[]) AND s.is_current AND s.id <> :signal_id;
+WHERE s.id = ANY(:ids::uuid[]) AND s.is_current AND s.id <> :signal_id AND s.supplier_id IS NULL;
 
 -- name: topic_frequencies
 -- How many current signals carry each topic: the rarity behind topic weights, from the daily
@@ -258,12 +263,17 @@ WHERE sr.signal_id = ranked.signal_id AND sr.related_id = ranked.related_id AND 
 UPDATE signals SET related_at = now() WHERE id = :signal_id;
 
 -- name: signal_is_known
--- Whether a signal exists (404 otherwise).
-SELECT EXISTS (SELECT 1 FROM signals WHERE id = :id);
+-- Whether a signal exists for the reader (404 otherwise): another supplier's does not.
+SELECT EXISTS (
+    SELECT 1 FROM signals s
+    WHERE s.id = :id
+      -- include: signal_supplier_visible
+);
 
 -- name: list_related_signals
--- A signal's stored related links, best first, current signals only (the related list
+-- A signal's stored related links, best first, current public signals only (the related list
 -- endpoint); with :restrict_topics, only those carrying one of them (topic-restricted keys).
+-- Nothing when the reader may not see the signal itself (another supplier's).
 -- A signal has tens of links: walk them in rank order and read each row by primary key.
 -- OFFSET 0 keeps the planner from flattening the lateral read into a join that scans the
 -- topic index of all signals (it did, for a restricted key, under SSD page costs).
@@ -274,11 +284,17 @@ CROSS JOIN LATERAL (
     SELECT s.id, s.title, coalesce(s.canonical_url, s.url) AS url, s.site_name, s.published_date,
            s.created_at, s.story_id
     FROM signals s
-    WHERE s.id = sr.related_id AND s.is_current
+    WHERE s.id = sr.related_id AND s.is_current AND s.supplier_id IS NULL
       AND (:restrict_topics::bigint[] IS NULL OR s.topic_ids && :restrict_topics::bigint[])
     OFFSET 0
 ) o
 WHERE sr.signal_id = :signal_id
+  AND (:all_suppliers::boolean OR EXISTS (
+      -- the signal itself, by primary key: the reader's to see
+      SELECT 1 FROM signals m
+      WHERE m.id = :signal_id
+        AND (m.supplier_id IS NULL OR m.supplier_id = :reader_supplier::uuid)
+  ))
 ORDER BY sr.score DESC, sr.related_id
 LIMIT :limit;
 

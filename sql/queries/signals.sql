@@ -13,7 +13,8 @@ INSERT INTO signals (
     optimistic_outlook, pessimistic_outlook, key_details, grounding_checked, grounding_grounded,
     model, input_tokens, output_tokens, llm_latency_ms, llm_attempts, sentiment,
     topic_ids, entity_ids,
-    url, canonical_url, site_name, language, published_date, search
+    url, canonical_url, site_name, language, published_date, search,
+    supplier_id, input_kind, author, image, word_count
 )
 SELECT
     :article_id, :content_hash, :prompt_version, :title, :summary, :eli5, :analysis, :impact,
@@ -25,7 +26,9 @@ SELECT
     setweight(to_tsvector('english', :title), 'A')
     || setweight(to_tsvector('english', :summary || ' ' || :key_text), 'B')
     || setweight(to_tsvector('english', :analysis), 'C')
-    || setweight(to_tsvector('english', left(a.text, 100000)), 'D')
+    || setweight(to_tsvector('english', left(a.text, 100000)), 'D'),
+    -- the version's metadata and its supplier (NULL: fetched, public), as the article has them now
+    a.supplier_id, a.input_kind, a.author, a.image, a.word_count
 FROM articles a
 WHERE a.id = :article_id
 ON CONFLICT (article_id, content_hash, prompt_version) DO NOTHING
@@ -90,14 +93,16 @@ SELECT :signal_id, entity_id, position
 FROM unnest(:entity_ids::bigint[]) WITH ORDINALITY AS t (entity_id, position);
 
 -- name: get_signal_cards
--- Signal cards (source, topics, entities, top related links) for the given ids, any order.
+-- Signal cards (source, topics, entities, top related links) for the given ids that the reader
+-- may see (signal_supplier_visible: another supplier's are left out), any order.
 SELECT s.id, s.article_id, s.title, s.summary, s.eli5, s.analysis, s.impact,
        s.optimistic_outlook, s.pessimistic_outlook, s.key_details,
        s.grounding_checked, s.grounding_grounded, s.model, s.prompt_version,
        s.input_tokens, s.output_tokens, s.llm_latency_ms, s.llm_attempts, s.created_at,
        s.sentiment, s.story_id, s.is_current,
-       a.url, a.canonical_url, a.site_name, a.author, a.published_date, a.language, a.image,
-       a.word_count, a.input_kind,
+       -- the metadata of the version this signal analysed (the article holds only its newest)
+       s.url, s.canonical_url, s.site_name, s.author, s.published_date, s.language, s.image,
+       s.word_count, s.input_kind, s.supplier_id,
        coalesce((
            -- topics in the order the model gave them
            SELECT jsonb_agg(jsonb_build_object('slug', t.slug, 'label', t.label) ORDER BY st.position)
@@ -116,7 +121,8 @@ SELECT s.id, s.article_id, s.title, s.summary, s.eli5, s.analysis, s.impact,
            FROM (
                SELECT o.id, o.title, coalesce(o.canonical_url, o.url) AS url, sr.reason, sr.score
                FROM signal_related sr JOIN signals o ON o.id = sr.related_id
-               WHERE sr.signal_id = s.id AND o.is_current
+               -- related coverage is public signals only (relating links nothing else)
+               WHERE sr.signal_id = s.id AND o.is_current AND o.supplier_id IS NULL
                  -- a topic-restricted key sees related signals on its topics only
                  AND (:restrict_topics::bigint[] IS NULL OR o.topic_ids && :restrict_topics::bigint[])
                ORDER BY sr.score DESC, sr.related_id
@@ -124,16 +130,44 @@ SELECT s.id, s.article_id, s.title, s.summary, s.eli5, s.analysis, s.impact,
            ) r
        ), '[]'::jsonb) AS related
 FROM signals s
-JOIN articles a ON a.id = s.article_id
-WHERE s.id = ANY(:ids::uuid[]);
+WHERE s.id = ANY(:ids::uuid[])
+  -- include: signal_supplier_visible
+;
 
 -- name: signal_has_any_topic
--- Whether a signal carries at least one of the given topics (topic-restricted keys).
-SELECT EXISTS (SELECT 1 FROM signals WHERE id = :id AND topic_ids && :topic_ids::bigint[]);
+-- Whether a signal the reader may see (signal_supplier_visible) carries at least one of the
+-- given topics (topic-restricted keys).
+SELECT EXISTS (
+    SELECT 1 FROM signals s
+    WHERE s.id = :id AND s.topic_ids && :topic_ids::bigint[]
+      -- include: signal_supplier_visible
+);
 
 -- name: article_has_signal_on_topics
--- Whether any signal of an article carries one of the given topics (topic-restricted keys
--- may read the article behind a signal they may see, and no other).
+-- Whether the signal of the article's text as stored now carries one of the given topics: a
+-- topic-restricted key reads an article only when it may see the analysis of that very text
+-- (an older version on its topics does not open a newer text that is not).
 SELECT EXISTS (
-    SELECT 1 FROM signals WHERE article_id = :id AND topic_ids && :topic_ids::bigint[]
+    SELECT 1
+    FROM articles a
+    JOIN signals s ON s.article_id = a.id AND s.content_hash = a.content_hash
+    WHERE a.id = :id AND s.topic_ids && :topic_ids::bigint[]
 );
+
+-- name: make_signal_current
+-- An article's older version answered again (its page changed back): that signal becomes
+-- current and the one current until now stops being it; returns the stories either is in.
+WITH target AS (
+    -- the older version, unless it is current already
+    UPDATE signals SET is_current = true WHERE id = :signal_id AND NOT is_current
+    RETURNING article_id, story_id
+), demoted AS (
+    -- the version current until now
+    UPDATE signals s SET is_current = false
+    FROM target
+    WHERE s.article_id = target.article_id AND s.id <> :signal_id AND s.is_current
+    RETURNING s.story_id
+)
+SELECT story_id FROM target WHERE story_id IS NOT NULL
+UNION
+SELECT story_id FROM demoted WHERE story_id IS NOT NULL;

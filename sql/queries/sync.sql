@@ -1,14 +1,17 @@
 -- name: sync_changes_page
 -- Changes after an (xid, id) position, in log order, from transactions that have all ended
 -- (xid below the snapshot's xmin: nothing can still commit before them). Scans at most
--- :scan_limit rows; with a topic restriction, rows outside it are scanned but marked hidden.
+-- :scan_limit rows; rows outside a key's topic restriction, and changes of another supplier's
+-- signals (tombstones included), are scanned but marked hidden.
 WITH horizon AS MATERIALIZED (
     -- every transaction with a smaller xid has committed or rolled back
     SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin
 ), scanned AS (
     -- the next rows of the log below the horizon
     SELECT c.id, c.xid, c.kind, c.signal_id, c.replaces, c.changed_at,
-           (:restrict::bigint[] IS NULL OR c.topic_ids && :restrict::bigint[]) AS visible
+           (:restrict::bigint[] IS NULL OR c.topic_ids && :restrict::bigint[])
+           AND (:all_suppliers::boolean OR c.supplier_id IS NULL
+                OR c.supplier_id = :reader_supplier::uuid) AS visible
     FROM signal_changes c
     WHERE (c.xid, c.id) > (:after_xid::xid8, :after_id::bigint)
       AND c.xid < (SELECT xmin FROM horizon)

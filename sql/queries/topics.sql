@@ -2,7 +2,7 @@
 -- One row per topic and whole day (from the daily counts) or per topic and signal (partial
 -- days, from the signals) in the DayPieces of [previous_since, until) cut at since
 -- (service/time_window.py): n signals, in_window = at or after since. A topic-restricted key
--- counts its own topics only.
+-- counts its own topics only. Public signals only, as the daily counts (migration 0026).
 SELECT d.topic_id, d.signals AS n, d.day::timestamp AT TIME ZONE 'UTC' >= :since::timestamptz AS in_window
 FROM unnest(:day_from::date[], :day_to::date[]) AS r (day_from, day_to)
 JOIN topic_days d ON d.day >= r.day_from AND d.day < r.day_to
@@ -11,6 +11,7 @@ UNION ALL
 SELECT t.topic_id, 1, s.created_at >= :since::timestamptz
 FROM unnest(:raw_from::timestamptz[], :raw_to::timestamptz[]) AS r (raw_from, raw_to)
 JOIN signals s ON s.is_current AND s.created_at >= r.raw_from AND s.created_at < r.raw_to
+    AND s.supplier_id IS NULL
 CROSS JOIN LATERAL unnest(s.topic_ids) AS t (topic_id)
 WHERE (:restrict_topics::bigint[] IS NULL OR t.topic_id = ANY(:restrict_topics::bigint[]))
 
@@ -75,12 +76,17 @@ JOIN topics tp ON tp.id = p.topic_id
 ORDER BY p.trending DESC, p.count DESC, p.topic_id;
 
 -- name: get_topic_by_slug_or_alias
--- The topic a slug names, directly or through an alias, with all its aliases.
+-- The topic a slug names, directly or through an alias, with all its aliases, and whether the
+-- reader may know it exists (topic_known_to_reader: asked of every topic, hidden or not, so a
+-- hidden one costs what a public one does).
 SELECT t.id, t.slug, t.label, t.created_at,
        coalesce((
            -- every other spelling that resolves here
            SELECT array_agg(a.alias ORDER BY a.alias) FROM topic_aliases a WHERE a.topic_id = t.id
-       ), '{}'::text[]) AS aliases
+       ), '{}'::text[]) AS aliases,
+       (true
+        -- include: topic_known_to_reader
+       ) AS known
 FROM topics t
 WHERE t.id = coalesce(
     (SELECT id FROM topics WHERE slug = :slug::text),
@@ -88,18 +94,19 @@ WHERE t.id = coalesce(
 );
 
 -- name: topic_signal_counts
--- Current signals of a topic in the day, 7 and 30 days before :now (bounded by the window, however popular the topic).
+-- Current public signals of a topic in the day, 7 and 30 days before :now (bounded by the window, however popular the topic).
 SELECT count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '1 day') AS last_24h,
        count(*) FILTER (WHERE created_at >= :now::timestamptz - interval '7 days') AS last_7d,
        count(*) AS last_30d
 FROM signals
 WHERE is_current
+  AND supplier_id IS NULL
   AND topic_ids @> ARRAY[:topic_id::bigint]
   AND created_at >= :now::timestamptz - interval '30 days'
   AND created_at <= :now::timestamptz;
 
 -- name: topic_timeline
--- A topic's current signals per UTC day or week (Monday) in [since, until): every bucket, with mean
+-- A topic's current public signals per UTC day or week (Monday) in [since, until): every bucket, with mean
 -- sentiment (DayPieces of [since, until): whole days from the daily counts, the rest from signals).
 WITH buckets AS (
     -- every bucket start as UTC wall time, so the session time zone cannot shift a bucket
@@ -118,7 +125,7 @@ WITH buckets AS (
     SELECT s.created_at AT TIME ZONE 'UTC', 1, coalesce(s.sentiment::numeric, 0), (s.sentiment IS NOT NULL)::int
     FROM unnest(:raw_from::timestamptz[], :raw_to::timestamptz[]) AS r (raw_from, raw_to)
     JOIN signals s ON s.is_current AND s.created_at >= r.raw_from AND s.created_at < r.raw_to
-    WHERE s.topic_ids @> ARRAY[:topic_id::bigint]
+    WHERE s.topic_ids @> ARRAY[:topic_id::bigint] AND s.supplier_id IS NULL
 ), bucketed AS (
     SELECT date_trunc(:interval::text, at) AS start,
            sum(n) AS count,
@@ -208,3 +215,24 @@ SELECT pg_notify('signals_topics_changed', :source_slug::text);
 -- name: delete_topic
 -- Deletes a topic that no signal links to any more.
 DELETE FROM topics WHERE id = :id::bigint;
+
+-- fragment: topic_known_to_reader
+-- A topic t the reader may know exists: one a fetched (public) signal has carried (migration
+-- 0026), any for an admin, else one a signal of the reader's own supplied content carries
+-- (read through signals_supplier_idx: a supplier's own signals only).
+AND (:all_suppliers::boolean OR t.is_public OR EXISTS (
+    SELECT 1 FROM signals o
+    WHERE o.supplier_id = :reader_supplier::uuid AND o.topic_ids @> ARRAY[t.id]
+))
+
+-- name: resolve_topic_slugs_for_reader
+-- The topic each slug names, directly or through an alias (no row: an unknown slug), whether
+-- it is public (a cache may keep it) and whether the reader may know it exists
+-- (topic_known_to_reader).
+SELECT input.slug, t.id AS topic_id, t.is_public,
+       (true
+        -- include: topic_known_to_reader
+       ) AS known
+FROM unnest(:slugs::text[]) AS input (slug)
+LEFT JOIN topic_aliases al ON al.alias = input.slug
+JOIN topics t ON t.id = coalesce((SELECT id FROM topics WHERE slug = input.slug), al.topic_id);

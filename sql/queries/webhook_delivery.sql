@@ -5,18 +5,21 @@ SELECT xid, id FROM webhook_dispatch_cursor WHERE name = 'events' FOR UPDATE SKI
 
 -- fragment: webhook_key_may_deliver
 -- The key that created the endpoint (api_keys k) and its partner (partners p, LEFT JOINed) as
--- they are now: the key is not revoked, still holds webhooks:manage (or admin), and the
--- partner is not disabled. Every fan-out and every attempt checks it, as well as the key's
--- current topic restriction against the event's topics (written where each query has them).
+-- they are now: the key is not revoked, still holds webhooks:manage and signals:read (every
+-- event carries what only a reader may see: a card, a briefing) or admin, and the partner is
+-- not disabled. Every fan-out and every attempt checks it, as well as the key's current topic
+-- restriction against the event's topics and the event's supplier (written where each query
+-- has them).
 AND k.revoked_at IS NULL
-AND k.scopes && ARRAY['webhooks:manage', 'admin']::text[]
+AND ('admin' = ANY (k.scopes) OR k.scopes @> ARRAY['webhooks:manage', 'signals:read']::text[])
 AND p.disabled_at IS NULL
 
 -- name: pending_webhook_events
 -- The next events of the outbox whose transactions have all ended, in (xid, id) order, each
 -- with the endpoints that subscribe to it: enabled, event type and topics match, created
 -- before the event, and the endpoint's key may still deliver it (not revoked, partner not
--- disabled, the event within the key's topic restriction as it is now).
+-- disabled, the event within the key's topic restriction as it is now). A supplied signal's
+-- events go only to endpoints of its supplier's keys (service/keys/suppliers.py).
 WITH horizon AS MATERIALIZED (
     -- every transaction with a smaller xid has committed or rolled back
     SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin
@@ -33,6 +36,7 @@ SELECT e.id, e.xid, e.type, e.signal_id, e.data, e.occurred_at,
              -- an event without topics (a general briefing) reaches unrestricted keys only,
              -- as GET /v1/digests shows a restricted key topic briefings only
              AND (k.topic_ids IS NULL OR k.topic_ids && e.topic_ids)
+             AND (e.supplier_id IS NULL OR e.supplier_id = coalesce(k.partner_id, k.id))
              AND w.created_at <= e.occurred_at
              -- include: webhook_key_may_deliver
            ORDER BY w.id
@@ -52,10 +56,10 @@ WITH dispatched AS (
 UPDATE webhook_dispatch_cursor SET xid = :xid::xid8, id = :id, updated_at = now() WHERE name = 'events';
 
 -- name: insert_webhook_messages
--- Stores the bodies of events that have subscribers, once each, with the event's topics
--- (every attempt checks them against the endpoint key's restriction).
-INSERT INTO webhook_messages (id, event_id, type, body, topic_ids)
-SELECT m.id, m.event_id, m.type, m.body, e.topic_ids
+-- Stores the bodies of events that have subscribers, once each, with the event's topics and
+-- supplier (every attempt checks them against the endpoint key's restriction and supplier).
+INSERT INTO webhook_messages (id, event_id, type, body, topic_ids, supplier_id)
+SELECT m.id, m.event_id, m.type, m.body, e.topic_ids, e.supplier_id
 FROM unnest(:ids::text[], :event_xids::text[], :event_ids::bigint[], :types::text[], :bodies::text[])
      AS m (id, event_xid, event_id, type, body)
 -- the outbox row is still there: it goes when the dispatcher's position moves past it
@@ -86,6 +90,7 @@ WHERE d.id = :id AND w.id = d.webhook_id AND m.id = d.message_id
   -- include: webhook_key_may_deliver
   -- a message stored before its topics were kept (NULL) is not checked on topics
   AND (k.topic_ids IS NULL OR m.topic_ids IS NULL OR k.topic_ids && m.topic_ids)
+  AND (m.supplier_id IS NULL OR m.supplier_id = coalesce(k.partner_id, k.id))
   AND (d.state = 'pending' OR (d.state = 'sending' AND d.lease_until < now()))
 RETURNING d.id, d.attempts, w.id AS webhook_id, w.url, w.secret_ciphertext,
           w.previous_secret_ciphertext, w.previous_secret_expires_at, m.id AS message_id, m.body;
@@ -97,10 +102,12 @@ SELECT d.state, d.lease_until, d.lease_until - now() AS lease_left, w.disabled_a
        CASE
            WHEN k.revoked_at IS NOT NULL THEN 'the key that owns the endpoint was revoked'
            WHEN p.disabled_at IS NOT NULL THEN 'the endpoint''s partner is disabled'
-           WHEN NOT k.scopes && ARRAY['webhooks:manage', 'admin']::text[]
-               THEN 'the key that owns the endpoint may no longer manage webhooks'
+           WHEN NOT ('admin' = ANY (k.scopes) OR k.scopes @> ARRAY['webhooks:manage', 'signals:read']::text[])
+               THEN 'the key that owns the endpoint may no longer manage webhooks or read signals'
            WHEN k.topic_ids IS NOT NULL AND m.topic_ids IS NOT NULL AND NOT k.topic_ids && m.topic_ids
                THEN 'the event is outside the topics of the key that owns the endpoint'
+           WHEN m.supplier_id IS NOT NULL AND m.supplier_id <> coalesce(k.partner_id, k.id)
+               THEN 'the event is about content another supplier sent'
        END AS out_of_reach
 FROM webhook_deliveries d
 JOIN webhooks w ON w.id = d.webhook_id

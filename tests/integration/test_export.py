@@ -124,7 +124,7 @@ async def test_filters_combine(http, seeded):
 async def test_csv_has_flat_columns_proper_quoting_and_no_formulas(http, seeded):
     response = await http.get("/v1/signals/export?format=csv&topic=export-topic")
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert response.headers["content-disposition"].endswith('.csv"')
     rows = list(csv.DictReader(io.StringIO(response.text, newline="")))
     assert list(rows[0]) == list(CSV_COLUMNS)

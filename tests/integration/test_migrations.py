@@ -167,6 +167,7 @@ async def test_stored_hostile_page_metadata_is_scrubbed_by_0021(empty_db, tmp_pa
         "javascript:alert(document.cookie)": None,
         "data:image/png;base64,AAAA": None,
         "https://user:pw@img.example/a.png": None,
+        'https://img.example/x.png"onerror="alert(1)': None,
         "https://img.example/photo.jpg?w=800": "https://img.example/photo.jpg?w=800",
         "http://img.example/": "http://img.example/",
     }
@@ -182,3 +183,103 @@ async def test_stored_hostile_page_metadata_is_scrubbed_by_0021(empty_db, tmp_pa
     rows = await empty_db.fetch("SELECT canonical_url, image, site_name FROM articles ORDER BY canonical_url")
     assert [r["image"] for r in rows] == list(images.values())
     assert rows[0]["site_name"] == "The Courier" and rows[1]["site_name"] == "Plain"
+
+
+async def test_0026_takes_what_was_supplied_out_of_everything_shared(empty_db, tmp_path: Path):
+    """Before 0026 supplied signals joined stories, other signals' related lists and the daily
+    counts, and named topics and entities for everyone; 0026 undoes it all and marks the
+    supplier on the change log and the webhook outbox."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder)
+    later = sorted(path.name for path in folder.glob("*.sql") if path.name >= "0026")
+    for name in later:
+        (folder / name).rename(tmp_path / name)
+    await migrate(empty_db, folder)
+    await init_connection(empty_db)
+    supplier = await empty_db.fetchval("INSERT INTO partners (name) VALUES ('Supplier') RETURNING id")
+    public = await seed_signal(empty_db, SeedSignal(
+        title="Cranes return to the harbour", topics=["Harbour cranes"],
+        entities=[("Port Authority Group", "organization")],
+    ))  # fmt: skip
+    supplied, alone = [
+        await seed_signal(empty_db, SeedSignal(
+            title=title, topics=["Harbour cranes", "Secret berths"],
+            entities=[("Port Authority Group", "organization"), ("Hidden Quay Ltd", "organization")],
+        ))
+        for title in ("Supplied: the cranes will be sold", "Supplied: a second memo")
+    ]  # fmt: skip
+    # as a supplied text was stored then (0025's columns)
+    for signal_id in (supplied, alone):
+        await empty_db.execute(
+            "UPDATE articles SET input_kind = 'text', supplier_id = $2"
+            " WHERE id = (SELECT article_id FROM signals WHERE id = $1)", signal_id, supplier,
+        )  # fmt: skip
+        await empty_db.execute(
+            "UPDATE signals SET input_kind = 'text', supplier_id = $2 WHERE id = $1", signal_id, supplier
+        )
+    shared = await empty_db.fetchval(
+        "INSERT INTO stories (title, signal_count, first_seen, last_seen) VALUES ('Supplied: the cranes"
+        " will be sold', 2, now(), now()) RETURNING id"
+    )
+    own = await empty_db.fetchval(
+        "INSERT INTO stories (title, signal_count, first_seen, last_seen)"
+        " VALUES ('Supplied: a second memo', 1, now(), now()) RETURNING id"
+    )
+    await empty_db.execute(
+        "UPDATE signals SET story_id = CASE WHEN id = $3::uuid THEN $2::uuid ELSE $1::uuid END,"
+        " is_story_lead = (id <> $4::uuid) WHERE id = ANY($5::uuid[])",
+        shared, own, alone, public, [public, supplied, alone],
+    )  # fmt: skip
+    await empty_db.execute(
+        "INSERT INTO signal_related (signal_id, related_id, score, reason)"
+        " VALUES ($1, $2, 0.9, 'names'), ($2, $1, 0.9, 'names')", public, supplied,
+    )  # fmt: skip
+    counted = "SELECT sum(d.signals) FROM topic_days d JOIN topics t ON t.id = d.topic_id WHERE t.slug = $1"
+    assert await empty_db.fetchval(counted, "harbour-cranes") == 3  # counted as everyone's then
+
+    for name in later:
+        (tmp_path / name).rename(folder / name)
+    await migrate(empty_db, folder)
+
+    public_names = dict(await empty_db.fetch(
+        "SELECT slug, is_public FROM topics UNION ALL SELECT name, is_public FROM entities"
+    ))  # fmt: skip
+    assert public_names == {
+        "harbour-cranes": True,
+        "secret-berths": False,
+        "Port Authority Group": True,
+        "Hidden Quay Ltd": False,
+    }
+    assert await empty_db.fetchval(counted, "harbour-cranes") == 1
+    assert await empty_db.fetchval(counted, "secret-berths") is None
+    entity_rows = await empty_db.fetchval(
+        "SELECT count(*) FROM entity_days d JOIN entities e ON e.id = d.entity_id"
+        " WHERE e.name = 'Hidden Quay Ltd'"
+    )
+    assert entity_rows == 0
+    rows = {r["id"]: r for r in await empty_db.fetch("SELECT id, story_id, is_story_lead FROM signals")}
+    assert rows[supplied]["story_id"] is None and rows[alone]["story_id"] is None
+    assert rows[supplied]["is_story_lead"] and rows[public]["is_story_lead"]
+    story = await empty_db.fetchrow(
+        "SELECT title, lead_signal_id, signal_count FROM stories WHERE id = $1", shared
+    )
+    assert dict(story) == {
+        "title": "Cranes return to the harbour",
+        "lead_signal_id": public,
+        "signal_count": 1,
+    }
+    assert await empty_db.fetchval("SELECT count(*) FROM stories WHERE id = $1", own) == 0
+    links = await empty_db.fetch("SELECT signal_id, related_id FROM signal_related")
+    assert [(r["signal_id"], r["related_id"]) for r in links] == [(supplied, public)]
+    logged = await empty_db.fetch("SELECT signal_id, supplier_id FROM signal_changes")
+    suppliers = {r["signal_id"]: r["supplier_id"] for r in logged}
+    assert suppliers == {public: None, supplied: supplier, alone: supplier}
+    # from now on the first public signal naming a private name makes it public, for good
+    opens = SeedSignal(
+        title="Hidden Quay Ltd opens its books",
+        topics=["Harbour cranes"],
+        entities=[("Hidden Quay Ltd", "organization")],
+    )
+    await seed_signal(empty_db, opens)
+    assert await empty_db.fetchval("SELECT is_public FROM entities WHERE name = 'Hidden Quay Ltd'")
+    assert await empty_db.fetchval(counted, "harbour-cranes") == 2

@@ -1,8 +1,9 @@
 """Every route of the OpenAPI document, walked as three hostile callers (issue 21):
 
 - K2, another partner's key: P1's own things (jobs, briefing jobs, webhook endpoints and
-  their deliveries, supplied articles) are never returned (404, like an unknown id) and never
-  changed;
+  their deliveries, the signal and article of the text K1 supplied, and the topic and entity
+  only that text names) are never returned (404, like an unknown id), never shown in lists,
+  feeds, exports, sync, stories, related coverage, counts or briefings, and never changed;
 - R1, P1's key restricted to topic A: no answer (status, body or headers) holds anything of
   topic B (markers in titles, labels, slugs, entity names, ids; K1's endpoint), and whatever is
   of topic B answers exactly as a missing thing does;
@@ -55,6 +56,8 @@ from tests.support.openapi_walk import (
 from tests.support.partner_world import (
     SLUG_A,
     SLUG_B,
+    SUPPLIED_ENTITY,
+    SUPPLIED_TOPIC,
     SUPPLIED_URL,
     TEXT_MARKERS_HIDDEN_FROM_R1,
     TEXT_MARKERS_PRIVATE_TO_P1,
@@ -131,10 +134,11 @@ def parameter_table(w: SimpleNamespace, receiver: Receiver) -> ParameterTable:
             t("signal_id", "seeded topic-B signal", w.b1, r1_only),
             t("signal_id", "topic-B signal K1 fetched", w.fetched["id"], r1_only),
             t("signal_id", "topic-A signal related to a B one", w.a1),
+            t("signal_id", "topic-A signal of the text K1 supplied", w.supplied["id"], k2_only),
         ), MISSING_ID),
         "article_id": Kind((
             t("article_id", "topic-B article K1 fetched", w.fetched["article_id"], r1_only),
-            t("article_id", "topic-A article K1 supplied as text", w.supplied["article_id"]),
+            t("article_id", "topic-A article K1 supplied as text", w.supplied["article_id"], k2_only),
         ), MISSING_ID),
         "job_id": Kind((
             t("job_id", "K1's job of the fetched topic-B page", w.fetched_job, k2_only),
@@ -161,8 +165,13 @@ def parameter_table(w: SimpleNamespace, receiver: Receiver) -> ParameterTable:
         "entity_id": Kind((
             t("entity_id", "entity named only on topic B", w.entities["Zorqhidden Holdings"], r1_only),
             t("entity_id", "entity named on A and B", w.entities["Sharedname Group"]),
+            t("entity_id", "entity only K1's supplied text names", w.entities[SUPPLIED_ENTITY], k2_only),
         ), 2_000_000_000),
-        "slug": Kind((t("slug", "topic B", SLUG_B, r1_only), t("slug", "topic A", SLUG_A)), "no-such-topic"),
+        "slug": Kind((
+            t("slug", "topic B", SLUG_B, r1_only),
+            t("slug", "topic A", SLUG_A),
+            t("slug", "topic only K1's supplied text carries", SUPPLIED_TOPIC, both),
+        ), "no-such-topic"),
         "partner_id": Kind((t("partner_id", "partner P1", w.p1, k2_only),), MISSING_ID),
         "key_id": Kind((
             t("key_id", "K1's key", w.k1.id, k2_only),

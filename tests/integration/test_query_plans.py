@@ -4,6 +4,8 @@ served by its index, never by a sequential scan of signals.
 Plans are taken the way the pool runs the queries: the production SQL as a prepared
 statement, planned per execution (plan_cache_mode = force_custom_plan, so the unused
 "IS NULL OR" filters fold away), on a few thousand signals written by seed_signal, analysed.
+Unless a test says otherwise, the reader is a keyless one (fetched content only: the
+supplier filter folds to ``s.supplier_id IS NULL``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 
 from service.db.database import init_connection
 from service.db.queries import Query, queries
+from service.keys.suppliers import EVERY_SUPPLIER, PUBLIC_ONLY, SupplierView
 from tests.support.seeding import SeedSignal, seed_signal
 
 pytestmark = pytest.mark.timeout(240)
@@ -99,7 +102,9 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 async def explain(conn: asyncpg.Connection, query: Query, **params: Any) -> list[dict[str, Any]]:
     """The plan nodes of ``query`` run as the pool runs it: prepared, custom-planned."""
-    values = {name: None for name in query.params} | {"collapse": False, "limit": 21} | params
+    values = {name: None for name in query.params} | {"collapse": False, "limit": 21}
+    values |= PUBLIC_ONLY.params() if "all_suppliers" in query.params else {}
+    values |= params
     args = ", ".join(_literal(values[name]) for name in query.params)
     await conn.execute("SET plan_cache_mode = force_custom_plan; SET jit = off")
     await conn.execute(f"PREPARE plan_probe AS {query.sql}")
@@ -147,6 +152,46 @@ async def test_newest_without_filters_walks_the_created_index(world, db):
     nodes = await explain(db, NEWEST)
     assert_served_by(nodes, CREATED_ORDER)
     assert_read_in_order(nodes)
+
+
+def _filters(nodes: list[dict[str, Any]]) -> str:
+    return " ".join(n.get("Filter", "") + " " + n.get("Index Cond", "") for n in nodes)
+
+
+READERS = {
+    "keyless": (PUBLIC_ONLY, ["(supplier_id IS NULL)"]),
+    "a partner's key": (
+        SupplierView(supplier=UUID(int=7)),
+        ["(supplier_id IS NULL)", "(supplier_id = '00000000-0000-0000-0000-000000000007'::uuid)"],
+    ),
+    "an admin key": (EVERY_SUPPLIER, []),
+}
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("topic", [False, True])
+async def test_the_supplier_filter_folds_to_the_reader_s_and_the_walk_stays_index_only(
+    world, db, reader, topic
+):
+    # Content a caller supplied is private to its supplier (migration 0026): every list page
+    # filters on s.supplier_id, which signals_current_feed_idx carries, so the newest-first
+    # walk still reads the index alone. Custom plans fold the reader's view to its own shape.
+    view, conditions = READERS[reader]
+    filters = {"topic_any": [world["topic"]]} if topic else {}
+    nodes = await explain(db, NEWEST, **view.params(), **filters)
+    walked = [n for n in nodes if n.get("Index Name") in CREATED_ORDER]
+    if walked:
+        assert walked[0]["Node Type"] == "Index Only Scan", describe(nodes)
+        assert_read_in_order(nodes)
+    else:  # a small topic (1 in 40 signals) is read through its own index, as without a reader
+        assert topic, describe(nodes)
+        assert_served_by(nodes, {"signals_topic_ids_idx"})
+    text = _filters(nodes)
+    for condition in conditions:
+        assert condition in text, text
+    if not conditions:
+        assert "supplier_id" not in text, text
+    assert "$" not in text and "NULL::uuid" not in text, text
 
 
 async def test_the_next_page_starts_at_the_cursor_in_the_index(world, db):

@@ -65,14 +65,14 @@ async def client(api: str, key: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="module")
-async def signals(api: str, key: str, database_url: str) -> dict[str, UUID]:
+async def signals(api: str, key: str, database_url: str, site: Any) -> dict[str, UUID]:
     """breach-courier first, related alone; then the rest at once."""
     conn = await asyncpg.connect(database_url)
     async with keyed_client(api, key) as http:
         try:
-            ids = {"breach-courier": await submit(http, BY_KEY["breach-courier"])}
+            ids = {"breach-courier": await submit(http, site, BY_KEY["breach-courier"])}
             await wait_related(conn)
-            ids.update(await submit_all(http, [BY_KEY[k] for k in LATER]))
+            ids.update(await submit_all(http, site, [BY_KEY[k] for k in LATER]))
             await wait_related(conn)
         finally:
             await conn.close()
@@ -154,17 +154,17 @@ async def test_limit_and_unknown_signals(signals, client):
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
 
 
-async def test_other_versions_and_copies_are_not_related_coverage(signals, client, db):
+async def test_other_versions_and_copies_are_not_related_coverage(signals, client, db, site):
     # a new version of breach-dispatch's article (same URL, one more paragraph)
     article = BY_KEY["breach-dispatch"]
     html = article.page().replace(
         "</article>", "<p>This report was updated with a statement from the bank.</p></article>"
     )
-    new_version = await submit(client, article, html)
+    new_version = await submit(client, site, article, html)
     # the same text republished by another outlet (a wire copy)
     source = BY_KEY["breach-courier"]
     copy = LabelledArticle("breach-copy", source.event, "ledger", source.title + " (wire)", source.paragraphs)
-    copied = await submit(client, copy)
+    copied = await submit(client, site, copy)
     await wait_related(db)
 
     old_version = signals["breach-dispatch"]
@@ -218,6 +218,10 @@ async def test_a_server_that_ignores_dimensions_is_one_clear_error_not_a_retry_l
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        if not scope["path"].endswith("/embeddings"):  # the analysis client's start-up probes
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         request = json.loads(body)
         calls.append(request)
         texts = [request["input"]] if isinstance(request["input"], str) else request["input"]

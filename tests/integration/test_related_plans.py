@@ -4,6 +4,7 @@ its index, never a sequential scan of signals."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from service.db.database import init_connection
 from service.db.queries import Query, queries
+from service.keys.suppliers import EVERY_SUPPLIER, PUBLIC_ONLY, SupplierView
 from service.related.embeddings import ensure_embedding_index
 from service.related.repository import sized
 
@@ -32,15 +34,15 @@ async def seeded(database_url: str) -> AsyncIterator[UUID]:
         async with pool.acquire() as conn:
             article = await conn.fetchval(
                 "INSERT INTO articles (input_kind, content_hash, word_count, text)"
-                " VALUES ('text', 'plan-test', 3, 'plan test text') RETURNING id"
+                " VALUES ('url', 'plan-test', 3, 'plan test text') RETURNING id"
             )
             await conn.execute(
                 """
                 INSERT INTO signals (article_id, content_hash, prompt_version, title, summary, eli5,
                     analysis, impact, optimistic_outlook, pessimistic_outlook, key_details,
-                    grounding_checked, grounding_grounded, model, search, created_at)
+                    grounding_checked, grounding_grounded, model, input_kind, word_count, search, created_at)
                 SELECT $1, 'hash-' || g, 'v1', 'Title ' || g, 'Summary ' || g, '', body.text, '', '', '',
-                       '[]'::jsonb, 0, 0, 'stub', to_tsvector('english', 'title ' || g),
+                       '[]'::jsonb, 0, 0, 'stub', 'url', 3, to_tsvector('english', 'title ' || g),
                        now() - g * interval '1 minute'
                 FROM generate_series(1, $2::int) AS g
                 -- rows as wide as real signals (an analysis of ~1.3 kB), so plans cost what they would
@@ -159,9 +161,16 @@ def index_only(nodes: list[dict[str, Any]], index: str) -> bool:
 async def test_the_stored_related_list_is_read_from_two_covering_indexes(seeded, db):
     # Migration 0015: the links' reasons and the linked signals' card fields come from the
     # indexes, so a cold read touches a leaf or two per link, not the tables' scattered rows.
-    for restrict in (None, [1, 2]):  # a topic-restricted key filters the same index-only read
+    # a topic-restricted key, and every reader's supplier view, filter the same index-only read
+    readers = (PUBLIC_ONLY, SupplierView(supplier=UUID(int=7)), EVERY_SUPPLIER)
+    for restrict, view in itertools.product((None, [1, 2]), readers):
         nodes = await explain(
-            db, queries.list_related_signals, signal_id=seeded, limit=20, restrict_topics=restrict
+            db,
+            queries.list_related_signals,
+            signal_id=seeded,
+            limit=20,
+            restrict_topics=restrict,
+            **view.params(),
         )
         print("\n[plan] list_related_signals:", describe(nodes))
         assert index_only(nodes, "signal_related_rank_idx"), describe(nodes)
@@ -170,7 +179,9 @@ async def test_the_stored_related_list_is_read_from_two_covering_indexes(seeded,
 
 
 async def test_a_cards_related_links_are_read_from_the_covering_indexes(seeded, db):
-    nodes = await explain(db, queries.get_signal_cards, ids=[seeded], restrict_topics=None)
+    nodes = await explain(
+        db, queries.get_signal_cards, ids=[seeded], restrict_topics=None, **PUBLIC_ONLY.params()
+    )
     print("\n[plan] get_signal_cards:", describe(nodes))
     assert index_only(nodes, "signal_related_rank_idx"), describe(nodes)
     assert index_only(nodes, "signals_card_idx"), describe(nodes)

@@ -26,15 +26,15 @@ async def corpus(database_url: str) -> AsyncIterator[set[UUID]]:
         async with pool.acquire() as conn:
             article = await conn.fetchval(
                 "INSERT INTO articles (input_kind, content_hash, word_count, text)"
-                " VALUES ('text', 'words-test', 3, 'words test text') RETURNING id"
+                " VALUES ('url', 'words-test', 3, 'words test text') RETURNING id"
             )
             rows = await conn.fetch(
                 """
                 INSERT INTO signals (article_id, content_hash, prompt_version, title, summary, eli5,
                     analysis, impact, optimistic_outlook, pessimistic_outlook, key_details,
-                    grounding_checked, grounding_grounded, model, search)
+                    grounding_checked, grounding_grounded, model, input_kind, word_count, search)
                 SELECT $1, 'words-' || g, 'v1', headline, '', '', '', '', '', '', '[]'::jsonb, 0, 0,
-                       'stub', setweight(to_tsvector('english', headline), 'A')
+                       'stub', 'url', 3, setweight(to_tsvector('english', headline), 'A')
                 FROM generate_series(1, $2::int) AS g,
                      LATERAL (SELECT CASE WHEN g <= $3 THEN 'harbour quixotry' ELSE 'harbour' END
                               AS headline WHERE g > 0) AS h

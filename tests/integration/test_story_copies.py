@@ -3,7 +3,9 @@
 The copies' text names people and companies only in single words, so the stub LLM finds no
 names in them (it takes capitalised runs of two words or more): the case where the names rule
 alone would leave each outlet's copy as a story of its own. Copies are kept out of each
-other's related coverage, so the story is what ties them together.
+other's related coverage, so the story is what ties them together. The outlets' pages are
+fetched from a fake site (stories are made of fetched content: what a caller supplies stays
+its own).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from service.app import create_app
 from tests.support.keys import new_key
 from tests.support.relating import keyed_client, stub_model, wait_job, wait_related
 from tests.support.servers import running_asgi
+from tests.support.site import FakeSite
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -79,13 +82,17 @@ async def client(api: str, key: str) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def _publish(client: httpx.AsyncClient, text: str, title: str, url: str, *, page: bool = False) -> UUID:
-    """Analyse ``text`` as sent text, or (``page``) inside an outlet's HTML page."""
-    body: dict[str, str] = {"text": text, "title": title, "url": url}
+async def _publish(
+    client: httpx.AsyncClient, site: FakeSite, text: str, title: str, path: str, *, page: bool = False
+) -> UUID:
+    """Analyse ``text`` fetched from the fake site at ``path``: a plain-text page, or (``page``)
+    inside an outlet's HTML page."""
     if page:
         paragraphs = "".join(f"<p>{sentence}.</p>" for sentence in text.rstrip(".").split(". "))
-        body = {"url": url, "html": _PAGE.format(title=title, paragraphs=paragraphs)}
-    response = await client.post("/v1/signals", json=body)
+        url = site.set_page(path, _PAGE.format(title=title, paragraphs=paragraphs))
+    else:
+        url = site.set_page(path, f"{title}\n\n{text}", content_type="text/plain; charset=utf-8")
+    response = await client.post("/v1/signals", json={"url": url})
     assert response.status_code == 202, response.text
     job = await wait_job(client, response.json()["id"])
     assert job["status"] == "done", job
@@ -93,21 +100,21 @@ async def _publish(client: httpx.AsyncClient, text: str, title: str, url: str, *
 
 
 async def _copies(
-    client: httpx.AsyncClient, db: asyncpg.Connection, text: str, title: str, slug: str
+    client: httpx.AsyncClient, site: FakeSite, db: asyncpg.Connection, text: str, title: str, slug: str
 ) -> list[UUID]:
     """The same wire story under three outlets' URLs; the third in its own page's chrome."""
     ids = [
-        await _publish(client, text, title, f"https://first-{slug}.example/news/{slug}"),
-        await _publish(client, text, title, f"https://second-{slug}.example/story/{slug}"),
-        await _publish(client, text, title, f"https://third-{slug}.example/{slug}", page=True),
+        await _publish(client, site, text, title, f"/first-{slug}.example/news/{slug}"),
+        await _publish(client, site, text, title, f"/second-{slug}.example/story/{slug}"),
+        await _publish(client, site, text, title, f"/third-{slug}.example/{slug}", page=True),
     ]
     await wait_related(db)
     return ids
 
 
-async def test_copies_of_a_wire_story_make_one_story(client, db):
-    copies = await _copies(client, db, WIRE, "Solar farm planned outside Marrow", "solar")
-    other = await _publish(client, OTHER, "Town opens its library", "https://fourth.example/library")
+async def test_copies_of_a_wire_story_make_one_story(client, db, site):
+    copies = await _copies(client, site, db, WIRE, "Solar farm planned outside Marrow", "solar")
+    other = await _publish(client, site, OTHER, "Town opens its library", "/fourth.example/library")
     await wait_related(db)
     rows = await db.fetch(
         "SELECT id, story_id, entity_ids FROM signals WHERE id = ANY($1::uuid[])", [*copies, other]
@@ -128,8 +135,8 @@ async def test_copies_of_a_wire_story_make_one_story(client, db):
         assert not {UUID(r["id"]) for r in related} & set(copies)
 
 
-async def test_without_embeddings_copies_are_found_by_their_wording(api_without_embeddings, key, db):
+async def test_without_embeddings_copies_are_found_by_their_wording(api_without_embeddings, key, db, site):
     async with keyed_client(api_without_embeddings, key) as http:
-        copies = await _copies(http, db, OTHER, "Town opens its library", "library")
+        copies = await _copies(http, site, db, OTHER, "Town opens its library", "library")
     stories = await db.fetch("SELECT DISTINCT story_id FROM signals WHERE id = ANY($1::uuid[])", copies)
     assert len(stories) == 1 and stories[0]["story_id"] is not None

@@ -124,7 +124,10 @@ async def test_supplied_text_naming_a_fetched_url_never_touches_the_fetched_arti
         assert forged_job["status"] == "done", forged_job
 
         after = await card(fetcher, original_id)
-        forged = await card(fetcher, forged_job["signal_id"])
+        forged = await card(forger, forged_job["signal_id"])
+        # the forged text is the forger's alone: to the fetcher it does not exist
+        for path in (f"/v1/signals/{forged['id']}", f"/v1/articles/{forged['article_id']}"):
+            assert (await fetcher.get(path)).status_code == 404, path
     # the forged text is an article of its own, labelled as supplied; the original is untouched
     assert forged["article_id"] != before["article_id"]
     assert forged["source"]["origin"] == "supplied" and before["source"]["origin"] == "fetched"
@@ -149,6 +152,9 @@ async def test_supplied_text_naming_a_fetched_url_never_touches_the_fetched_arti
     events = [json.loads(r.body) for r in receiver.received("/forgery")]
     assert not [e for e in events if e["type"] == "signal.updated"], events
     assert all(e["data"]["signal"]["id"] != original_id for e in events[1:]), events
+    # and the forgery itself reaches no other partner's endpoint
+    assert all(e["data"]["signal"]["id"] != forged["id"] for e in events), events
+    assert forged["id"] not in {item["signal_id"] for item in changes["items"]}, changes
 
 
 async def test_a_supplier_replaces_only_its_own_supplied_article(api, world, stub, db):
@@ -172,7 +178,7 @@ async def test_a_supplier_replaces_only_its_own_supplied_article(api, world, stu
         assert again["article_id"] == mine["article_id"]  # its own article, a new version
         assert (await card(forger, mine["id"]))["current"] is False
         assert again["current"] is True
-        theirs_now = await card(forger, theirs["id"])
+        theirs_now = await card(fetcher, theirs["id"])
         assert theirs_now["current"] is True and theirs_now == {**theirs, "related": theirs_now["related"]}
         article = (await fetcher.get(f"/v1/articles/{theirs['article_id']}")).json()
         assert article["text"].startswith("FORGED")
@@ -262,16 +268,14 @@ async def test_a_second_submitter_gets_its_own_job_following_the_same_work(api, 
     assert stub.state.stats()["chat_completions"] == calls + 1
 
 
-async def test_a_follower_waiting_with_prefer_gets_the_leader_s_failure(api, world, site, stub):
-    url = site.set_page("/news/doomed", article_page(37))
-    # two 429s, each asking for 1.5 s: the leader stays in flight, then fails llm_rate_limited
-    stub.state.push_faults([{"kind": "status", "status": 429, "retry_after": 1.5}] * 2)
+async def test_a_follower_waiting_with_prefer_gets_the_leader_s_failure(api, world, site):
+    # a slow page too short to be an article: the leader stays in flight, then fails for good
+    url = site.set_page("/news/doomed", "<html><body><p>Too short to analyse.</p></body></html>", delay=1.5)
     async with keyed_client(api, world.fetcher) as fetcher, keyed_client(api, world.forger) as forger:
         first = await fetcher.post("/v1/signals", json={"url": url})
         waited = await forger.post("/v1/signals", json={"url": url}, headers={"Prefer": "wait=30"})
         leader = await finished(fetcher, f"/v1/jobs/{first.json()['id']}")
-    stub.state.clear_faults()
-    assert leader["status"] == "failed"
+    assert leader["status"] == "failed" and leader["error"]["code"] == "extraction_failed"
     assert waited.status_code == leader_status(leader), waited.text
     problem = waited.json()
     assert problem["code"] == leader["error"]["code"]

@@ -55,7 +55,7 @@ async def key(database_url: str) -> str:
     try:
         partner = await keys.ensure_partner(conn, "Address Co")
         created = await keys.create_key(
-            conn, name="hooks", scopes=["webhooks:manage"], partner_id=partner["id"]
+            conn, name="hooks", scopes=["webhooks:manage", "signals:read"], partner_id=partner["id"]
         )
     finally:
         await conn.close()
@@ -128,7 +128,10 @@ async def test_a_changed_allow_list_refuses_delivery_without_connecting(
         assert delivery["attempts"] == len(SCHEDULE) + 1
         for attempt in delivery["attempt_log"]:
             assert attempt["status_code"] is None
-            assert attempt["error"] == "refused: 127.0.0.1 is not a public address (loopback)"
+            assert attempt["error"] == (
+                "refused: 127.0.0.1 is not a public address (loopback); "
+                "SIGNALS_FETCH_ALLOWED_NETWORKS can allow it"
+            )
         assert counter.accepted == 0
 
 

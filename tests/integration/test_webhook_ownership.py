@@ -22,6 +22,7 @@ from service.app import create_app
 from service.keys import service as keys
 from service.webhooks.events import publish_event
 from tests.support.clients import connected, keyed_client
+from tests.support.problems import assert_problem
 from tests.support.receivers import Answer, Receiver, eventually, running_receiver
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
@@ -272,3 +273,24 @@ async def test_a_revoked_key_s_endpoint_receives_nothing_more(api, world, receiv
         assert ended["last_error"] == "the key that owns the endpoint was revoked"
         assert [d["id"] for d in await webhook_deliveries(admin, hook["id"])] == [pending["id"]]
     assert [r.status for r in receiver.received(path)] == [500]
+
+
+async def test_a_key_that_cannot_read_signals_receives_none(api, world, receiver, db):
+    """Every event carries a card or a briefing: a key without signals:read can create no
+    endpoint, and an endpoint whose key no longer reads signals receives nothing."""
+    hooks_only = await keys.create_key(
+        db, name="hooks-only", scopes=["webhooks:manage"], partner_id=world.partner_id
+    )
+    async with client(api, hooks_only.key) as http:
+        refused = await http.post("/v1/webhooks", json={"url": receiver.script("/never")})
+    assert_problem(refused, 403, "forbidden", "missing_scope")
+    owner = await new_partner_key(db, world, "acme-reader-once")
+    path = "/unread"
+    async with client(api, owner.key) as mine, client(api, world.partner_admin) as admin:
+        hook = await create_webhook(mine, receiver.script(path))
+        # no route changes a key's scopes; an operator could in the database
+        await db.execute("UPDATE api_keys SET scopes = '{webhooks:manage}' WHERE id = $1", owner.id)
+        await seed_signal(db, SeedSignal(title="Rail for nobody", topics=["Rail"]))
+        await eventually(lambda: db.fetchval(DISPATCHED_ALL))
+        assert await webhook_deliveries(admin, hook["id"]) == []
+    assert receiver.received(path) == []

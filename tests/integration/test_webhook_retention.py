@@ -40,7 +40,7 @@ async def _message(db, webhook_id, name: str, age_days: float, states: list[str]
 
 
 async def test_old_final_history_goes_and_the_rest_stays(db, pool):
-    key = await create_key(db, name="hooks", scopes=["webhooks:manage"])
+    key = await create_key(db, name="hooks", scopes=["webhooks:manage", "signals:read"])
     webhook_id = await db.fetchval(
         "INSERT INTO webhooks (api_key_id, url, event_types, secret_ciphertext)"
         " VALUES ($1, 'https://receiver.example/hook', '{signal.created}', 'x') RETURNING id",

@@ -4,8 +4,9 @@ Partner P1 has an unrestricted key K1, a key R1 restricted to topic A and a read
 partner P2 has K2. P1 owns signals on A and on B (B is hidden from R1), an article fetched by
 URL and one it supplied as text, jobs (one with a URL carrying a private token), briefing
 jobs, a general and a topic-B briefing, K1's endpoint for every topic (with deliveries) and
-R1's endpoint. Everything R1 or K2 must not see carries a marker string (``...zq``) that the
-walk looks for in every answer.
+R1's endpoint. The supplied text (on topic A) is P1's alone: its signal, its article, a topic
+and an entity only it names (``privzq``) are hidden from K2. Everything R1 or K2 must not see
+carries a marker string (``...zq``) that the walk looks for in every answer.
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ TEXT_MARKERS_PRIVATE_TO_P1 = {
     "r1-ownzq": "R1's endpoint URL",
     "r1deskzq": "R1's endpoint description",
     "tokzq": "the token in K1's job URL",
+    "privzq": "K1's supplied text (its title, a topic and an entity only it names)",
 }
+SUPPLIED_TOPIC = "privzq-moorings"
+"""A topic only K1's supplied text carries."""
+SUPPLIED_ENTITY = "Privzq Marine Works"
+"""An entity only K1's supplied text names."""
 
 B_PARAGRAPHS = [
     "Zorqhidden Holdings said on Monday that its vaultzq lockers would open to private clients next "
@@ -68,7 +74,7 @@ B_PARAGRAPHS = [
     "climbed and dealers sold inventory.",
 ]
 B_TITLE = "Secretzq report: Zorqhidden Holdings readies vaultzq lockers beneath the customs quay"
-A_TITLE = "Lighthouse ferries resume winter sailings to the outer islands"
+A_TITLE = "Privzq notice: lighthouse ferries resume winter sailings to the outer islands"
 A_TEXT = "\n".join(
     [
         "Operators of the lighthouse ferries confirmed that sailings would restart next week, ending a "
@@ -87,6 +93,8 @@ A_TEXT = "\n".join(
         "while visitors stayed away.",
         "Union representatives said crews had been kept on full pay during the repairs and would "
         "receive extra training on the equipment.",
+        "Captains praised the privzq moorings at the outer quay, and the privzq moorings will be "
+        "dredged in spring by Privzq Marine Works.",
     ]
 )
 SUPPLIED_URL = "https://press.example/ferry-release"
@@ -180,8 +188,9 @@ async def build_world(base: str, database_url: str, site: FakeSite, receiver: Re
             )
             assert supplied.status_code == 201, supplied.text
             w.supplied = supplied.json()
-            assert SLUG_A in {t["slug"] for t in w.supplied["topics"]}, w.supplied["topics"]
+            assert {SLUG_A, SUPPLIED_TOPIC} <= {t["slug"] for t in w.supplied["topics"]}, w.supplied["topics"]
             assert SLUG_B not in {t["slug"] for t in w.supplied["topics"]}
+            assert SUPPLIED_ENTITY in {e["name"] for e in w.supplied["entities"]}, w.supplied["entities"]
 
             short = site.set_page("/members/brief", "<html><body><p>Members only.</p></body></html>")
             queued = await k1.post("/v1/signals", json={"url": f"{short}?token={JOB_TOKEN}"})
@@ -218,7 +227,7 @@ async def build_world(base: str, database_url: str, site: FakeSite, receiver: Re
         w.entities = {
             r["name"]: r["id"]
             for r in await conn.fetch("SELECT id, name FROM entities WHERE name = ANY($1::text[])",
-                                      [HIDDEN_ENTITY, SHARED_ENTITY])
+                                      [HIDDEN_ENTITY, SHARED_ENTITY, SUPPLIED_ENTITY])
         }  # fmt: skip
         w.topic_b = await conn.fetchval("SELECT id FROM topics WHERE slug = $1", SLUG_B)
         w.hidden_signals = [str(w.b1), str(w.b2), w.fetched["id"]]

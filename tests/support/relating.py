@@ -1,5 +1,9 @@
-"""Helpers for related-coverage and story tests: submit labelled articles through the API,
-wait until the relate jobs have run, and re-run relating in-process with other settings."""
+"""Helpers for related-coverage and story tests: publish labelled articles on a fake site and
+analyse them by URL through the API, wait until the relate jobs have run, and re-run relating
+in-process with other settings.
+
+The articles are fetched, not sent as html: stories and related coverage are made of fetched
+(public) content only, and what a caller supplies stays its own (service/keys/suppliers.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import asyncio
 from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
@@ -15,6 +20,7 @@ import httpx
 from service.related.service import relate_signal
 from service.runtime import open_runtime
 from service.settings import Settings
+from tests.support.site import FakeSite
 from tests.support.story_articles import LabelledArticle, pairwise_scores
 
 EMBEDDING_MODEL = "signals-stub-embed"
@@ -48,19 +54,31 @@ async def wait_job(client: httpx.AsyncClient, job_id: str, seconds: float = 90) 
         await asyncio.sleep(0.1)
 
 
-async def submit(client: httpx.AsyncClient, article: LabelledArticle, html: str | None = None) -> UUID:
-    """Analyse one labelled article (its page HTML under its outlet's URL); the signal id."""
-    response = await client.post("/v1/signals", json={"html": html or article.page(), "url": article.url})
+def publish(site: FakeSite, article: LabelledArticle, html: str | None = None) -> str:
+    """Serve the article's page (or ``html``, a new version of it) on the fake site, under its
+    outlet's host and path; the URL it is fetched from."""
+    parts = urlsplit(article.url)
+    return site.set_page(f"/{parts.netloc}{parts.path}", html or article.page())
+
+
+async def submit(
+    client: httpx.AsyncClient, site: FakeSite, article: LabelledArticle, html: str | None = None
+) -> UUID:
+    """Analyse one labelled article (its page, or ``html``, fetched from the fake site); the
+    signal id."""
+    response = await client.post("/v1/signals", json={"url": publish(site, article, html)})
     assert response.status_code == 202, response.text
     job = await wait_job(client, response.json()["id"])
     assert job["status"] == "done", job
     return UUID(job["signal_id"])
 
 
-async def submit_all(client: httpx.AsyncClient, articles: Iterable[LabelledArticle]) -> dict[str, UUID]:
+async def submit_all(
+    client: httpx.AsyncClient, site: FakeSite, articles: Iterable[LabelledArticle]
+) -> dict[str, UUID]:
     """Submit articles at once (as a busy feed would); article key → signal id."""
     chosen = list(articles)
-    ids = await asyncio.gather(*(submit(client, a) for a in chosen))
+    ids = await asyncio.gather(*(submit(client, site, a) for a in chosen))
     return {a.key: signal_id for a, signal_id in zip(chosen, ids, strict=True)}
 
 

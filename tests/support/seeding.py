@@ -70,7 +70,8 @@ async def seed_signal(conn: Any, seed: SeedSignal, *, before_0019: bool = False)
                 fetched_at=datetime.now(UTC),
             )
         topic_ids, entity_ids = await resolve_topics_and_entities(conn, seed.topics, seed.entities)
-        signal_id = await repository.insert_signal(
+        insert_signal = _insert_signal_before_0019 if before_0019 else repository.insert_signal
+        signal_id = await insert_signal(
             conn,
             article_id=article_id,
             content_hash=digest,
@@ -101,3 +102,37 @@ async def seed_signal(conn: Any, seed: SeedSignal, *, before_0019: bool = False)
         if seed.created_at is not None:
             await conn.execute("UPDATE signals SET created_at = $2 WHERE id = $1", signal_id, seed.created_at)
     return signal_id
+
+
+async def _insert_signal_before_0019(conn: Any, **fields: Any) -> UUID | None:
+    """The signal row as the schema before 0019 took it (service.signals.repository's
+    insert_signal of that time, which later migrations outgrew)."""
+    value: UUID | None = await conn.fetchval(
+        """
+        INSERT INTO signals (
+            article_id, content_hash, prompt_version, title, summary, eli5, analysis, impact,
+            optimistic_outlook, pessimistic_outlook, key_details, grounding_checked,
+            grounding_grounded, model, input_tokens, output_tokens, llm_latency_ms, llm_attempts,
+            sentiment, topic_ids, entity_ids, url, canonical_url, site_name, language,
+            published_date, search
+        )
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+               $19, $20, $21, a.url, a.canonical_url, a.site_name, a.language, a.published_date,
+               setweight(to_tsvector('english', $4), 'A')
+               || setweight(to_tsvector('english', $5 || ' ' || $22), 'B')
+               || setweight(to_tsvector('english', $7), 'C')
+               || setweight(to_tsvector('english', left(a.text, 100000)), 'D')
+        FROM articles a WHERE a.id = $1
+        RETURNING id
+        """,
+        *(fields[name] for name in _BEFORE_0019_FIELDS),
+    )
+    return value
+
+
+_BEFORE_0019_FIELDS = (
+    "article_id", "content_hash", "prompt_version", "title", "summary", "eli5", "analysis", "impact",
+    "optimistic_outlook", "pessimistic_outlook", "key_details", "grounding_checked",
+    "grounding_grounded", "model", "input_tokens", "output_tokens", "llm_latency_ms", "llm_attempts",
+    "sentiment", "topic_ids", "entity_ids", "key_text",
+)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ class Page:
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    """Seconds to wait before answering (a slow site)."""
 
 
 class FakeSite:
@@ -43,6 +46,8 @@ class FakeSite:
         path = scope["path"]
         self.hits[path] = self.hits.get(path, 0) + 1
         page = self.pages.get(path) or Page(b"<h1>not found</h1>", status=404)
+        if page.delay:
+            await asyncio.sleep(page.delay)
         headers = [(b"content-type", page.content_type.encode())]
         headers += [(k.lower().encode(), v.encode()) for k, v in page.headers.items()]
         await send({"type": "http.response.start", "status": page.status, "headers": headers})

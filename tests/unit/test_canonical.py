@@ -126,6 +126,8 @@ def test_a_relative_canonical_link_is_resolved_against_the_page() -> None:
         "https://victim.example/their-story",
         "https://example.com.attacker.test/a",
         "https://sub.example.com/a",
+        "https://example.com:8443/a",  # another port of the host is another server
+        "http://example.com:8080/a",
         "ftp://example.com/a",
         "javascript:alert(1)",
         "http://[::1",
@@ -138,3 +140,13 @@ def test_a_canonical_link_to_another_site_or_scheme_is_ignored(claimed: str) -> 
 @pytest.mark.parametrize("claimed", [None, "", "   "])
 def test_without_a_canonical_link_the_page_url_is_used(claimed: str | None) -> None:
     assert choose_canonical("https://Example.com/a#top", claimed) == "https://example.com/a"
+
+
+def test_http_and_https_on_their_default_ports_are_one_site() -> None:
+    assert choose_canonical("http://example.com/a", "https://example.com/b") == "https://example.com/b"
+    assert choose_canonical("http://example.com:8080/a", "http://example.com:8080/b") == (
+        "http://example.com:8080/b"
+    )
+    assert choose_canonical("http://example.com:8081/a", "http://example.com:8080/b") == (
+        "http://example.com:8081/a"
+    )

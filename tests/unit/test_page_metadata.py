@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.ingest.extract import extract_article
-from service.ingest.metadata import MAX_IMAGE_URL
+from service.ingest.metadata import MAX_IMAGE_URL, image_url
 
 PAGE = (Path(__file__).parents[1] / "fixtures" / "pages" / "hostile_metadata.html").read_text()
 URL = "https://news.example/local/ferries"
@@ -49,3 +49,13 @@ def test_metadata_is_plain_text():
     assert article.title == "Kestwick ferry operator orders two battery-electric boats"
     assert article.author == "Priya Lindqvist"
     assert article.description == "A ferry operator commits to electric boats on the estuary crossing."
+
+
+def test_characters_that_could_close_an_attribute_are_percent_encoded() -> None:
+    image = image_url('https://example.com/x.png"onerror="alert(1)', None)
+    assert image == "https://example.com/x.png%22onerror=%22alert(1)"
+    assert image_url("https://example.com/a b.png", None) is None  # whitespace: dropped
+    assert (
+        image_url("https://example.com/caf\u00e9/<b>.png", None)
+        == "https://example.com/caf%C3%A9/%3Cb%3E.png"
+    )
