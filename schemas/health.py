@@ -14,3 +14,9 @@ class Readiness(Response):
     database: str
     llm: str
     """"configured" or "not_configured": analysis requests need a model."""
+    llm_mode: str | None = None
+    """How structured output is asked for: json_schema, tools or json (SIGNALS_LLM_MODE=auto
+    decides at start-up); null without a model, or while the server has not answered."""
+    llm_context_tokens: int | None = None
+    """The context window prompts are fitted into (SIGNALS_LLM_CONTEXT_TOKENS, else the
+    server's own report, else 32768); null until the server has answered."""

@@ -28,10 +28,22 @@ class AnalyzeRequest(Request):
 
 
 class KeyDetail(Response):
-    """One fact, with the verbatim quote from the article that backs it."""
+    """One fact, with the verbatim passage of the article that backs it."""
 
     text: str
     evidence: str
+    """The cited sentences, verbatim from the article's text (passages that are not adjacent
+    joined by " … "); in the article's own language."""
+    sentences: list[int] = msgspec.field(default_factory=list)
+    """The numbers (from 1) of the article sentences the model cited; empty on signals made
+    before prompt version 2026-12-07.1, whose evidence the model quoted itself."""
+    offsets: list[tuple[int, int]] = msgspec.field(default_factory=list)
+    """[start, end) of each passage in the article's ``text`` (GET /v1/articles/{id}), in
+    Unicode code points, for highlighting; empty on older signals."""
+    unsupported: list[str] | None = None
+    """Numbers, names and months in ``text`` that the cited sentences do not contain (names
+    only for English articles): empty when all were found; null when not checked (older
+    signals). A string match cannot prove support: a flag for readers, not a verdict."""
 
 
 class Topic(Response):

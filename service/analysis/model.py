@@ -1,98 +1,248 @@
-"""The schema the LLM must answer in (pydantic, for instructor). The wire contract is msgspec.
+"""What the model answers in (pydantic models; the wire contract is msgspec).
 
-The grounding validator runs inside instructor's validation: while re-asks remain, an
-ungrounded key detail is a validation error whose message goes back to the model; on the
-final attempt the analysis is accepted and the caller drops what is still ungrounded.
+Lenient where leniency costs nothing: an over-long text is cut at a sentence, a sentence a
+looping model repeats is kept once, an entity type outside the list is mapped or the entity
+dropped, extra topics or key details are left out, a missing sentiment is null. Exact where
+it matters: every card field is present and long enough to be a card. Key details cite
+sentence numbers; which numbers are usable is decided against the article afterwards
+(service.analysis.citations), never here, so a bad citation costs one key detail, not the card.
+
+Length limits live in the models (our validation); the schema instructor sends carries them
+as written instructions (``WireModel``, service.analysis.schema), because grammar-constrained
+decoders cut text mid-word at a ``maxLength`` and OpenAI's strict mode refuses the keyword.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import itertools
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from service.analysis.grounding import evidence_problem
+from service.analysis.schema import WireModel
 
 EntityType = Literal["person", "organization", "product", "place"]
 
+_TYPE_ALIASES = {
+    "organisation": "organization",
+    "org": "organization",
+    "company": "organization",
+    "business": "organization",
+    "corporation": "organization",
+    "institution": "organization",
+    "agency": "organization",
+    "government": "organization",
+    "ministry": "organization",
+    "party": "organization",
+    "team": "organization",
+    "university": "organization",
+    "publication": "organization",
+    "newspaper": "organization",
+    "journal": "organization",
+    "media": "organization",
+    "group": "organization",
+    "people": "person",
+    "individual": "person",
+    "human": "person",
+    "location": "place",
+    "country": "place",
+    "city": "place",
+    "region": "place",
+    "state": "place",
+    "town": "place",
+    "site": "place",
+    "facility": "place",
+    "brand": "product",
+    "technology": "product",
+    "software": "product",
+    "service": "product",
+    "device": "product",
+    "model": "product",
+    "vehicle": "product",
+}
+_CHUNK = re.compile(
+    r"(\S.*?(?:[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s|$)|[\u3002\uff01\uff1f][\u300d\u300f\uff09]*|$))(\s*)",
+    re.S,
+)
+"""One sentence of a model's prose and the space after it (joined again unchanged)."""
+_NUMBER = re.compile(r"\d+")
 
-class KeyDetail(BaseModel):
-    """One fact from the article and the verbatim quote that backs it."""
+MIN_KEY_DETAILS = 3
+MAX_KEY_DETAILS = 6
+MAX_CITED_SENTENCES = 3
 
-    text: str = Field(
+
+def tidy_text(value: Any, limit: int) -> Any:
+    """``value`` stripped, each repeated sentence kept once, cut at a sentence (else a word)
+    to at most ``limit`` characters. Anything not a string is left for validation to refuse."""
+    if not isinstance(value, str):
+        return value
+    kept: list[str] = []
+    seen: set[str] = set()
+    for sentence, space in _CHUNK.findall(value.strip()):
+        key = " ".join(sentence.split()).casefold()
+        if key in seen and len(key.encode()) > 20:
+            continue  # a looping model repeats itself; once is enough
+        seen.add(key)
+        kept.append(sentence + space)
+    text = "".join(kept).strip()
+    if len(text) <= limit:
+        return text
+    ends = [len(t) for t in itertools.accumulate(kept) if limit // 2 <= len(t.rstrip()) <= limit]
+    if ends:
+        return text[: ends[-1]].rstrip()
+    cut = text[:limit]
+    return cut.rsplit(" ", 1)[0].rstrip(" ,;:") + "\u2026" if " " in cut else cut
+
+
+def _tidy(limit: int) -> BeforeValidator:
+    return BeforeValidator(lambda value: tidy_text(value, limit))
+
+
+def _sentence_numbers(value: Any) -> Any:
+    """[12, 13] as given, or read from what small models write instead: 12, "12", "S12",
+    "[S12], [S13]", ["S12"]. A string without numbers is not a citation (handled as a quote)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, str):
+        return [int(n) for n in _NUMBER.findall(value)]
+    if isinstance(value, list):
+        numbers: list[int] = []
+        for item in value:
+            if isinstance(item, int) and not isinstance(item, bool):
+                numbers.append(item)
+            elif isinstance(item, str):
+                numbers.extend(int(n) for n in _NUMBER.findall(item))
+        return numbers
+    return value
+
+
+class KeyDetail(WireModel):
+    """One fact the article states, and the numbers of the sentences that state it."""
+
+    text: Annotated[str, _tidy(300)] = Field(
         min_length=8,
-        max_length=400,
-        description="One fact the article states, as one sentence in your own words.",
+        description="The fact, in your own words, as one short sentence. At most 300 characters.",
     )
-    evidence: str = Field(
-        min_length=10,
-        max_length=600,
+    sentences: Annotated[list[int], BeforeValidator(_sentence_numbers)] = Field(
+        default_factory=list,
         description=(
-            "A verbatim quote copied character for character from the article text that "
-            "supports the fact: one sentence or clause, at least four words."
+            "The numbers of the 1-3 article sentences ([S12] is 12) that state this fact, "
+            "adjacent or close together. Never a sentence another key detail cites."
         ),
+        # What a constrained decoder enforces; our own check takes any count (citations.py).
+        json_schema_extra={"minItems": 1, "maxItems": MAX_CITED_SENTENCES},
     )
+    quote: SkipJsonSchema[str | None] = None
+    """Not asked for: a quote a model wrote instead of numbers ("evidence": "…"); the service
+    looks it up among the sentences (service.analysis.citations)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _quote_instead_of_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in ("evidence", "quote", "source"):
+            if isinstance(data.get(key), str) and data[key].strip():
+                data["quote"] = data[key]
+                break
+        cited = data.get("sentences")
+        if isinstance(cited, str) and not _NUMBER.search(cited):
+            data.setdefault("quote", cited)
+            data["sentences"] = []
+        return data
 
 
-class EntityDraft(BaseModel):
+class EntityDraft(WireModel):
     """A person, organisation, product or place the article is about."""
 
-    name: str = Field(min_length=1, max_length=200, description="Full name as the article gives it.")
+    name: Annotated[str, _tidy(200)] = Field(min_length=1, description="Full name as the article gives it.")
     type: EntityType = Field(description="person, organization, product or place.")
 
 
-class SignalDraft(BaseModel):
+def _entities(value: Any) -> Any:
+    """Entities with a known type (mapped from near misses: "company" is an organization);
+    the others are dropped rather than failing the card."""
+    if not isinstance(value, list):
+        return value
+    kept: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        name = " ".join(item["name"].split())
+        kind = str(item.get("type") or "").strip().casefold()
+        kind = _TYPE_ALIASES.get(kind, kind)
+        if not name or kind not in ("person", "organization", "product", "place"):
+            continue
+        if (name.casefold(), kind) not in seen:
+            seen.add((name.casefold(), kind))
+            kept.append({"name": name, "type": kind})
+    return kept[:30]
+
+
+def _first(count: int) -> BeforeValidator:
+    return BeforeValidator(lambda value: value[:count] if isinstance(value, list) else value)
+
+
+class SignalDraft(WireModel):
     """A signal: a structured, grounded reading of one article."""
 
-    title: str = Field(
-        min_length=5, max_length=160, description="Your own headline for the signal, at most 15 words."
+    title: Annotated[str, _tidy(160)] = Field(
+        min_length=5,
+        description="Your own headline for the signal, at most 15 words. At most 160 characters.",
     )
-    summary: str = Field(
-        min_length=10, max_length=400, description="One sentence: the central claim of the article."
+    summary: Annotated[str, _tidy(400)] = Field(
+        min_length=10, description="One sentence: the central claim of the article. At most 400 characters."
     )
-    eli5: str = Field(
+    eli5: Annotated[str, _tidy(800)] = Field(
         min_length=20,
-        max_length=1200,
-        description="Explain like I'm five: 2-4 short sentences built on an everyday analogy a child gets.",
-    )
-    analysis: str = Field(
-        min_length=100,
-        max_length=6000,
         description=(
-            "Deep analysis in 2-3 paragraphs separated by blank lines: who says what, "
-            "why it matters, what it changes. Only what the article supports."
+            "Explain like I'm five: 2-4 short sentences built on an everyday analogy a child "
+            "gets. At most 800 characters."
         ),
     )
-    impact: str = Field(
+    analysis: Annotated[str, _tidy(2500)] = Field(
+        min_length=80,
+        description=(
+            "Deep analysis in 2-3 short paragraphs separated by blank lines: who says what, "
+            "why it matters, what it changes. Only what the article supports. At most 2500 characters."
+        ),
+    )
+    impact: Annotated[str, _tidy(1200)] = Field(
         min_length=30,
-        max_length=2000,
-        description="Impact assessment: one paragraph on consequences for the field.",
+        description="Impact: one paragraph on the consequences for the field. At most 1200 characters.",
     )
-    key_details: list[KeyDetail] = Field(
-        min_length=3,
-        max_length=7,
-        description="3-7 key facts, each backed by a verbatim quote from the article.",
+    key_details: Annotated[list[KeyDetail], _first(MAX_KEY_DETAILS + 2)] = Field(
+        min_length=1,
+        max_length=MAX_KEY_DETAILS + 2,
+        description=f"{MIN_KEY_DETAILS}-{MAX_KEY_DETAILS} key facts, each citing the sentences stating it.",
+        json_schema_extra={"minItems": MIN_KEY_DETAILS, "maxItems": MAX_KEY_DETAILS},
     )
-    optimistic_outlook: str = Field(
-        min_length=20, max_length=1500, description="The best realistic case, one short paragraph."
+    optimistic_outlook: Annotated[str, _tidy(800)] = Field(
+        min_length=20, description="The best realistic case, one short paragraph. At most 800 characters."
     )
-    pessimistic_outlook: str = Field(
-        min_length=20, max_length=1500, description="The worst realistic case, one short paragraph."
+    pessimistic_outlook: Annotated[str, _tidy(800)] = Field(
+        min_length=20, description="The worst realistic case, one short paragraph. At most 800 characters."
     )
-    topics: list[str] = Field(
+    topics: Annotated[list[str], _first(5)] = Field(
         min_length=1,
         max_length=5,
         description="1-5 broad topic labels of 1-3 words, e.g. 'AI infrastructure', 'Energy policy'.",
     )
-    sentiment: float = Field(
-        ge=-1.0,
-        le=1.0,
+    sentiment: float | None = Field(
+        default=None,
         description=(
             "Tone of the reported development for those it affects, from -1 (very negative) "
             "through 0 (neutral or mixed) to 1 (very positive)."
         ),
     )
-    entities: list[EntityDraft] = Field(
+    entities: Annotated[list[EntityDraft], BeforeValidator(_entities)] = Field(
         default_factory=list,
         max_length=30,
         description="People, organizations, products and places the article is about.",
@@ -101,29 +251,22 @@ class SignalDraft(BaseModel):
     @field_validator("topics")
     @classmethod
     def _topics_have_words(cls, topics: list[str]) -> list[str]:
-        cleaned = [t.strip() for t in topics if t.strip()]
+        cleaned = [" ".join(t.split())[:60] for t in topics if t.strip()]
         if not cleaned:
             raise ValueError("give at least one topic label")
         return cleaned
 
-    @model_validator(mode="after")
-    def _evidence_is_verbatim(self, info: ValidationInfo) -> SignalDraft:
-        context: dict[str, Any] | None = info.context
-        if not context or "normalized_article" not in context:
-            return self
-        # The caller counts attempts (one per completion); the last one is accepted as is.
-        if context.get("attempts", 1) > context.get("max_reasks", 0):
-            # Last attempt: accept; the caller drops what is still ungrounded and records it.
-            return self
-        problems = []
-        for index, detail in enumerate(self.key_details):
-            problem = evidence_problem(detail.evidence, context["normalized_article"])
-            if problem is not None:
-                problems.append(f"key_details[{index}].evidence: {problem}: {detail.evidence!r}")
-        if problems:
-            raise ValueError(
-                "Some evidence is not a verbatim quote from the article. Copy each quote exactly "
-                "from the text between the article markers, or choose a different fact.\n"
-                + "\n".join(problems)
-            )
-        return self
+    @field_validator("sentiment")
+    @classmethod
+    def _sentiment_in_range(cls, value: float | None) -> float | None:
+        return None if value is None else max(-1.0, min(1.0, value))
+
+
+class KeyDetailsFix(WireModel):
+    """Replacement key details, asked for when some the model gave could not be used."""
+
+    key_details: Annotated[list[KeyDetail], _first(MAX_KEY_DETAILS)] = Field(
+        min_length=1,
+        max_length=MAX_KEY_DETAILS,
+        description="Only the replacement key details, each citing sentences no other key detail cites.",
+    )

@@ -22,8 +22,11 @@ class HealthController(Controller):
     @get("/readyz", summary="The database answers", responses={503: problem_spec("Database unreachable")})
     async def readyz(self, rt: NamedDependency[Runtime]) -> Readiness:
         await check_database(rt)
+        mode, context = rt.analyzer.describe() if rt.analyzer else (None, None)
         return Readiness(
             status="ready",
             database="ok",
             llm="configured" if rt.settings.llm_configured else "not_configured",
+            llm_mode=mode,
+            llm_context_tokens=context,
         )

@@ -1,8 +1,13 @@
-"""Scripted failures for the LLM stub, and the stub's counters.
+"""Scripted failures for the LLM stub, how the stub behaves as a server, and its counters.
 
 Tests queue faults (in-process or over HTTP); each chat-completion request takes the next
 one, so a test can say "the first call gets a 429, the second answers" and watch the real
-client handle it. The counters let tests prove how many model calls a feature made.
+client handle it. Output faults make the stub answer like a weak model (quotes instead of
+sentence numbers, an ellipsis of single words, a quote starting mid-word, every detail on one
+sentence, odd entity types, a looping analysis). A ``StubBehaviour`` makes it behave like
+another kind of server for every request (no json_schema, a named tool_choice ignored, a
+reasoning model's parameter refusals, llama.cpp's context limit). The counters let tests
+prove how many model calls a feature made; the structured-output probe is counted apart.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from service.analysis.prompt import SENTENCE_LINE
+from service.llmstub.behaviour import StubBehaviour
 from service.llmstub.generate import ChatAsk, render_answer
 from service.llmstub.schema_fill import resolve
 
@@ -30,7 +37,16 @@ FaultKind = Literal[
     "ungrounded_one",
     "malformed_json",
     "invented_ids",
+    "quotes",
+    "lead_in_quotes",
+    "ellipsis_quotes",
+    "neighbour_quotes",
+    "same_sentences",
+    "unsupported_detail",
+    "odd_entity_types",
+    "looping",
 ]
+QUOTE_FAULTS = frozenset({"quotes", "lead_in_quotes", "ellipsis_quotes", "neighbour_quotes"})
 
 MAX_DELAY_SECONDS = 300.0
 RECENT_REQUESTS = 50
@@ -68,8 +84,25 @@ class StubState:
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self._chat_completions = 0
+        self._probes = 0
         self._embeddings = 0
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
+        self._behaviour = StubBehaviour()
+
+    @property
+    def behaviour(self) -> StubBehaviour:
+        with self._lock:
+            return self._behaviour
+
+    def set_behaviour(self, changes: StubBehaviour | Mapping[str, Any]) -> StubBehaviour:
+        """Change how the stub behaves (given fields only); return the behaviour now."""
+        with self._lock:
+            if isinstance(changes, StubBehaviour):
+                self._behaviour = changes
+            else:
+                merged = {**msgspec.structs.asdict(self._behaviour), **dict(changes)}
+                self._behaviour = msgspec.convert(merged, StubBehaviour)
+            return self._behaviour
 
     def push_faults(self, faults: Iterable[Fault | Mapping[str, Any]]) -> int:
         """Queue faults in order (all or none); return how many are now pending."""
@@ -95,11 +128,14 @@ class StubState:
         with self._lock:
             return self._faults.popleft() if self._faults else None
 
-    def record_chat(self, summary: dict[str, Any]) -> None:
-        """Count one chat-completion request and remember its summary."""
+    def record_chat(self, summary: dict[str, Any], *, probe: bool = False) -> None:
+        """Count one chat-completion request (or structured-output probe) and remember it."""
         with self._lock:
-            self._chat_completions += 1
-            self._recent.append({"endpoint": "chat.completions", **summary})
+            if probe:
+                self._probes += 1
+            else:
+                self._chat_completions += 1
+            self._recent.append({"endpoint": "chat.completions", "probe": probe, **summary})
 
     def record_embeddings(self, summary: dict[str, Any]) -> None:
         """Count one embeddings request and remember its summary."""
@@ -112,18 +148,21 @@ class StubState:
         with self._lock:
             return {
                 "chat_completions": self._chat_completions,
+                "probes": self._probes,
                 "embeddings": self._embeddings,
                 "pending_faults": len(self._faults),
                 "requests": [dict(r) for r in self._recent],
             }
 
     def reset(self) -> None:
-        """Zero the counters, forget recent requests and drop pending faults."""
+        """Zero the counters, forget recent requests, drop pending faults and behave as default."""
         with self._lock:
             self._faults.clear()
             self._chat_completions = 0
+            self._probes = 0
             self._embeddings = 0
             self._recent.clear()
+            self._behaviour = StubBehaviour()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +202,8 @@ def faulty_answer(ask: ChatAsk, value: Any, fault: Fault) -> Answer:
         return Answer(render_answer(ask, changed), normal.finish_reason)
     if fault.kind == "invented_ids":
         return Answer(render_answer(ask, invent_citation(value)), normal.finish_reason)
-    return normal
+    changed = weaken(value, fault.kind, sentence_texts(ask.article))
+    return Answer(render_answer(ask, changed), normal.finish_reason)
 
 
 def violate_schema(value: Any, schema: Mapping[str, Any]) -> Any:
@@ -188,7 +228,8 @@ INVENTED_EVIDENCE = "{label} This invented sentence number {n} appears nowhere i
 
 
 def replace_evidence(value: Any, *, only_last: bool) -> Any:
-    """``value`` with every ``evidence`` string (or only the last) replaced by an invented one."""
+    """``value`` with every ``evidence`` string (or only the last) replaced by an invented one,
+    and every sentence citation (or only the last) pointing past the article's end."""
     changed = copy.deepcopy(value)
     slots: list[dict[str, Any]] = []
 
@@ -206,7 +247,73 @@ def replace_evidence(value: Any, *, only_last: bool) -> Any:
     targets = slots[-1:] if only_last else slots
     for number, slot in enumerate(targets, start=1):
         slot["evidence"] = INVENTED_EVIDENCE.format(label="[stub]", n=number)
+    cited = _details(changed)
+    for number, detail in enumerate(cited[-1:] if only_last else cited, start=1):
+        detail["sentences"] = [INVENTED_SENTENCE + number]
     return changed
+
+
+INVENTED_SENTENCE = 9000
+"""Sentence numbers the ungrounded faults cite: past the end of any test article."""
+
+
+def sentence_texts(article: str | None) -> dict[int, str]:
+    """The numbered sentences of a prompt's article block."""
+    return {int(m.group("number")): m.group("text") for m in SENTENCE_LINE.finditer(article or "")}
+
+
+def _details(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, dict) or not isinstance(value.get("key_details"), list):
+        return []
+    return [d for d in value["key_details"] if isinstance(d, dict) and isinstance(d.get("sentences"), list)]
+
+
+def _quoting_details(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, dict) or not isinstance(value.get("key_details"), list):
+        return []
+    return [
+        d for d in value["key_details"]
+        if isinstance(d, dict) and isinstance(d.get("evidence"), str) and "sentences" not in d
+    ]  # fmt: skip
+
+
+def weaken(value: Any, kind: str, sentences: dict[int, str]) -> Any:
+    """``value`` answered the way a weak model answers (see the module docstring)."""
+    changed = copy.deepcopy(value)
+    details = _details(changed)
+    quoted = _quoting_details(changed)  # the contract before sentence numbers
+    if kind in QUOTE_FAULTS:
+        for detail in details:
+            text = " ".join(sentences.get(n, "") for n in detail["sentences"]).strip()
+            detail["evidence"] = _weak_quote(kind, text)
+            detail["sentences"] = []
+        for detail in quoted:
+            detail["evidence"] = _weak_quote(kind, detail["evidence"])
+    elif kind == "same_sentences" and (details or quoted):
+        for detail in details[1:]:
+            detail["sentences"] = list(details[0]["sentences"])
+        for detail in quoted[1:]:
+            detail["evidence"] = quoted[0]["evidence"]
+    elif kind == "unsupported_detail" and details:
+        details[0]["text"] = details[0]["text"].rstrip(".") + ", costing 987,654 dollars."
+    elif kind == "odd_entity_types" and isinstance(changed.get("entities"), list):
+        odd = ["journal", "company", "event", "Location"]
+        for index, entity in enumerate(changed["entities"]):
+            entity["type"] = odd[index % len(odd)]
+    elif kind == "looping" and isinstance(changed.get("analysis"), str):
+        changed["analysis"] = " ".join(["[stub] The plant will store wind power for the evening peak."] * 80)
+    return changed
+
+
+def _weak_quote(kind: str, sentence: str) -> str:
+    if kind == "lead_in_quotes":
+        return f"The article states: '{sentence}'"
+    if kind == "ellipsis_quotes":
+        words = sentence.split()
+        return " \u2026 ".join(words[i] for i in range(0, min(len(words), 12), 3))
+    if kind == "neighbour_quotes":
+        return sentence[1:].lower()  # "She said on Tuesday" becomes "he said on tuesday"
+    return sentence
 
 
 INVENTED_REF = "s999"

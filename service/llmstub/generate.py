@@ -24,8 +24,13 @@ import msgspec
 from service.analysis.prompt import ARTICLE_PATTERN
 from service.digests.prompt import SIGNALS_PATTERN
 from service.llmstub.digest_draft import draft_from_prompt, plan_from_prompt
-from service.llmstub.schema_fill import fit_to_schema, minimal_instance
-from service.llmstub.signal_draft import STOPWORDS, STUB_LABEL, draft_from_article
+from service.llmstub.schema_fill import fit_to_schema, minimal_instance, resolve
+from service.llmstub.signal_draft import (
+    STOPWORDS,
+    STUB_LABEL,
+    draft_from_article,
+    replacement_details,
+)
 
 Shape = Literal["tools", "json_schema", "json_object", "json_prompt", "text"]
 
@@ -45,6 +50,11 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     response_format: dict[str, Any] | None = None
     max_tokens: int | None = None
     max_completion_tokens: int | None = None
+    temperature: float | None = None
+    repeat_penalty: float | None = None
+    """llama.cpp's repetition penalty (an extra body field the openai client passes through)."""
+    repetition_penalty: float | None = None
+    """vLLM's repetition penalty."""
     stream: bool = False
 
 
@@ -72,6 +82,8 @@ class ChatAsk:
     """The last user message: what a generator falls back on when no article is marked."""
     user_texts: tuple[str, ...] = ()
     """Every user message, oldest first (a re-ask appends the error after the input)."""
+    conversation: tuple[str, ...] = ()
+    """Every message's text (tool results included), oldest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,8 @@ class GenerationContext:
     prompt: str
     user_texts: tuple[str, ...] = ()
     """Every user message, oldest first."""
+    conversation: tuple[str, ...] = ()
+    """Every message's text (tool results included), oldest first."""
 
 
 Generator = Callable[[GenerationContext], Any]
@@ -98,11 +112,27 @@ def register_generator(schema_name: str, generator: Generator) -> None:
     _GENERATORS[schema_name] = generator
 
 
+def cites_sentences(schema: Mapping[str, Any]) -> bool:
+    """True when the schema's key details carry sentence numbers (the current contract)."""
+    root = resolve(schema, schema)
+    details = resolve((root.get("properties") or {}).get("key_details") or {}, schema)
+    item = resolve(details.get("items") or {}, schema)
+    return "sentences" in (item.get("properties") or {})
+
+
 def _signal_draft(context: GenerationContext) -> Any:
-    return draft_from_article(context.article or context.prompt)
+    draft = draft_from_article(context.article or context.prompt)
+    if not cites_sentences(context.schema):
+        for detail in draft["key_details"]:
+            detail.pop("sentences", None)  # the contract before prompt 2026-12-07.1: quotes
+    else:
+        for detail in draft["key_details"]:
+            detail.pop("evidence", None)
+    return draft
 
 
 register_generator("SignalDraft", _signal_draft)
+register_generator("KeyDetailsFix", lambda ctx: replacement_details(ctx.article, ctx.conversation))
 register_generator("DigestPlan", lambda context: plan_from_prompt(list(context.user_texts)))
 register_generator("DigestDraft", lambda context: draft_from_prompt(list(context.user_texts)))
 
@@ -151,11 +181,13 @@ def find_schema_in_text(text: str) -> dict[str, Any] | None:
     return None
 
 
-def read_ask(request: ChatRequest) -> ChatAsk:
-    """Classify a chat request into one of the shapes instructor sends."""
+def read_ask(request: ChatRequest, *, honour_json_schema: bool = True) -> ChatAsk:
+    """Classify a chat request into one of the shapes the analysis client (and instructor)
+    sends. ``honour_json_schema`` False: a server that ignores ``response_format`` json_schema."""
     messages = request.messages
     article = find_article(messages)
     users = [message_text(m) for m in messages if m.get("role") == "user"]
+    conversation = tuple(message_text(m) for m in messages)
     prompt = users[-1] if users else ""
     tools = request.tools or []
     if tools and request.tool_choice != "none":
@@ -168,16 +200,18 @@ def read_ask(request: ChatRequest) -> ChatAsk:
             article,
             prompt,
             tuple(users),
+            conversation,
         )
     response_format = request.response_format or {}
-    if response_format.get("type") == "json_schema":
+    if response_format.get("type") == "json_schema" and honour_json_schema:
         spec = response_format.get("json_schema") or {}
         schema = dict(spec.get("schema") or {})
         name = spec.get("name") or schema.get("title")
-        return ChatAsk("json_schema", name, schema, False, article, prompt, tuple(users))
+        return ChatAsk("json_schema", name, schema, False, article, prompt, tuple(users), conversation)
     schema_found = None
+    # The latest schema wins: a follow-up question asks for its own answer in its own message.
     for role in ("system", "developer", "user"):
-        for message in messages:
+        for message in reversed(messages):
             if message.get("role") == role and schema_found is None:
                 # The article is data: a JSON object inside it must not pick the schema.
                 text = ARTICLE_PATTERN.sub("", message_text(message))
@@ -188,7 +222,7 @@ def read_ask(request: ChatRequest) -> ChatAsk:
         shape = "json_prompt"
     fenced = shape == "json_prompt" and any("```json" in message_text(m) for m in messages)
     name = schema_found.get("title") if schema_found else None
-    return ChatAsk(shape, name, schema_found, fenced, article, prompt, tuple(users))
+    return ChatAsk(shape, name, schema_found, fenced, article, prompt, tuple(users), conversation)
 
 
 def _chosen_function(tools: list[dict[str, Any]], tool_choice: Any) -> dict[str, Any]:
@@ -209,7 +243,9 @@ def answer_value(ask: ChatAsk) -> Any:
         source = (ask.article or ask.prompt).split()
         return f"{STUB_LABEL} Stub reply to a message of {len(source)} words (stub output)."
     generator = _GENERATORS.get(ask.schema_name or "")
-    context = GenerationContext(ask.schema_name, ask.schema, ask.article, ask.prompt, ask.user_texts)
+    context = GenerationContext(
+        ask.schema_name, ask.schema, ask.article, ask.prompt, ask.user_texts, ask.conversation
+    )
     value = generator(context) if generator else minimal_instance(ask.schema)
     return fit_to_schema(value, ask.schema)
 

@@ -167,9 +167,23 @@ def _string(schema: Schema, name: str, index: int) -> str:
     return text
 
 
-def _fit_string(text: str, schema: Schema) -> str:
+_WRITTEN_LIMIT = re.compile(r"At (most|least) (\d+) characters")
+"""Limits a schema states in words (service.analysis.schema): the stub reads them as a model would."""
+
+
+def _limits(schema: Schema) -> tuple[int, int | None]:
     low = int(schema.get("minLength", 0))
     high = schema.get("maxLength")
+    for kind, number in _WRITTEN_LIMIT.findall(str(schema.get("description", ""))):
+        if kind == "least":
+            low = max(low, int(number))
+        elif high is None:
+            high = int(number)
+    return low, None if high is None else int(high)
+
+
+def _fit_string(text: str, schema: Schema) -> str:
+    low, high = _limits(schema)
     if len(text) < low:
         text = f"{text} {STUB_NOTE}"
         while len(text) < low:

@@ -1,9 +1,13 @@
 """`signals llm-stub`: an OpenAI-compatible development and test LLM over real HTTP.
 
-It answers the three request shapes instructor sends (tools, response_format json_schema,
-plain JSON) with schema-valid, clearly labelled stub output built from the article, serves
-deterministic embeddings, and plays scripted faults so failure handling can be tested with
-the real openai client. It never reads or logs the Authorization header.
+It answers the request shapes of the analysis client and of instructor (tools, with a named
+or "required" tool_choice; response_format json_schema; plain JSON) with schema-valid, clearly
+labelled stub output built from the article (key details cite the prompt's numbered
+sentences), serves deterministic embeddings, and plays scripted faults (POST /_stub/faults)
+so failure handling can be tested with the real openai client. POST /_stub/behaviour makes
+it behave like another server until reset: no json_schema, a named tool_choice ignored, a
+reasoning model's parameter refusals, llama.cpp's /props and context limit. It never reads
+or logs the Authorization header.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
+from service.analysis.probe import PROBE_SCHEMA_NAME
+from service.listening import bound_url, listen, serve_on
+from service.llmstub.behaviour import call_written_as_text, choice_kind, digest, refusal, too_long
 from service.llmstub.faults import Fault, StubState, faulty_answer, normal_answer
 from service.llmstub.generate import (
     DEFAULT_DIMENSIONS,
@@ -122,20 +129,41 @@ async def _wait_unless_disconnected(request: Request[Any, Any, Any], seconds: fl
 async def chat_completions(
     request: Request[Any, Any, Any], stub: NamedDependency[StubState]
 ) -> Response[Any]:
-    """Answer a chat completion, applying the next scripted fault if one is queued."""
+    """Answer a chat completion, applying the next scripted fault if one is queued (never to
+    the analysis client's structured-output probe: faults are scripted for the work itself)."""
     started = time.perf_counter()
-    summary: dict[str, Any] = {"model": None, "shape": None, "schema": None, "messages": 0}
-    fault = stub.next_fault()
-    summary["fault"] = fault.kind if fault else None
+    summary: dict[str, Any] = {"model": None, "shape": None, "schema": None, "messages": 0, "fault": None}
+    fault: Fault | None = None
     try:
-        chat = _decode(await request.body(), ChatRequest)
+        raw = await request.body()
+        summary["probe"] = _is_probe(raw)
+        fault = None if summary["probe"] else stub.next_fault()
+        summary["fault"] = fault.kind if fault else None
+        chat = _decode(raw, ChatRequest)
         summary.update(model=chat.model, messages=len(chat.messages))
         if not chat.messages:
             raise StubError(400, "'messages' must contain at least one message")
         if chat.stream:
             raise StubError(400, "stream=true is not supported by the stub", code="unsupported")
-        ask = read_ask(chat)
-        summary.update(shape=ask.shape, schema=ask.schema_name)
+        behaviour = stub.behaviour
+        refused = refusal(chat, behaviour)
+        if refused is not None:
+            raise StubError(400, refused[1], code=refused[0])
+        ask = read_ask(chat, honour_json_schema=behaviour.json_schema == "enforced")
+        summary.update(
+            shape=ask.shape,
+            schema=ask.schema_name,
+            tool_choice=choice_kind(chat.tool_choice) if chat.tools else None,
+            temperature=chat.temperature,
+            token_limit="max_completion_tokens" if chat.max_completion_tokens is not None else "max_tokens",
+            repeat_penalty=chat.repeat_penalty or chat.repetition_penalty,
+            message_hashes=[digest(m) for m in chat.messages],
+        )
+        if too_long(chat, behaviour):
+            raise StubError(
+                400, "the request exceeds the available context size, try increasing it",
+                code="exceed_context_size_error",
+            )  # fmt: skip
         if fault is not None and fault.kind == "status":
             raise _fault_error(fault)
         if (
@@ -163,12 +191,14 @@ async def chat_completions(
             usage_prompt=usage_prompt,
             usage_completion=usage_completion,
         )
+        if ask.shape == "tools" and not behaviour.named_tool_choice and isinstance(chat.tool_choice, dict):
+            call_written_as_text(body, answer.text)
         return Response(content=body, status_code=200)
     except StubError as exc:
         summary["status"] = exc.status
         raise
     finally:
-        stub.record_chat(summary)
+        stub.record_chat(summary, probe=bool(summary.pop("probe", False)))
         log.info(
             "chat.completions model=%s shape=%s schema=%s messages=%d fault=%s status=%s "
             "prompt_tokens=%s completion_tokens=%s ms=%d",
@@ -176,6 +206,49 @@ async def chat_completions(
             summary["fault"], summary.get("status"), summary.get("prompt_tokens"),
             summary.get("completion_tokens"), (time.perf_counter() - started) * 1000,
         )  # fmt: skip
+
+
+@get("/props")
+async def props(stub: NamedDependency[StubState]) -> Response[Any]:
+    """llama.cpp's server properties, when the stub plays llama.cpp (a context is set)."""
+    context = stub.behaviour.context_tokens
+    if context is None:
+        raise StubError(404, "Unknown request URL: GET /props.")
+    return Response(
+        content={"default_generation_settings": {"n_ctx": context}, "total_slots": 1},
+        status_code=200,
+    )
+
+
+@post("/_stub/behaviour", status_code=200)
+async def set_behaviour(request: Request[Any, Any, Any], stub: NamedDependency[StubState]) -> Any:
+    """Change how the stub behaves (the fields given); answers the behaviour now."""
+    changes = _decode(await request.body(), dict[str, Any])
+    try:
+        behaviour = stub.set_behaviour(changes)
+    except (msgspec.ValidationError, ValueError) as exc:
+        raise StubError(400, f"invalid behaviour: {exc}") from exc
+    log.info("stub.behaviour %s", msgspec.json.encode(behaviour).decode())
+    return msgspec.to_builtins(behaviour)
+
+
+@get("/_stub/behaviour")
+async def get_behaviour(stub: NamedDependency[StubState]) -> Any:
+    """How the stub behaves now."""
+    return msgspec.to_builtins(stub.behaviour)
+
+
+class _ProbeRequest(msgspec.Struct):
+    response_format: dict[str, Any] | None = None
+
+
+def _is_probe(body: bytes) -> bool:
+    try:
+        shape = msgspec.json.decode(body, type=_ProbeRequest).response_format or {}
+    except msgspec.DecodeError:
+        return False
+    spec = shape.get("json_schema")
+    return isinstance(spec, dict) and spec.get("name") == PROBE_SCHEMA_NAME
 
 
 @post("/v1/embeddings", status_code=200)
@@ -298,6 +371,9 @@ def create_stub_app(state: StubState | None = None) -> Litestar:
         route_handlers=[
             chat_completions,
             embeddings,
+            props,
+            set_behaviour,
+            get_behaviour,
             list_models,
             retrieve_model,
             push_faults,
@@ -318,14 +394,21 @@ def create_stub_app(state: StubState | None = None) -> Litestar:
     )
 
 
-def run_stub(host: str, port: int) -> None:
-    """Serve the stub with uvicorn until interrupted."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("service.llmstub").setLevel(logging.INFO)
-    log.info(
-        "LLM stub on http://%s:%d/v1 — set OPENAI_BASE_URL to that and SIGNALS_LLM_MODEL=%s",
-        host, port, STUB_MODEL,
-    )  # fmt: skip
+def run_stub(host: str, port: int) -> bool:
+    """Serve the stub with uvicorn until interrupted; False if it could not start.
+
+    The port is bound first (a port in use raises ``ListenFailed`` before anything is
+    announced); the "LLM stub on …" line follows once it accepts connections. Logging is
+    the caller's (the CLI: one format, one request line each with -v).
+    """
+    sock = listen(host, port)
+    base = bound_url(sock, "/v1")
+
+    def announce() -> None:
+        logging.getLogger("signals").info(
+            "LLM stub on %s: set OPENAI_BASE_URL=%s and SIGNALS_LLM_MODEL=%s", base, base, STUB_MODEL
+        )
+
     # Our own one-line request log replaces uvicorn's access log.
-    uvicorn.run(create_stub_app(), host=host, port=port, log_level="info", access_log=False)
+    config = uvicorn.Config(create_stub_app(), log_config=None, access_log=False)
+    return serve_on(sock, config, announce)

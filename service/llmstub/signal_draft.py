@@ -1,9 +1,11 @@
 """The stub's reading of an article: a SignalDraft-shaped answer built only from the text.
 
 Everything is a plain heuristic (sentence splitting, word counts, capitalised runs), so the
-same article always gives the same answer. Evidence is copied from the article span by span,
-which is what makes the stub's key details pass the grounding check. Prose fields say they
-are stub output; topics and entity names do not, because they become stored labels and keys.
+same article always gives the same answer. Key details cite the numbers of the sentences the
+prompt numbered ([S12]), as the analysis contract asks; for a prompt of the older contract
+(a plain article) they quote the sentence instead. Each detail's text is its sentence's first
+words, so the service's support check finds its names and numbers. Prose fields say they are
+stub output; topics and entity names do not, because they become stored labels and keys.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+
+from service.analysis.prompt import METADATA_HEADING, SENTENCE_LINE, TEXT_HEADING
+from service.ingest.quality import count_words
 
 STUB_LABEL = "[stub]"
 STUB_NOTE = "(stub output)"
@@ -181,11 +186,95 @@ def find_entities(sentences: list[str], *, limit: int = MAX_ENTITIES) -> list[di
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class NumberedArticle:
+    """An article as the analysis prompt shows it: numbered sentences in paragraphs."""
+
+    text: str
+    """The sentences joined again (a space within a paragraph, a line between paragraphs)."""
+    sentences: list[tuple[int, str]]
+
+
+def read_numbered(block: str) -> NumberedArticle | None:
+    """The numbered sentences between the article markers; None for a plain article."""
+    if TEXT_HEADING not in block:
+        return None
+    body = block.split(TEXT_HEADING, 1)[1]
+    paragraphs: list[list[str]] = [[]]
+    sentences: list[tuple[int, str]] = []
+    for line in body.splitlines():
+        match = SENTENCE_LINE.match(line)
+        if match is None:
+            if not line.strip() and paragraphs[-1]:
+                paragraphs.append([])
+            continue
+        sentences.append((int(match.group("number")), match.group("text")))
+        paragraphs[-1].append(match.group("text"))
+    text = "\n".join(" ".join(p) for p in paragraphs if p)
+    return NumberedArticle(text, sentences)
+
+
+def pick_cited(sentences: list[tuple[int, str]], *, limit: int = MAX_KEY_DETAILS) -> list[tuple[int, str]]:
+    """3..limit numbered sentences, spread over the article, each of five words or more."""
+    # A headline (no closing punctuation) is not a fact worth a key detail.
+    candidates = [(n, s) for n, s in sentences if 5 <= count_words(s) <= 80 and _ends_sentence(s)]
+    candidates = candidates or sentences
+    if not candidates:
+        return []
+    count = min(limit, len(candidates))
+    if count == 1:
+        return candidates[:1]
+    picks = sorted({round(i * (len(candidates) - 1) / (count - 1)) for i in range(count)})
+    return [candidates[i] for i in picks]
+
+
+def _ends_sentence(text: str) -> bool:
+    return text.rstrip("\"'\u201d\u2019)\u300d\u300f").endswith((".", "!", "?", "\u3002", "\uff01", "\uff1f"))
+
+
+def detail_text(sentence: str, point: int) -> str:
+    """A key detail's text made of its sentence's first words (names and numbers included),
+    numbered as the stub always numbered them (related coverage tests are calibrated on it)."""
+    return f"{STUB_LABEL} Point {point}: {_sentence(_clip_words(sentence, 16))}"
+
+
+def replacement_details(article: str | None, conversation: tuple[str, ...]) -> dict[str, Any]:
+    """Replacement key details for a follow-up question: as many as it asks for, citing
+    sentences it does not list as already cited."""
+    numbered = read_numbered(article or "")
+    asked = " ".join(conversation[-2:])
+    wanted = re.search(r"Send (\d+) replacement", asked)
+    cited = re.search(r"already cited: ([\d, ]+)", asked)
+    taken = {int(n) for n in re.findall(r"\d+", cited.group(1))} if cited else set()
+    free = [(n, s) for n, s in (numbered.sentences if numbered else []) if n not in taken]
+    count = int(wanted.group(1)) if wanted else 1
+    picked = pick_cited(free, limit=count)
+    return {
+        "key_details": [{"text": detail_text(s, i), "sentences": [n]} for i, (n, s) in enumerate(picked, 1)]
+    }
+
+
 def draft_from_article(text: str) -> dict[str, Any]:
-    """A SignalDraft-shaped dict built from the article; the caller fits it to the schema."""
+    """A SignalDraft-shaped dict built from the article; the caller fits it to the schema.
+
+    Key details carry both ``sentences`` (the current contract) and ``evidence`` (the older
+    one); the caller keeps the one its schema asks for."""
+    numbered = read_numbered(text)
+    if numbered is not None:
+        text = numbered.text
+    elif METADATA_HEADING in text:
+        text = ""
     reading = read_article(text)
     body = reading.sentences or [text.strip() or "The article text was empty."]
-    evidence = pick_evidence(reading)
+    if numbered is not None:
+        cited = pick_cited(numbered.sentences)
+        details = [
+            {"text": detail_text(s, i), "sentences": [n], "evidence": s} for i, (n, s) in enumerate(cited, 1)
+        ]
+    else:
+        details = [
+            {"text": detail_text(q, i), "evidence": q} for i, q in enumerate(pick_evidence(reading), 1)
+        ]
     topics = pick_topics(text)
     entities = find_entities(reading.sentences)
     opening = body[0]
@@ -214,10 +303,7 @@ def draft_from_article(text: str) -> dict[str, Any]:
             f"{STUB_LABEL} If the article is accurate, the consequences mainly concern "
             f"{topic_phrase}. {STUB_NOTE} No real impact assessment was made."
         ),
-        "key_details": [
-            {"text": f"{STUB_LABEL} Point {i}: {_sentence(_clip_words(q, 16))}", "evidence": q}
-            for i, q in enumerate(evidence, start=1)
-        ],
+        "key_details": details,
         "optimistic_outlook": (
             f"{STUB_LABEL} Best case: what the article reports about {topics[0].lower()} "
             f"happens as described. {STUB_NOTE}"

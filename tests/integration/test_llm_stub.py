@@ -18,9 +18,10 @@ import pytest
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, Field
 
-from service.analysis.grounding import is_grounded, normalize_text
+from service.analysis.citations import resolve
 from service.analysis.model import SignalDraft
 from service.analysis.prompt import ArticleForPrompt, build_messages
+from service.analysis.sentences import split_sentences
 from service.llmstub import GenerationContext, StubState, create_stub_app, register_generator
 from tests.support.servers import running_asgi
 
@@ -53,7 +54,7 @@ Northwind Energy said it would publish a skills plan before construction begins.
 The company operates two smaller battery storage plants in Wales and plans to list its shares on \
 the London Stock Exchange next year.
 """
-NORMALIZED = normalize_text(ARTICLE)
+SENTENCES = split_sentences(ARTICLE)
 PROSE_FIELDS = ("title", "summary", "eli5", "analysis", "impact")
 MODE_SHAPES = {
     instructor.Mode.TOOLS: "tools",
@@ -75,8 +76,11 @@ def messages() -> list[dict[str, str]]:
     return build_messages(article, today=date(2026, 3, 18), max_chars=60_000)
 
 
-def grounding_context(max_reasks: int) -> dict[str, Any]:
-    return {"normalized_article": NORMALIZED, "attempts": 0, "max_reasks": max_reasks}
+def grounded(draft: SignalDraft) -> list[bool]:
+    """For each key detail: does it cite sentences the prompt numbered (and no one else's)?"""
+    found = resolve(draft.key_details, SENTENCES, ARTICLE, names_comparable=True)
+    usable = {tuple(d.sentences) for d in found.usable}
+    return [tuple(sorted(d.sentences)) in usable for d in draft.key_details]
 
 
 @pytest.fixture(scope="module")
@@ -136,12 +140,12 @@ async def test_each_instructor_mode_gets_a_valid_grounded_labelled_signal(
         response_model=SignalDraft,
         max_retries=1,
         max_tokens=4096,
-        context=grounding_context(max_reasks=1),
+        context={},
     )
 
     assert SignalDraft.model_validate(draft.model_dump()).model_dump() == draft.model_dump()
     assert 3 <= len(draft.key_details) <= 7
-    assert all(is_grounded(d.evidence, NORMALIZED) for d in draft.key_details)
+    assert all(grounded(draft))
     assert draft.title.startswith("[stub] ")
     assert all(getattr(draft, f).startswith("[stub]") for f in PROSE_FIELDS)
     assert all(d.text.startswith("[stub]") for d in draft.key_details)
@@ -395,7 +399,7 @@ async def test_invalid_schema_fault_is_valid_json_that_fails_validation_then_rea
 
     stub.push_faults([{"kind": "invalid_schema"}])
     draft = await analyse(client, max_retries=1)
-    assert all(is_grounded(d.evidence, NORMALIZED) for d in draft.key_details)
+    assert all(grounded(draft))
     reask = stub.stats()["requests"][-1]
     # The re-ask carries the previous answer and the tool message with the error.
     assert reask["messages"] == 4
@@ -403,28 +407,26 @@ async def test_invalid_schema_fault_is_valid_json_that_fails_validation_then_rea
 
 
 @pytest.mark.parametrize("mode", list(MODE_SHAPES), ids=lambda m: m.value)
-async def test_ungrounded_fault_invents_every_quote_and_a_reask_grounds_them(
+async def test_ungrounded_fault_cites_sentences_past_the_article_once(
     client: openai.AsyncOpenAI, stub: StubState, mode: instructor.Mode
 ):
     stub.push_faults([{"kind": "ungrounded"}])
     draft = await analyse(client, mode)
     assert draft.key_details
-    assert not any(is_grounded(d.evidence, NORMALIZED) for d in draft.key_details)
+    assert not any(grounded(draft))
+    assert all(n > len(SENTENCES) for d in draft.key_details for n in d.sentences)
 
-    # With the grounding validator on, instructor re-asks; the stub's next answer is grounded.
-    stub.push_faults([{"kind": "ungrounded"}])
-    regrounded = await analyse(client, mode, max_retries=1, context=grounding_context(1))
-    assert all(is_grounded(d.evidence, NORMALIZED) for d in regrounded.key_details)
-    assert stub.stats()["chat_completions"] == 3
-    assert stub.stats()["requests"][-1]["messages"] == 4  # the re-ask conversation
+    # The fault is used up: the next answer cites the article's own sentences again.
+    assert all(grounded(await analyse(client, mode)))
+    assert stub.stats()["chat_completions"] == 2
 
 
-async def test_ungrounded_one_fault_invents_exactly_one_quote(client: openai.AsyncOpenAI, stub: StubState):
+async def test_ungrounded_one_fault_invents_exactly_one_citation(client: openai.AsyncOpenAI, stub: StubState):
     stub.push_faults([{"kind": "ungrounded_one"}])
     draft = await analyse(client)
-    grounded = [is_grounded(d.evidence, NORMALIZED) for d in draft.key_details]
-    assert grounded.count(False) == 1
-    assert len(grounded) >= 3
+    cited = grounded(draft)
+    assert cited.count(False) == 1 and cited[-1] is False
+    assert len(cited) >= 3
 
 
 @pytest.mark.parametrize("mode", [instructor.Mode.TOOLS, instructor.Mode.JSON])
@@ -491,7 +493,7 @@ async def test_stats_count_requests_and_reset_zeroes_them(base_url: str, client:
         await http.post("/_stub/faults", json=[{"kind": "truncate"}])
         assert (await http.post("/_stub/reset")).status_code == 200
         after = (await http.get("/_stub/stats")).json()
-    assert after == {"chat_completions": 0, "embeddings": 0, "pending_faults": 0, "requests": []}
+    assert after == {"chat_completions": 0, "probes": 0, "embeddings": 0, "pending_faults": 0, "requests": []}
 
 
 async def test_each_request_logs_one_line_without_the_api_key(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import math
 import struct
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -13,11 +13,16 @@ import msgspec
 import pytest
 from pydantic import BaseModel, Field
 
+from service.analysis.citations import resolve
 from service.analysis.grounding import is_grounded, normalize_text
 from service.analysis.model import SignalDraft
+from service.analysis.prompt import ArticleForPrompt, build_messages
+from service.analysis.schema import cite_sentences, wire_schema
+from service.analysis.sentences import split_sentences
 from service.llmstub.faults import replace_evidence, violate_schema
 from service.llmstub.generate import (
     ChatRequest,
+    answer_value,
     embed_text,
     encode_embedding,
     find_schema_in_text,
@@ -152,25 +157,46 @@ ARTICLE = (
 )
 
 
-def test_draft_from_article_is_valid_grounded_labelled_and_deterministic():
-    value = fit_to_schema(draft_from_article(ARTICLE), SignalDraft.model_json_schema())
+def stub_answer(text: str, *, enumerate_numbers: bool = True) -> dict[str, Any]:
+    """The stub's answer to an analysis request for ``text``, as the analysis client asks."""
+    article = ArticleForPrompt(text=text, title=None, site_name=None, url=None, published=None, language="en")
+    count = len(split_sentences(text))
+    schema = cite_sentences(wire_schema(SignalDraft), count, enumerate_numbers=enumerate_numbers)
+    request = ChatRequest(
+        model="signals-stub",
+        messages=build_messages(article, today=date(2026, 12, 7), max_chars=60_000),
+        response_format={"type": "json_schema", "json_schema": {"name": "SignalDraft", "schema": schema}},
+    )
+    value: dict[str, Any] = answer_value(read_ask(request))
+    return value
+
+
+def test_the_stub_cites_numbered_sentences_grounded_labelled_and_deterministic():
+    value = stub_answer(ARTICLE)
     draft = SignalDraft.model_validate(value)
+    sentences = split_sentences(ARTICLE)
+    found = resolve(draft.key_details, sentences, ARTICLE, names_comparable=True)
+    assert 3 <= len(found.usable) == len(draft.key_details) <= 5 and not found.problems
+    assert all(d.unsupported == [] for d in found.usable)  # each text is its sentence's words
+    assert all("evidence" not in d for d in value["key_details"])
+    assert draft.title == (
+        "[stub] Harbour Rail Ltd will reopen the coastal line between Callowmere and Penrith"
+    )
+    assert stub_answer(ARTICLE) == value
+
+
+def test_a_prompt_of_the_older_contract_gets_verbatim_quotes():
+    legacy = fit_to_schema(draft_from_article(ARTICLE), {"type": "object"})
     normalized = normalize_text(ARTICLE)
-    assert all(is_grounded(d.evidence, normalized) for d in draft.key_details)
-    assert 3 <= len(draft.key_details) <= 5
-    assert (
-        draft.title == "[stub] Harbour Rail Ltd will reopen the coastal line between Callowmere and Penrith"
-    )
-    assert draft_from_article(ARTICLE) == draft_from_article(ARTICLE)
-
-
-def test_a_very_short_text_still_gives_three_grounded_quotes():
+    assert all(is_grounded(d["evidence"], normalized) for d in legacy["key_details"])
     text = "Prices rose sharply in the city this spring according to new figures"
-    draft = SignalDraft.model_validate(
-        fit_to_schema(draft_from_article(text), SignalDraft.model_json_schema())
-    )
-    assert len(draft.key_details) == 3
-    assert all(is_grounded(d.evidence, normalize_text(text)) for d in draft.key_details)
+    assert len(draft_from_article(text)["key_details"]) == 3
+
+
+def test_a_one_sentence_text_gets_one_key_detail_citing_it():
+    value = stub_answer("Prices rose sharply in the city this spring according to new figures")
+    assert value["key_details"][0]["sentences"] == [1]
+    assert value["key_details"][0]["text"].startswith("[stub] Point 1: Prices rose sharply")
 
 
 def test_topics_prefer_repeated_phrases_and_skip_names():
