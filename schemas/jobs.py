@@ -8,7 +8,7 @@ from uuid import UUID
 
 from schemas.base import Response
 
-JobStatus = Literal["queued", "fetching", "extracting", "analyzing", "done", "failed"]
+JobStatus = Literal["queued", "fetching", "extracting", "analyzing", "retrying", "done", "failed"]
 InputKind = Literal["url", "html", "text"]
 
 
@@ -19,6 +19,31 @@ class JobError(Response):
     reason: str | None
     detail: str
     type: str
+
+
+class JobLLMUsage(Response):
+    """What the job's model calls cost, recorded when it failed after calling the model (a
+    stored signal carries its own in ``provenance``)."""
+
+    model: str
+    input_tokens: int | None
+    """Prompt tokens over every call (re-asks included); null when the server reports none."""
+    output_tokens: int | None
+    latency_ms: int
+    """Wall time of the model calls, from the first request to the failure."""
+    attempts: int
+    """Model calls made (a re-ask is one more)."""
+
+
+class JobRetry(Response):
+    """Why a ``retrying`` job waits, and when it runs again: its model call failed in passing
+    (429, 5xx, timeout, unreachable) and the job is back in the queue."""
+
+    at: datetime
+    """When the next attempt starts (it may start a little later when workers are busy)."""
+    code: str
+    """The passing failure, e.g. ``llm_rate_limited`` or ``llm_unavailable``."""
+    detail: str
 
 
 class JobLinks(Response):
@@ -46,3 +71,7 @@ class Job(Response):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    retry: JobRetry | None = None
+    """Set while the job is ``retrying``: when its next attempt starts and why it waits."""
+    llm: JobLLMUsage | None = None
+    """Set on a job that failed after calling the model: what those calls cost."""

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 from service.analysis.client import Analyzer
+from service.analysis.pacing import ModelPacing
 from service.db.database import Database
 from service.db.listener import Listener
 from service.ingest.addresses import AddressPolicy
@@ -24,6 +25,9 @@ from service.webhooks.secrets import SecretBox
 from service.webhooks.sender import WebhookSender
 
 log = logging.getLogger(__name__)
+
+STARTUP_PROBE_SECONDS = 15.0
+"""How long start-up waits to learn the model server (an unanswered probe is retried later)."""
 
 
 @dataclass
@@ -90,6 +94,11 @@ async def open_runtime(
         if settings.llm_configured:
             analyzer = Analyzer(settings)
             stack.push_async_callback(analyzer.aclose)
+            # One cap on model requests in flight and one 429 backoff for the whole process.
+            pacing = ModelPacing(settings.llm_max_concurrency)
+            pacing.install(analyzer.openai)
+            analyzer.pacing = pacing.call
+            await analyzer.prepare_within(STARTUP_PROBE_SECONDS)  # mode and context, once
         else:
             log.warning(
                 "no language model configured (%s unset): analysis requests will answer 503",

@@ -23,8 +23,10 @@ _ORIGIN_RE = re.compile(r"^https?://[^/\s?#]+$")
 
 
 class LLMMode(StrEnum):
-    """How instructor asks the model for structured output."""
+    """How the model is asked for structured output (instructor's modes: service.analysis.client)."""
 
+    auto = "auto"
+    """json_schema where the server enforces a schema (a probe at start-up), else tools."""
     tools = "tools"
     json_schema = "json_schema"
     json = "json"
@@ -60,18 +62,29 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(default=None, validation_alias=AliasChoices("SIGNALS_LLM_MODEL"))
     """Model name sent with every analysis call."""
 
-    llm_mode: LLMMode = Field(default=LLMMode.tools, validation_alias=AliasChoices("SIGNALS_LLM_MODE"))
-    """instructor mode: tools, json_schema or json."""
+    llm_mode: LLMMode = Field(default=LLMMode.auto, validation_alias=AliasChoices("SIGNALS_LLM_MODE"))
+    """auto, tools, json_schema or json. auto asks the server once at start-up whether it
+    enforces a JSON schema (llama.cpp, vLLM, Ollama, OpenAI do) and uses json_schema if so,
+    tools otherwise; /readyz shows the choice."""
 
     llm_max_retries: int = Field(
         default=2, ge=0, le=5, validation_alias=AliasChoices("SIGNALS_LLM_MAX_RETRIES")
     )
-    """Re-asks after a validation failure (ungrounded evidence, schema errors)."""
+    """Re-asks per analysis: after an answer that fails validation (the whole answer again, in
+    the same conversation), or for replacement key details when fewer than three cite usable
+    sentences (only those details)."""
 
     llm_http_retries: int = Field(
         default=2, ge=0, le=5, validation_alias=AliasChoices("SIGNALS_LLM_HTTP_RETRIES")
     )
     """Transport-level retries for 429 (Retry-After honoured) and 5xx, per call."""
+
+    llm_max_concurrency: int = Field(
+        default=32, ge=1, le=1024, validation_alias=AliasChoices("SIGNALS_LLM_MAX_CONCURRENCY")
+    )
+    """Model requests one process keeps in flight at most (service.analysis.pacing): they are
+    I/O, so a worker holds as many as the endpoint allows whatever its cores. After a 429 the
+    process pauses as the server asks and halves this, growing back one answer at a time."""
 
     llm_timeout_seconds: float = Field(
         default=120.0, gt=0, le=900, validation_alias=AliasChoices("SIGNALS_LLM_TIMEOUT")
@@ -81,12 +94,27 @@ class Settings(BaseSettings):
     llm_max_output_tokens: int = Field(
         default=4096, ge=256, validation_alias=AliasChoices("SIGNALS_LLM_MAX_TOKENS")
     )
-    """max_tokens for the analysis call; output cut at this length fails as truncated."""
+    """Most tokens one answer may take (sent as max_tokens, or max_completion_tokens to
+    reasoning models, whose reasoning counts too); at most half the context is used. An answer
+    cut at this length fails as llm_truncated."""
 
     llm_max_article_chars: int = Field(
         default=60_000, ge=2_000, validation_alias=AliasChoices("SIGNALS_LLM_MAX_ARTICLE_CHARS")
     )
-    """Article text beyond this many characters is cut before it is sent to the model."""
+    """Article text beyond this many characters is cut (at a paragraph) before it is sent."""
+
+    llm_context_tokens: int | None = Field(
+        default=None, ge=1024, le=10_000_000, validation_alias=AliasChoices("SIGNALS_LLM_CONTEXT_TOKENS")
+    )
+    """The model's context window in tokens: the prompt plus the answer budget must fit, and
+    the article is cut at a paragraph to make it. Unset: what the server reports (llama.cpp,
+    vLLM, Ollama), else 32768."""
+
+    llm_repeat_penalty: float = Field(
+        default=1.1, ge=1.0, le=2.0, validation_alias=AliasChoices("SIGNALS_LLM_REPEAT_PENALTY")
+    )
+    """Repetition penalty sent to servers that take one (llama.cpp repeat_penalty, vLLM
+    repetition_penalty): keeps a small model from looping one sentence. 1.0: none."""
 
     embedding_model: str | None = Field(
         default=None, validation_alias=AliasChoices("SIGNALS_EMBEDDING_MODEL")
@@ -108,9 +136,12 @@ class Settings(BaseSettings):
     """A signal joins a story only if the story had a signal within this many hours."""
 
     story_similarity: float = Field(
-        default=0.80, ge=0, le=1, validation_alias=AliasChoices("SIGNALS_STORY_SIMILARITY")
+        default=0.70, ge=0, le=1, validation_alias=AliasChoices("SIGNALS_STORY_SIMILARITY")
     )
-    """Cosine similarity of embeddings at or above which two signals may report one event."""
+    """Cosine similarity of embeddings at or above which two signals may report one event.
+    Measured with all-MiniLM-L6-v2 on the labelled story set (``bench.story_calibration``):
+    reports of one event 0.75-0.94, other events at most 0.67; another embedding model needs
+    its own measurement (README, "Running with a local model")."""
 
     story_min_shared_entities: int = Field(
         default=1, ge=0, le=10, validation_alias=AliasChoices("SIGNALS_STORY_MIN_SHARED_ENTITIES")
@@ -187,7 +218,7 @@ class Settings(BaseSettings):
     )
     """How often a worker looks for undispatched webhook events without being notified."""
 
-    @field_validator("webhook_retry_schedule", "digest_retry_schedule", mode="before")
+    @field_validator("webhook_retry_schedule", "digest_retry_schedule", "job_retry_schedule", mode="before")
     @classmethod
     def _parse_schedule(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -288,9 +319,20 @@ class Settings(BaseSettings):
     """`signals serve` also runs a worker in the same process."""
 
     worker_concurrency: int = Field(
-        default=4, ge=1, le=256, validation_alias=AliasChoices("SIGNALS_WORKER_CONCURRENCY")
+        default=48, ge=1, le=1024, validation_alias=AliasChoices("SIGNALS_WORKER_CONCURRENCY")
     )
-    """Jobs one worker process runs at once."""
+    """Jobs one worker process runs at once. Most of a job's time is its model call, which
+    SIGNALS_LLM_MAX_CONCURRENCY bounds, and extraction queues for the process pool (one process
+    per core): the default covers 32 model calls plus the jobs fetching and extracting
+    meanwhile (bench/pipeline.py)."""
+
+    job_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [30.0, 120.0, 600.0, 1800.0],
+        validation_alias=AliasChoices("SIGNALS_JOB_RETRY_SCHEDULE"),
+    )
+    """Seconds before each new attempt of an analysis whose model call failed in passing
+    (429, 5xx, timeout, unreachable, after the HTTP retries), comma-separated: the job shows
+    ``retrying`` and when it runs again. After the last, it fails. Empty: fail at once."""
 
     job_heartbeat_seconds: float = Field(
         default=30.0, ge=1, le=3600, validation_alias=AliasChoices("SIGNALS_JOB_HEARTBEAT_SECONDS")
@@ -325,8 +367,9 @@ class Settings(BaseSettings):
     passing reason (unreachable, 429, 5xx, timeout), comma-separated; empty: no retries.
     Nobody waits on a scheduled briefing to press retry. Default: 5 min, 30 min, 2 h."""
 
-    log_level: str = Field(default="INFO", validation_alias=AliasChoices("SIGNALS_LOG_LEVEL"))
-    """Python log level name."""
+    log_level: str = Field(default="WARNING", validation_alias=AliasChoices("SIGNALS_LOG_LEVEL"))
+    """Python log level name for the service's own loggers (a command's own lines always show);
+    the command line's -v (INFO) and -vv (DEBUG) override it."""
 
     @field_validator("fetch_allowed_networks", mode="before")
     @classmethod
@@ -407,6 +450,13 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @property
+    def analysis_body_max_bytes(self) -> int:
+        """Cap on a ``POST /v1/signals`` body: room for ``{"html"}`` carrying a page as large
+        as the fetcher takes (``fetch_max_bytes``) once JSON-escaped, which quotes and
+        escaped non-ASCII text can double. Other bodies there keep ``max_body_bytes``."""
+        return max(self.max_body_bytes, 2 * self.fetch_max_bytes + 64 * 1024)
 
     @property
     def llm_configured(self) -> bool:

@@ -19,6 +19,11 @@ from service.db.embedded import EmbeddedServer, with_database
 from service.db.migrate import migrate
 from service.llmstub import StubState, create_stub_app
 from service.settings import Settings
+from tests.support.leftovers import (  # noqa: F401  (hooks: the run fails if it leaves a process)
+    pytest_configure,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 from tests.support.servers import running_asgi
 from tests.support.site import FakeSite, running_site
 

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sys
 import threading
 import unicodedata
 from collections import deque
@@ -29,13 +30,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement  # type: ignore[import-untyped]  # lxml ships no stubs
-from trafilatura import bare_extraction
-from trafilatura.deduplication import LRUCache
-from trafilatura.settings import Document
-from trafilatura.utils import load_html
 
 from service.errors import ExtractionFailed, ServiceUnavailable
+from service.ingest.article_meta import read_metadata
 from service.ingest.metadata import image_url, strip_markup
+from service.ingest.page_signals import PageSignals
 from service.ingest.quality import (
     check_article,
     check_length,
@@ -43,19 +42,13 @@ from service.ingest.quality import (
     read_page,
     refuse_non_html,
 )
+from service.ingest.readings import SECOND_OPINION_REASONS, extract_document, parse_page, second_opinions
+from service.ingest.worker_lifetime import exit_with_owner
 
 LOGGER = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
-_HIDDEN_STYLE = re.compile(
-    r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden"
-    r"|font-size\s*:\s*0(?:\.0*)?(?:px|em|rem|pt|%)?|opacity\s*:\s*0(?:\.0*)?"
-    r"|(?:left|top|text-indent)\s*:\s*-\d{4,}(?:px)?)\s*(?:!important\s*)?(?:;|$)",
-    re.I,
-)
-
 # trafilatura logs each page it gives up on at WARNING/ERROR; every such outcome leaves
 # this module as an ExtractionFailed the caller records, so its records are noise (and
 # worker processes have no logging set up, so they would go straight to stderr).
@@ -142,58 +135,54 @@ def content_hash(text: str) -> str:
 
 
 def _extract(html: str, url: str | None, min_words: int) -> ExtractedArticle:
-    # A lone surrogate (from a surrogateescape decode) makes lxml drop the whole document.
-    tree = load_html(_SURROGATE.sub("\ufffd", html))
-    if tree is None:
-        raise ExtractionFailed("the input could not be parsed as HTML", reason="not_html")
-    _drop_hidden(tree)
+    tree, hidden_wrapper = parse_page(html)
     page = read_page(tree, url)
-    doc = bare_extraction(
-        tree,
-        url=url,
-        favor_precision=True,
-        include_comments=False,
-        with_metadata=True,
-        # Tables carry facts (results, budgets); trafilatura still drops layout tables.
-        include_tables=True,
-        # A fresh cache per page: the default one is process-wide, so a worker would start
-        # dropping paragraphs it saw on earlier pages and the same page would extract differently.
-        deduplicate=LRUCache(maxsize=4096),
-    )
-    text = normalize_text(doc.text or "") if isinstance(doc, Document) else ""
+    doc = extract_document(tree, url, focus="precision")
+    meta = read_metadata(tree, url)
+    text = normalize_text(doc.text or "")
     words = count_words(text)
-    check_article(text, words, page, min_words=min_words)
-    doc = doc if isinstance(doc, Document) else Document()
+    try:
+        check_article(text, words, page, min_words=min_words)
+    except ExtractionFailed as refusal:
+        if refusal.reason not in SECOND_OPINION_REASONS:
+            raise
+        text, words = _second_opinion(html, tree, url, page, refusal, min_words, hidden_wrapper)
     return ExtractedArticle(
         text=text,
         # Metadata is text (service.ingest.metadata): pages put markup in it.
-        title=_clean_field(strip_markup(doc.title)),
-        author=_clean_field(strip_markup(doc.author)),
-        site_name=_clean_field(strip_markup(doc.sitename)),
-        published=_parse_date(doc.date),
-        language=_language_tag(doc.language) or _page_language(tree),
-        image=image_url(doc.image, url),
-        description=_clean_field(strip_markup(doc.description)),
+        title=_clean_field(strip_markup(meta.title)),
+        author=_clean_field(strip_markup(meta.author)),
+        site_name=_clean_field(strip_markup(meta.sitename)),
+        published=_parse_date(meta.date),
+        language=_language_tag(meta.language) or _page_language(tree),
+        image=image_url(meta.image, url),
+        description=_clean_field(strip_markup(meta.description)),
         canonical_url=_canonical_url(tree, url),
         word_count=words,
         content_hash=content_hash(text),
     )
 
 
-def _drop_hidden(tree: HtmlElement) -> None:
-    """Remove what a reader cannot see: hidden text is a prompt-injection vector."""
-    doomed = [
-        el
-        for el in tree.iter()
-        if isinstance(el.tag, str)
-        and (
-            el.tag == "template"
-            or el.get("hidden") is not None
-            or _HIDDEN_STYLE.search(el.get("style") or "")
-        )
-    ]
-    for el in doomed:
-        el.drop_tree()  # keeps the element's tail, which belongs to the visible parent
+def _second_opinion(
+    html: str,
+    tree: HtmlElement,
+    url: str | None,
+    page: PageSignals,
+    refusal: ExtractionFailed,
+    min_words: int,
+    hidden_wrapper: bool,
+) -> tuple[str, int]:
+    """The first other reading the gate accepts; ``refusal`` when every reading is refused."""
+    readings = second_opinions(html, tree, url, page, hidden_wrapper=hidden_wrapper, min_words=min_words)
+    for raw, judged_by in readings:
+        text = normalize_text(raw)
+        words = count_words(text)
+        try:
+            check_article(text, words, judged_by, min_words=min_words)
+        except ExtractionFailed:
+            continue
+        return text, words
+    raise refusal
 
 
 def _clean_field(value: Any) -> str | None:
@@ -255,10 +244,15 @@ _WARM_UP_HTML = (
 )
 
 
-def _init_worker() -> None:
+def _init_worker(owner_pid: int) -> None:
     # Ctrl-C reaches the whole process group; the parent shuts the pool down, workers
     # dying of KeyboardInterrupt would only print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_owner(owner_pid)  # even a SIGKILLed owner leaves no worker behind
+    _init_worker_warm_up()
+
+
+def _init_worker_warm_up() -> None:
     # The first call compiles regexes and loads htmldate's data: pay that here, not per request.
     try:
         extract_article(_WARM_UP_HTML, "https://warm-up.invalid/", min_words=1)
@@ -287,22 +281,38 @@ class Extractor:
     a bystander). A page whose second attempt also crashes fails ``extractor_crashed``.
     """
 
-    def __init__(self, workers: int) -> None:
-        """Start ``workers`` processes; call at startup, before threads and connections exist."""
+    def __init__(self, workers: int, *, fork: bool = False) -> None:
+        """Start ``workers`` processes; call at startup, before threads and connections exist.
+
+        ``fork``: fork them from this process (a batch command that runs no event loop,
+        threads or connections yet), warm first: they start at once instead of importing
+        trafilatura again in a fork server (about a second of a short batch's wall time).
+        """
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self._workers = workers
-        # forkserver, not fork: forking a parent that runs an event loop, threads and DB
-        # connections copies their locks mid-use. Preloading trafilatura into the server
-        # makes each new worker (also after a crash) a cheap fork of a warm interpreter.
-        self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload([__name__])
+        if fork:
+            _init_worker_warm_up()
+            sys.stdout.flush()  # a child flushes its inherited buffers when it exits
+            sys.stderr.flush()
+            self._context: multiprocessing.context.BaseContext = multiprocessing.get_context("fork")
+        else:
+            # forkserver, not fork: forking a parent that runs an event loop, threads and DB
+            # connections copies their locks mid-use. Preloading trafilatura into the server
+            # makes each new worker (also after a crash) a cheap fork of a warm interpreter.
+            self._context = multiprocessing.get_context("forkserver")
+            self._context.set_forkserver_preload([__name__])
         self._lock = threading.Lock()
         self._closed = False
         self._generation = 0
         self._executor = self._new_executor()
         # One no-op per worker starts them all now, each running the warm-up initializer.
         self._warming = [self._executor.submit(_worker_pid) for _ in range(workers)]
+        if fork:
+            # A pool rebuilt after a crash starts when this process may run threads (a progress
+            # bar): its workers come from a fork server, never from forking this process then.
+            self._context = multiprocessing.get_context("forkserver")
+            self._context.set_forkserver_preload([__name__])
 
     @property
     def workers(self) -> int:
@@ -375,7 +385,9 @@ class Extractor:
     # --- internals ---
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self._workers, mp_context=self._context, initializer=_init_worker)
+        return ProcessPoolExecutor(
+            self._workers, mp_context=self._context, initializer=_init_worker, initargs=(os.getpid(),)
+        )
 
     def _submit(self, html: str, url: str | None, min_words: int) -> tuple[Future[ExtractedArticle], int]:
         with self._lock:

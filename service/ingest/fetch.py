@@ -10,8 +10,10 @@ caps the decompressed body. Every failure leaves this module as one of our error
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -31,6 +33,7 @@ from service.ingest.decoding import BoundedDecoder, decode_body, sniff_html
 from service.settings import Settings
 
 MAX_URL_LENGTH = 2048
+_LOCALHOST = ipaddress.IPv4Address("127.0.0.1")
 SUPPORTED_MEDIA_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8,*/*;q=0.1"
@@ -135,8 +138,14 @@ def check_url(url: str, policy: AddressPolicy, *, resolve_policy: bool = True) -
     except ValueError:
         raise _refused("the URL's host is not a valid address", "invalid_url") from None
     if ip is None:
-        if len(host) > 254 or not _HOSTNAME.fullmatch(host.removesuffix(".")):
+        name = host.removesuffix(".")
+        if len(host) > 254 or not _HOSTNAME.fullmatch(name):
             raise _refused("the URL's host is not a valid name", "invalid_url")
+        if resolve_policy and (name == "localhost" or name.endswith(".localhost")):
+            # RFC 6761: localhost names are loopback wherever they are resolved. Judged now, as
+            # a literal 127.0.0.1 is, instead of failing later as a job; what the name really
+            # resolves to is still checked when it is fetched.
+            policy.check(_LOCALHOST, host=name)
         return str(parsed)
     if resolve_policy:
         policy.check(ip)
@@ -201,7 +210,9 @@ class Fetcher:
             ssl_context=ssl_context,
             max_connections=100,
             max_keepalive_connections=20,
-            keepalive_expiry=5.0,
+            # below the 5 s idle timeout of uvicorn's and Apache's defaults: a connection the
+            # server is about to close is not reused (the retry in _get covers the rest)
+            keepalive_expiry=2.0,
             network_backend=CheckedNetworkBackend(self.policy),
         )
         self._client = httpx.AsyncClient(
@@ -256,7 +267,7 @@ class Fetcher:
         while True:
             host = httpx.URL(current).host
             try:
-                async with self._client.stream("GET", current) as response:
+                async with self._get(current) as response:
                     status = response.status_code
                     if 300 <= status < 400:
                         current = self._next_hop(response, len(redirects), host)
@@ -265,6 +276,24 @@ class Fetcher:
                     return await self._read_page(response, requested, tuple(redirects), host)
             except _TRANSPORT_ERRORS as exc:
                 raise _translate(exc, host) from None
+
+    @contextlib.asynccontextmanager
+    async def _get(self, url: str) -> AsyncIterator[httpx.Response]:
+        """GET ``url`` (streamed), sent once more when the kept-alive connection it went out on
+        turns out to have been closed by the server before any answer (a GET is safe to send
+        again). Errors once the answer has begun are never retried."""
+        for attempt in (1, 2):
+            try:
+                response = await self._client.send(self._client.build_request("GET", url), stream=True)
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                if attempt == 2 or not _closed_before_answering(exc):
+                    raise
+                continue
+            try:
+                yield response
+            finally:
+                await response.aclose()
+            return
 
     def _next_hop(self, response: httpx.Response, hops: int, host: str) -> str:
         status = response.status_code
@@ -320,3 +349,10 @@ class Fetcher:
             text=text,
             redirects=redirects,
         )
+
+
+def _closed_before_answering(exc: httpx.HTTPError) -> bool:
+    """Whether the server dropped the connection before sending anything: what a kept-alive
+    connection it had just timed out looks like (httpcore: "Server disconnected without
+    sending a response"; or the connection reset on the first read)."""
+    return isinstance(exc, httpx.ReadError) or "without sending a response" in str(exc)

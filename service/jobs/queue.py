@@ -11,6 +11,11 @@ ANALYZE_ARTICLE = "analyze_article"
 """Entrypoint name: payload is the job id's 16 bytes."""
 
 
+ANALYSIS_PRIORITY = 10
+"""Analyses are dequeued before relate steps and other background work (pgqueuer takes the
+highest priority first): a caller waits on an analysis, nobody waits on a relate step."""
+
+
 RELATE_SIGNAL = "relate_signal"
 """Entrypoint name: payload is the signal id's 16 bytes (embedding, story, related links)."""
 
@@ -18,7 +23,9 @@ RELATE_SIGNAL = "relate_signal"
 async def enqueue_analysis(conn: Any, job_id: UUID) -> None:
     """Queue a job on ``conn``; inside the caller's transaction the job row and its queue
     entry commit together or not at all."""
-    await Queries(AsyncpgDriver(conn)).enqueue(ANALYZE_ARTICLE, job_id.bytes, dedupe_key=str(job_id))
+    await Queries(AsyncpgDriver(conn)).enqueue(
+        ANALYZE_ARTICLE, job_id.bytes, priority=ANALYSIS_PRIORITY, dedupe_key=str(job_id)
+    )
 
 
 async def enqueue_relate(conn: Any, signal_id: UUID) -> None:

@@ -20,6 +20,7 @@ from service.digests.queue import WRITE_DIGEST
 from service.digests.schedule import run_digest_scheduler
 from service.digests.service import write_digest_job
 from service.jobs.queue import ANALYZE_ARTICLE, RELATE_SIGNAL
+from service.jobs.retry import RetryLater
 from service.related.service import relate_signal
 from service.runtime import Runtime
 from service.signals.pipeline import process_job
@@ -31,12 +32,25 @@ log = logging.getLogger(__name__)
 
 _MAX_INFRA_RETRIES = 8
 
+RELATE_AT_ONCE = 4
+"""Relate steps running at once across all workers (pgqueuer counts them in the database).
+Their writes are serialised by advisory locks anyway (stories, related lists): more of them
+at once only wait on those locks, each holding a pooled connection that analysis jobs then
+queue for (bench/pipeline.py: 32 relate steps queued behind the story lock starved a pool of
+10). Relate is not on a request's path; a burst drains after it."""
+
 
 Handler = Callable[[Runtime, UUID], Awaitable[None]]
 
 
 def _register(
-    qm: QueueManager, rt: Runtime, entrypoint: str, handler: Handler, what: str, max_delay: int
+    qm: QueueManager,
+    rt: Runtime,
+    entrypoint: str,
+    handler: Handler,
+    what: str,
+    max_delay: int,
+    concurrency_limit: int = 0,
 ) -> None:
     """Run ``handler(rt, id)`` for queue entries whose payload is a 16-byte id.
 
@@ -45,7 +59,7 @@ def _register(
     with exponential backoff rather than leave the work with no queue entry behind it.
     """
 
-    @qm.entrypoint(entrypoint)
+    @qm.entrypoint(entrypoint, concurrency_limit=concurrency_limit)
     async def run(job: Job) -> None:
         if job.payload is None or len(job.payload) != 16:
             log.error("queue entry %s has no %s id; dropping it", job.id, what)
@@ -56,6 +70,9 @@ def _register(
         except DeliveryBusy as exc:
             # Another worker is mid-attempt (or died mid-attempt): look again when its lease ends.
             raise RetryRequested(delay=timedelta(seconds=exc.seconds), reason="busy") from exc
+        except RetryLater as exc:
+            # The handler recorded why (a job ``retrying``, or handed back by a stopping worker).
+            raise RetryRequested(delay=timedelta(seconds=exc.seconds), reason=exc.reason) from exc
         except Exception as exc:
             if job.attempts >= _MAX_INFRA_RETRIES:
                 log.exception("%s %s: giving up after %d failures", what, item, job.attempts)
@@ -69,8 +86,13 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
     """Process jobs until ``stop`` is set; in-flight jobs finish first."""
     conn = await rt.db.connect()
     qm = QueueManager(Queries(AsyncpgDriver(conn)))
-    _register(qm, rt, ANALYZE_ARTICLE, process_job, "job", 300)
-    _register(qm, rt, RELATE_SIGNAL, relate_signal, "signal", 600)
+    stopping = asyncio.Event()  # set first on stop: a job mid model call is handed back, not waited for
+
+    async def analyze(runtime: Runtime, job_id: UUID) -> None:
+        await process_job(runtime, job_id, stopping)
+
+    _register(qm, rt, ANALYZE_ARTICLE, analyze, "job", 300)
+    _register(qm, rt, RELATE_SIGNAL, relate_signal, "signal", 600, RELATE_AT_ONCE)
     _register(qm, rt, WRITE_DIGEST, write_digest_job, "digest job", 300)
     _register(qm, rt, DELIVER_WEBHOOK, deliver_webhook, "webhook delivery", 300)
 
@@ -97,6 +119,7 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
         if runner.done():
             runner.result()  # surface a crash of the queue manager
     finally:
+        stopping.set()
         qm.shutdown.set()
         stopper.cancel()
         with contextlib.suppress(asyncio.CancelledError):

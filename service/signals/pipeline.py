@@ -9,23 +9,28 @@ overwrite the newer attempt.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from service.analysis.client import Analysis
+from service.analysis.client import Analysis, usage_of
 from service.analysis.prompt import PROMPT_VERSION, ArticleForPrompt
 from service.db.transactions import run_in_transaction
 from service.errors import LLMNotConfigured, SignalsError, TopicsChanged
 from service.ingest.canonical import canonicalize_url, choose_canonical
 from service.ingest.extract import ExtractedArticle, article_from_text
 from service.jobs.queue import enqueue_relate
+from service.jobs.retry import RetryLater
 from service.runtime import Runtime
 from service.signals import repository
+from service.signals.attempts import Stages, Stopping, hand_back, retry_later, unless_stopping
 from service.signals.linking import link_topics_and_entities, resolve_topics_and_entities
 from service.signals.repository import JobRecord
+from service.signals.sentiment import sentiment_value
+from service.stories import repository as stories
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +43,46 @@ class _Obtained:
     fetched_at: datetime | None
 
 
-async def process_job(rt: Runtime, job_id: UUID) -> None:
-    """Run one job to a final state. Never raises for a pipeline failure."""
+async def process_job(rt: Runtime, job_id: UUID, stopping: asyncio.Event | None = None) -> None:
+    """Run one job to a final state. Never raises for a pipeline failure; raises ``RetryLater``
+    when the job goes back to the queue: a passing model failure (``retrying``), or
+    ``stopping`` set while the model is still answering (``queued``, for another worker)."""
     async with rt.db.pool.acquire() as conn:
         job = await repository.start_job_attempt(conn, job_id)
     if job is None:
         log.info("job %s is already finished; nothing to do", job_id)
         return
+    stages = Stages(job)
     article_id: UUID | None = None
     try:
-        obtained = await _obtain_article(rt, job)
+        obtained = await _obtain_article(rt, job, stages)
         article_id, signal_id = await _store_article(rt, job, obtained)
+        stages.mark("store")
         if signal_id is not None:
             await _finish_done(rt, job, signal_id, article_id, reused=True)
             return
-        await _set_status(rt, job, "analyzing")
         if rt.analyzer is None:
+            await _set_status(rt, job, "analyzing")
             raise LLMNotConfigured("set " + " and ".join(rt.settings.llm_missing()) + " to enable analysis")
-        analysis = await rt.analyzer.analyze(_prompt_input(obtained), today=datetime.now(UTC).date())
+        # The status write overlaps the model call instead of delaying it.
+        status = asyncio.ensure_future(_set_status(rt, job, "analyzing"))
+        try:
+            analysis = await unless_stopping(
+                rt.analyzer.analyze(_prompt_input(obtained), today=datetime.now(UTC).date()), stopping
+            )
+        finally:
+            await status
+        stages.mark("model")
         signal_id = await _store_signal(rt, job, article_id, obtained.article.content_hash, analysis)
-        log.info("job %s done: signal %s", job.id, signal_id)
+        stages.mark("signal")
+        log.info("job %s done: signal %s (%s)", job.id, signal_id, stages)
+    except Stopping:
+        await hand_back(rt, job)
+        raise RetryLater(0, "the worker is stopping") from None
     except SignalsError as exc:
+        later = await retry_later(rt, job, exc)
+        if later is not None:
+            raise later from exc
         await _finish_failed(rt, job, exc, article_id)
     except Exception as exc:
         log.exception("job %s failed unexpectedly", job.id)
@@ -70,27 +94,35 @@ async def _set_status(rt: Runtime, job: JobRecord, status: str) -> None:
         await repository.set_job_status(conn, job.id, job.attempts, status)
 
 
-async def _obtain_article(rt: Runtime, job: JobRecord) -> _Obtained:
+async def _obtain_article(rt: Runtime, job: JobRecord, stages: Stages) -> _Obtained:
     payload = job.payload or {}
     min_words = rt.settings.extract_min_words
     if job.input_kind == "text":
         url = job.url
         article = article_from_text(payload["text"], title=payload.get("title"), url=url, min_words=min_words)
         await _set_status(rt, job, "extracting")
+        stages.mark("extract")
         return _Obtained(article, canonicalize_url(url) if url else None, url, None)
     if job.input_kind == "html":
         assert job.url is not None
         await _set_status(rt, job, "extracting")
         article = await rt.extractor.extract(payload["html"], job.url, min_words=min_words)
+        stages.mark("extract")
         return _Obtained(article, choose_canonical(job.url, article.canonical_url), job.url, None)
     assert job.url is not None
     page = await rt.fetcher.fetch_article(job.url)
     fetched_at = datetime.now(UTC)
-    await _set_status(rt, job, "extracting")
-    if page.media_type == "text/plain":
-        article = article_from_text(page.text, title=None, url=page.final_url, min_words=min_words)
-    else:
-        article = await rt.extractor.extract(page.text, page.final_url, min_words=min_words)
+    stages.mark("fetch")
+    # Not awaited before extraction starts: the status write and the extraction overlap.
+    status = asyncio.ensure_future(_set_status(rt, job, "extracting"))
+    try:
+        if page.media_type == "text/plain":
+            article = article_from_text(page.text, title=None, url=page.final_url, min_words=min_words)
+        else:
+            article = await rt.extractor.extract(page.text, page.final_url, min_words=min_words)
+    finally:
+        await status
+    stages.mark("extract")
     canonical = choose_canonical(page.final_url, article.canonical_url)
     return _Obtained(article, canonical, job.url, fetched_at)
 
@@ -120,7 +152,9 @@ async def _store_article(rt: Runtime, job: JobRecord, obtained: _Obtained) -> tu
             conn,
             canonical_url=obtained.canonical_url,
             supplier_id=job.supplier_id if supplied else None,
-            url=obtained.url,
+            # shared objects show the canonical URL only: a submitter's own spelling (its query
+            # tokens, its fragment) stays on its job
+            url=obtained.canonical_url,
             input_kind=job.input_kind,
             content_hash=a.content_hash,
             title=a.title,
@@ -137,6 +171,11 @@ async def _store_article(rt: Runtime, job: JobRecord, obtained: _Obtained) -> tu
         existing = await repository.find_signal_for_content(
             conn, article_id=article_id, content_hash=a.content_hash, prompt_version=PROMPT_VERSION
         )
+        if existing is not None:
+            # The text is back to a version analysed before (A, then B, then A again): its
+            # signal is the current one again, as if it had just been made.
+            for story_id in await repository.make_signal_current(conn, existing):
+                await stories.refresh_story(conn, story_id)
     return article_id, existing
 
 
@@ -189,7 +228,16 @@ async def _store_signal_once(
         impact=draft.impact,
         optimistic_outlook=draft.optimistic_outlook,
         pessimistic_outlook=draft.pessimistic_outlook,
-        key_details=[{"text": d.text, "evidence": d.evidence} for d in draft.key_details],
+        key_details=[
+            {
+                "text": d.text,
+                "evidence": d.evidence,
+                "sentences": d.sentences,
+                "offsets": [list(span) for span in d.offsets],
+                "unsupported": d.unsupported,
+            }
+            for d in analysis.key_details
+        ],
         grounding_checked=analysis.grounding_checked,
         grounding_grounded=analysis.grounding_grounded,
         model=analysis.model,
@@ -197,10 +245,10 @@ async def _store_signal_once(
         output_tokens=analysis.output_tokens,
         llm_latency_ms=analysis.latency_ms,
         llm_attempts=analysis.attempts,
-        sentiment=draft.sentiment,
+        sentiment=sentiment_value(draft.sentiment),
         topic_ids=topic_ids,
         entity_ids=entity_ids,
-        key_text=" ".join(d.text for d in draft.key_details),
+        key_text=" ".join(d.text for d in analysis.key_details),
     )
     reused = False
     if signal_id is None:
@@ -251,5 +299,6 @@ async def _finish_failed(rt: Runtime, job: JobRecord, exc: SignalsError, article
             reason=exc.reason,
             detail=exc.detail,
             article_id=article_id,
+            llm_usage=usage_of(exc),  # a failed job shows what its model calls cost
         )
     log.info("job %s failed: %s (%s)", job.id, exc.code, exc.reason or exc.detail)

@@ -38,3 +38,17 @@ def test_invalid_values_give_one_clear_message_naming_the_variables(monkeypatch)
     message = str(info.value)
     assert "SIGNALS_PORT" in message and "SIGNALS_LLM_MODE" in message
     assert "SIGNALS_FETCH_ALLOWED_NETWORKS" in message
+
+
+def test_llm_rows_default_to_the_probe_and_the_servers_context(monkeypatch):
+    for name in ("SIGNALS_LLM_MODE", "SIGNALS_LLM_CONTEXT_TOKENS", "SIGNALS_LLM_REPEAT_PENALTY"):
+        monkeypatch.delenv(name, raising=False)
+    s = load_settings()
+    assert s.llm_mode is LLMMode.auto and s.llm_context_tokens is None and s.llm_repeat_penalty == 1.1
+    monkeypatch.setenv("SIGNALS_LLM_CONTEXT_TOKENS", "8192")
+    monkeypatch.setenv("SIGNALS_LLM_REPEAT_PENALTY", "1.0")
+    s = load_settings()
+    assert s.llm_context_tokens == 8192 and s.llm_repeat_penalty == 1.0
+    monkeypatch.setenv("SIGNALS_LLM_CONTEXT_TOKENS", "512")
+    with pytest.raises(SettingsError, match="SIGNALS_LLM_CONTEXT_TOKENS"):
+        load_settings()
