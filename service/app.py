@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service.admin.routes import PartnersAdminController
 from service.cors import PreflightProblems, cors_config
 from service.digests.routes import DIGEST_FEED_PATHS, DigestFeedsController, DigestsController
+from service.docs_assets import assets_router, render_plugins
 from service.entities.routes import EntitiesController
 from service.feeds.access import document_feed_security
 from service.feeds.routes import FEED_PATHS, FeedsController
@@ -64,7 +64,12 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
     app = Litestar(
         route_handlers=[
             HealthController,
-            SignalsController,
+            # {"html"} bodies may be as large as a fetched page (checked per kind in the route).
+            Router(
+                "/",
+                route_handlers=[SignalsController],
+                request_max_body_size=settings.analysis_body_max_bytes,
+            ),
             SignalExportController,
             TopicsController,
             TopicAdminController,
@@ -77,6 +82,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
             SyncController,
             FeedsController,
             WebhooksController,
+            assets_router(),
         ],
         lifespan=[lifespan],
         before_request=before_request,
@@ -100,9 +106,12 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
                 }
             ),
             security=[{"bearer": []}],
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=render_plugins(),  # served from the package: they render offline
         ),
         debug=False,
+        # Logging belongs to the process (service/log_setup.py): Litestar's default config would
+        # install a second format and INFO levels over it.
+        logging_config=None,
     )
     # Outside Litestar's router and exception handling, so that every answer (a 404 for an
     # unknown path, a refused CORS preflight) carries the request id.

@@ -241,7 +241,9 @@ class ExtractionFailed(PipelineError):
     extractor_crashed, unreadable."""
 
     code = "extraction_failed"
-    title = "No article could be extracted from the page"
+    # One title for every input kind (RFC 9457: a type's title does not vary): a page that was
+    # fetched or sent as HTML, and text sent as it is; the detail says what was wrong.
+    title = "The page or text is not an article that can be analysed"
 
 
 class LLMError(PipelineError):

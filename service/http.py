@@ -30,6 +30,7 @@ from service.errors import (
 )
 from service.keys.repository import StoredKey
 from service.keys.service import authenticate, require_scope
+from service.keys.suppliers import SupplierView, supplier_view
 from service.ratelimit import service as ratelimit
 from service.request_context import request_id_of
 from service.runtime import Runtime
@@ -200,6 +201,12 @@ def allowed_topics(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[int,
     if key is None or key.allowed_topic_ids is None:
         return None
     return tuple(key.allowed_topic_ids)
+
+
+def suppliers_seen(connection: ASGIConnection[Any, Any, Any, Any]) -> SupplierView:
+    """Whose supplied content the request's key sees: its own supplier's (or every one, for an
+    admin key); a keyless public read sees fetched content only (service/keys/suppliers.py)."""
+    return supplier_view(getattr(connection.state, "api_key", None))
 
 
 def problem_spec(description: str) -> ResponseSpec:

@@ -64,6 +64,7 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int) -> Serv
         header_timeout=settings.request_header_timeout_seconds,
         body_timeout=settings.request_body_timeout_seconds,
         log_level=settings.log_level.lower(),
+        log_config=None,  # the process's logging (service/log_setup.py): one format for every line
         access_log=False,
     )
 

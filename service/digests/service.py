@@ -43,6 +43,7 @@ from service.errors import (
 from service.feeds.service import FeedFormat, RenderedFeed
 from service.keys.repository import StoredKey
 from service.keys.service import may_see_submission
+from service.keys.suppliers import PUBLIC_ONLY
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals.taxonomy import topic_slug
@@ -67,12 +68,13 @@ def _now() -> datetime:
 async def _find_topic(conn: Any, slug: str | None, allowed: tuple[int, ...] | None) -> TopicRow | None:
     """The topic a slug or alias names (None for none given); 404 for an unknown one, and
     the same 404 for one outside ``allowed`` (a restricted key's topics: it does not learn
-    that the topic exists, nor its label)."""
+    that the topic exists, nor its label). Briefings are written from public signals only, so
+    a topic only supplied content carries has none for anyone: it is unknown here too."""
     if slug is None:
         return None
     normalised = topic_slug(slug)
-    topic = await topics.get_topic_by_slug_or_alias(conn, normalised) if normalised else None
-    if topic is None or is_hidden(topic.id, allowed):
+    topic = await topics.get_topic_by_slug_or_alias(conn, normalised, PUBLIC_ONLY) if normalised else None
+    if topic is None or not topic.known or is_hidden(topic.id, allowed):
         raise NotFound(f"no topic {slug!r}", reason="unknown_topic")
     return topic
 

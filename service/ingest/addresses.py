@@ -152,7 +152,10 @@ class AddressPolicy:
         if reason is None or self._allowed(ip):
             return
         shown = host if host is not None else str(ip)
-        raise FetchRefused(f"{shown} is not a public address ({reason})", reason="address_not_allowed")
+        raise FetchRefused(
+            f"{shown} is not a public address ({reason}); SIGNALS_FETCH_ALLOWED_NETWORKS can allow it",
+            reason="address_not_allowed",
+        )
 
 
 def _literal_ip(host: str) -> IPAddress | None:

@@ -19,8 +19,9 @@ from service.errors import Forbidden, InvalidRequest, Unauthorized
 from service.keys import repository
 from service.keys.cache import KeyCache
 from service.keys.repository import StoredKey
+from service.keys.suppliers import EVERY_SUPPLIER, SupplierView
 from service.keys.throttle import AuthThrottle
-from service.signals.repository import resolve_topic_slugs
+from service.topics.repository import resolve_topic_slugs_for_reader
 from service.topics.visibility import is_hidden
 
 KEY_PREFIX = "sk_live_"
@@ -189,13 +190,19 @@ async def ensure_partner(
 
 
 async def topic_ids_for_slugs(
-    conn: Any, slugs: list[str], *, allowed: Collection[int] | None = None
+    conn: Any,
+    slugs: list[str],
+    *,
+    allowed: Collection[int] | None = None,
+    suppliers: SupplierView = EVERY_SUPPLIER,
 ) -> list[int]:
     """Topic ids for a key's topic restriction; every slug (or alias) must exist. With
     ``allowed`` (the asking key's own restriction), a topic outside it is refused exactly as
-    an unknown one: the key does not learn that it exists."""
-    resolved = await resolve_topic_slugs(conn, slugs)
-    unknown = [slug for slug in slugs if (t := resolved.get(slug)) is None or is_hidden(t, allowed)]
+    an unknown one: the key does not learn that it exists; so is a topic only content of
+    suppliers the asking key does not see carries (``suppliers``; by default an admin's view)."""
+    resolved = await resolve_topic_slugs_for_reader(conn, slugs, suppliers)
+    found = {slug: t.id for slug, t in resolved.items() if t.known}
+    unknown = [slug for slug in slugs if (t := found.get(slug)) is None or is_hidden(t, allowed)]
     if unknown:
         raise InvalidRequest(f"unknown topics: {', '.join(unknown)}", reason="unknown_topic")
-    return sorted({t for t in resolved.values() if t is not None})
+    return sorted(set(found.values()))

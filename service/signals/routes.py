@@ -16,11 +16,12 @@ from schemas.jobs import Job
 from schemas.problems import FieldError
 from schemas.signals import AnalyzeRequest, Signal, SignalCardPage, SignalPage
 from service.conditional import NOT_MODIFIED, etagged
-from service.errors import BadRequest, error_for_code
+from service.errors import BadRequest, PayloadTooLarge, error_for_code
 from service.hostile_input import BigInt
-from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
+from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
 from service.pagination import next_page_link
 from service.runtime import Runtime
+from service.settings import Settings
 from service.signals import service
 from service.signals.deletion import delete_signal
 from service.signals.listing import MAX_LIMIT, SignalQuery, list_signals
@@ -51,6 +52,26 @@ def prefer_wait(header: str | None) -> int:
     return min(int(digits), service.MAX_WAIT_SECONDS)
 
 
+async def _refuse_oversized(
+    request: Request[Any, Any, Any], data: AnalyzeRequest, settings: Settings
+) -> None:
+    """413 for an html page over SIGNALS_FETCH_MAX_BYTES, or another body over
+    SIGNALS_MAX_BODY_BYTES (this route reads up to ``settings.analysis_body_max_bytes``)."""
+    if data.html is not None:
+        size = len(data.html.encode())
+        if size > settings.fetch_max_bytes:
+            raise PayloadTooLarge(
+                f"the html is {size:,} bytes; pages up to {settings.fetch_max_bytes:,} bytes "
+                "(SIGNALS_FETCH_MAX_BYTES) are taken",
+                reason="html_too_large",
+            )
+    elif len(await request.body()) > settings.max_body_bytes:
+        raise PayloadTooLarge(
+            f"bodies without html are taken up to {settings.max_body_bytes:,} bytes (SIGNALS_MAX_BODY_BYTES)",
+            reason="body_too_large",
+        )
+
+
 class SignalsController(Controller):
     path = "/v1"
     tags = ["signals"]
@@ -70,7 +91,8 @@ class SignalsController(Controller):
             "work. A repeat of analysed content returns the existing signal without calling the "
             "model. `text` and `html` are stored as the submitting partner's own article for "
             "`url` (a label, never fetched): they never replace a fetched page or another "
-            "partner's content. `Idempotency-Key` makes retries safe."
+            "partner's content, and what is made of them is visible to that partner's keys and "
+            "admin keys only. `Idempotency-Key` makes retries safe."
         ),
         responses={
             200: ResponseSpec(
@@ -78,7 +100,10 @@ class SignalsController(Controller):
                 description="Prefer: wait, and the signal carries none of the key's topics",
             ),
             400: problem_spec("Malformed body or Prefer header"),
-            413: problem_spec("Body over the size limit"),
+            413: problem_spec(
+                "Body over the size limit: html over SIGNALS_FETCH_MAX_BYTES, any other body over "
+                "SIGNALS_MAX_BODY_BYTES"
+            ),
             422: problem_spec(
                 "Unusable request (refused URL, bad shape, reused Idempotency-Key) "
                 "or, with Prefer: wait, the job's failure"
@@ -99,6 +124,7 @@ class SignalsController(Controller):
     ) -> Response[Job | Signal]:
         # Every header is parsed before anything is written.
         wait = prefer_wait(prefer)
+        await _refuse_oversized(request, data, rt.settings)
         if idempotency_key is not None and not _IDEMPOTENCY_RE.match(idempotency_key):
             raise BadRequest(
                 "Idempotency-Key must be 1-255 visible ASCII characters", reason="idempotency_key"
@@ -117,7 +143,9 @@ class SignalsController(Controller):
                     status_code=200,
                     headers={"Location": f"/v1/jobs/{job.id}", "Preference-Applied": f"wait={wait}"},
                 )
-            signal = await service.get_signal(rt, job.signal_id, allowed_topics=allowed_topics(request))
+            signal = await service.get_signal(
+                rt, job.signal_id, allowed_topics=allowed_topics(request), suppliers=suppliers_seen(request)
+            )
             return Response(
                 signal,
                 status_code=201,
@@ -142,7 +170,8 @@ class SignalsController(Controller):
             "Current signals, newest first (or by full-text relevance with q and sort=relevance). "
             "Keyset pagination: follow `next` (an opaque cursor; keep every other parameter). "
             "`include=card` returns full cards instead of compact items; `collapse=story` shows "
-            "one signal per story."
+            "one signal per story. Signals made of `text` or `html` another partner supplied are "
+            "never listed (they are their supplier's and admin keys' only)."
         ),
         responses={
             400: problem_spec("Bad parameter, cursor or range"),
@@ -211,6 +240,7 @@ class SignalsController(Controller):
             cursor=cursor,
             include_card=include == "card",
             restrict_topics=allowed_topics(request),
+            suppliers=suppliers_seen(request),
         )
         page = await list_signals(rt, query)
         if page.next is not None:
@@ -239,13 +269,18 @@ class SignalsController(Controller):
         "/signals/{signal_id:uuid}",
         opt={"scope": "signals:read"},
         summary="A signal card",
-        description="ETag / If-None-Match: 304 when unchanged.",
+        description=(
+            "404 for a signal made of `text` or `html` another partner supplied, as for an "
+            "unknown id. ETag / If-None-Match: 304 when unchanged."
+        ),
         responses={404: problem_spec("No such signal"), **NOT_MODIFIED, **AUTH_ERRORS},
     )
     async def get_signal(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], signal_id: FromPath[UUID]
     ) -> Response[Signal]:
-        signal = await service.get_signal(rt, signal_id, allowed_topics=allowed_topics(request))
+        signal = await service.get_signal(
+            rt, signal_id, allowed_topics=allowed_topics(request), suppliers=suppliers_seen(request)
+        )
         return etagged(request, signal)
 
     @delete(
@@ -275,5 +310,7 @@ class SignalsController(Controller):
     async def get_article(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], article_id: FromPath[UUID]
     ) -> Response[Article]:
-        article = await service.get_article(rt, article_id, allowed_topics=allowed_topics(request))
+        article = await service.get_article(
+            rt, article_id, allowed_topics=allowed_topics(request), suppliers=suppliers_seen(request)
+        )
         return etagged(request, article)

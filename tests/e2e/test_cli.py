@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.support.articles import article_page
 from tests.support.seeding import SeedSignal, seed_signal
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:]{8},\d{3} (DEBUG|INFO|WARNING|ERROR) [\w.]+ \[[^\]]+\]: ")
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -22,11 +24,17 @@ pytestmark = pytest.mark.timeout(240)
 def test_serve_starts_on_an_embedded_postgresql_with_nothing_configured(tmp_path: Path):
     port = free_port()
     env = clean_env(SIGNALS_DATA_DIR=str(tmp_path / "data"), SIGNALS_EXTRACT_WORKERS="1")
-    proc = start_signals("serve", "--port", str(port), env=env)
+    proc = start_signals("serve", "-v", "--port", str(port), env=env)
     try:
         assert wait_http(f"http://127.0.0.1:{port}/healthz", 90, proc).json() == {"status": "ok"}
         ready = wait_http(f"http://127.0.0.1:{port}/readyz", 10, proc).json()
-        assert ready == {"status": "ready", "database": "ok", "llm": "not_configured"}
+        assert ready == {
+            "status": "ready",
+            "database": "ok",
+            "llm": "not_configured",
+            "llm_mode": None,
+            "llm_context_tokens": None,
+        }
         assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists()
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -35,6 +43,8 @@ def test_serve_starts_on_an_embedded_postgresql_with_nothing_configured(tmp_path
     assert proc.returncode in (0, -signal.SIGTERM), stderr[-3000:]
     assert "worker stopped" in stderr and "Application shutdown complete" in stderr
     assert "no language model configured" in stderr
+    # One format for the CLI's, the service's and uvicorn's lines alike.
+    assert all(LOG_LINE.match(line) for line in stderr.splitlines()), stderr[-3000:]
 
 
 def test_keys_are_created_listed_and_revoked(signals_env):

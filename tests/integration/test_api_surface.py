@@ -58,7 +58,13 @@ def bearer(key: str) -> dict[str, str]:
 async def test_health_and_readiness(http):
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     ready = (await http.get("/readyz")).json()
-    assert ready == {"status": "ready", "database": "ok", "llm": "not_configured"}
+    assert ready == {
+        "status": "ready",
+        "database": "ok",
+        "llm": "not_configured",
+        "llm_mode": None,
+        "llm_context_tokens": None,
+    }
 
 
 async def test_openapi_describes_the_endpoints_and_the_bearer_scheme(http):

@@ -152,7 +152,10 @@ async def test_body_errors_are_problems(api, database_url):
         await conn.close()
     json_type = {"Content-Type": "application/json"}
     async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {writer}"}) as client:
-        assert_problem(await client.post("/v1/signals", content=b"x" * 8192, headers=json_type), 413)
+        assert_problem(await client.post("/v1/digests", content=b"x" * 8192, headers=json_type), 413)
+        # POST /v1/signals reads more, for {"html"} pages; any other body keeps the cap.
+        long_text = await client.post("/v1/signals", json={"text": "x " * 4096})
+        assert_problem(long_text, 413, reason="body_too_large")
         assert_problem(await client.post("/v1/signals", content=b"{oops", headers=json_type), 400)
         assert_problem(await client.post("/v1/signals", json={"url": 7}), 400)
         plain = await client.post("/v1/signals", content=b"url=x", headers={"Content-Type": "text/plain"})
