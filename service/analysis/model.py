@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from service.analysis.schema import WireModel
@@ -101,6 +102,35 @@ def _tidy(limit: int) -> BeforeValidator:
     return BeforeValidator(lambda value: tidy_text(value, limit))
 
 
+WIDE_WEIGHT = 3
+"""A Chinese, Japanese or Korean character carries about what three Latin letters do (an
+English sentence runs about three times the characters of its Chinese or Japanese
+translation), so minimums count each wide character three times."""
+
+
+def reading_length(text: str) -> int:
+    """``text``'s length for a minimum: wide (East Asian W/F) characters count WIDE_WEIGHT."""
+    wide = sum(1 for ch in text if unicodedata.east_asian_width(ch) in ("W", "F"))
+    return len(text) + (WIDE_WEIGHT - 1) * wide
+
+
+def _at_least(minimum: int) -> AfterValidator:
+    """A minimum that means the same in every script (``reading_length``); pydantic's
+    ``min_length`` counts characters, which refused a two-sentence Japanese analysis."""
+
+    def check(value: str) -> str:
+        if reading_length(value) < minimum:
+            raise ValueError(f"should have at least {minimum} characters, has {len(value)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _min(minimum: int) -> dict[str, Any]:
+    """The minimum as the schema instructor sends carries it (a written instruction)."""
+    return {"minLength": minimum}
+
+
 def _sentence_numbers(value: Any) -> Any:
     """[12, 13] as given, or read from what small models write instead: 12, "12", "S12",
     "[S12], [S13]", ["S12"]. A string without numbers is not a citation (handled as a quote)."""
@@ -124,8 +154,8 @@ def _sentence_numbers(value: Any) -> Any:
 class KeyDetail(WireModel):
     """One fact the article states, and the numbers of the sentences that state it."""
 
-    text: Annotated[str, _tidy(300)] = Field(
-        min_length=8,
+    text: Annotated[str, _tidy(300), _at_least(8)] = Field(
+        json_schema_extra=_min(8),
         description="The fact, in your own words, as one short sentence. At most 300 characters.",
     )
     sentences: Annotated[list[int], BeforeValidator(_sentence_numbers)] = Field(
@@ -193,29 +223,30 @@ def _first(count: int) -> BeforeValidator:
 class SignalDraft(WireModel):
     """A signal: a structured, grounded reading of one article."""
 
-    title: Annotated[str, _tidy(160)] = Field(
-        min_length=5,
+    title: Annotated[str, _tidy(160), _at_least(5)] = Field(
+        json_schema_extra=_min(5),
         description="Your own headline for the signal, at most 15 words. At most 160 characters.",
     )
-    summary: Annotated[str, _tidy(400)] = Field(
-        min_length=10, description="One sentence: the central claim of the article. At most 400 characters."
+    summary: Annotated[str, _tidy(400), _at_least(10)] = Field(
+        json_schema_extra=_min(10),
+        description="One sentence: the central claim of the article. At most 400 characters.",
     )
-    eli5: Annotated[str, _tidy(800)] = Field(
-        min_length=20,
+    eli5: Annotated[str, _tidy(800), _at_least(20)] = Field(
+        json_schema_extra=_min(20),
         description=(
             "Explain like I'm five: 2-4 short sentences built on an everyday analogy a child "
             "gets. At most 800 characters."
         ),
     )
-    analysis: Annotated[str, _tidy(2500)] = Field(
-        min_length=80,
+    analysis: Annotated[str, _tidy(2500), _at_least(80)] = Field(
+        json_schema_extra=_min(80),
         description=(
             "Deep analysis in 2-3 short paragraphs separated by blank lines: who says what, "
             "why it matters, what it changes. Only what the article supports. At most 2500 characters."
         ),
     )
-    impact: Annotated[str, _tidy(1200)] = Field(
-        min_length=30,
+    impact: Annotated[str, _tidy(1200), _at_least(30)] = Field(
+        json_schema_extra=_min(30),
         description="Impact: one paragraph on the consequences for the field. At most 1200 characters.",
     )
     key_details: Annotated[list[KeyDetail], _first(MAX_KEY_DETAILS + 2)] = Field(
@@ -224,11 +255,13 @@ class SignalDraft(WireModel):
         description=f"{MIN_KEY_DETAILS}-{MAX_KEY_DETAILS} key facts, each citing the sentences stating it.",
         json_schema_extra={"minItems": MIN_KEY_DETAILS, "maxItems": MAX_KEY_DETAILS},
     )
-    optimistic_outlook: Annotated[str, _tidy(800)] = Field(
-        min_length=20, description="The best realistic case, one short paragraph. At most 800 characters."
+    optimistic_outlook: Annotated[str, _tidy(800), _at_least(20)] = Field(
+        json_schema_extra=_min(20),
+        description="The best realistic case, one short paragraph. At most 800 characters.",
     )
-    pessimistic_outlook: Annotated[str, _tidy(800)] = Field(
-        min_length=20, description="The worst realistic case, one short paragraph. At most 800 characters."
+    pessimistic_outlook: Annotated[str, _tidy(800), _at_least(20)] = Field(
+        json_schema_extra=_min(20),
+        description="The worst realistic case, one short paragraph. At most 800 characters.",
     )
     topics: Annotated[list[str], _first(5)] = Field(
         min_length=1,

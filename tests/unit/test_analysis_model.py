@@ -103,3 +103,23 @@ def test_what_a_card_cannot_do_without_is_still_refused(field: str, value: objec
     with pytest.raises(ValidationError) as info:
         SignalDraft.model_validate(card(**{field: value}))
     assert info.value.errors()[0]["loc"][0] == field
+
+
+def test_minimums_mean_the_same_in_japanese_as_in_english():
+    # Two full sentences of analysis: 62 characters in Japanese, about 190 in English.
+    japanese = (
+        "新工場は来年春に稼働し、地元で約三百人を雇用する予定だ。"
+        "市は送電網の増強費用の半分を負担すると発表し、住民説明会を三回開く。"
+    )
+    assert len(japanese) < 80
+    assert SignalDraft.model_validate(card(analysis=japanese)).analysis == japanese
+    with pytest.raises(ValidationError, match="analysis"):
+        SignalDraft.model_validate(card(analysis="The plant opens next spring and hires 300 people."))
+    with pytest.raises(ValidationError, match="eli5"):
+        SignalDraft.model_validate(card(eli5="電池の話。"))
+
+
+def test_the_schema_still_tells_the_model_each_minimum():
+    properties = SignalDraft.model_json_schema()["properties"]
+    assert properties["analysis"]["description"].endswith("At least 80 characters.")
+    assert properties["title"]["description"].endswith("At least 5 characters.")
