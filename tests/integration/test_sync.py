@@ -8,6 +8,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -16,6 +17,7 @@ import pytest
 from service.app import create_app
 from service.db.database import init_connection
 from service.keys import service as keys
+from service.signals.repository import make_signal_current
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 
@@ -268,3 +270,37 @@ async def test_the_page_query_reads_the_log_by_its_primary_key(conn):
     )
     plan = "\n".join(row[0] for row in rows)
     assert "Index" in plan and "signal_changes_pkey" in plan and "Sort" not in plan, plan
+
+
+async def test_a_version_replaced_outside_a_key_s_topics_reaches_it_as_a_tombstone(api, world, conn):
+    """A restricted key holds version one (its topics); version two is outside them: the key's
+    mirror must drop version one, not keep it as current forever. When the page changes back,
+    version one returns to both mirrors, naming the version it replaces."""
+    url = "https://the-harbour-courier.example/changes-topic"
+    async with client(api, world["rail"]) as rail, client(api, world["reader"]) as reader:
+        rail_cursor, reader_cursor = await head_cursor(rail), await head_cursor(reader)
+        one = str(await seed_signal(conn, SeedSignal(title="Line reopens", url=url, topics=["Rail"])))
+        two = str(
+            await seed_signal(
+                conn,
+                SeedSignal(title="Line reopens, grid pays", url=url, text="Other. " * 60, topics=["Energy"]),
+            )
+        )
+        items, rail_cursor = await pull_all(rail, rail_cursor)
+        assert [(i["kind"], i["signal_id"], i["replaces"]) for i in items] == [
+            ("created", one, None),
+            ("deleted", one, None),
+        ]
+        assert items[1]["signal"] is None
+        assert (await rail.get(f"/v1/signals/{two}")).status_code == 404  # still hidden
+
+        await make_signal_current(conn, UUID(one))  # the page changed back
+        items, rail_cursor = await pull_all(rail, rail_cursor)
+        assert [(i["kind"], i["signal_id"], i["replaces"]) for i in items] == [("updated", one, two)]
+        assert items[0]["signal"]["current"] is True
+        everything, _ = await pull_all(reader, reader_cursor)
+    assert [(i["kind"], i["signal_id"], i["replaces"]) for i in everything] == [
+        ("created", one, None),
+        ("updated", two, one),
+        ("updated", one, two),  # an unrestricted mirror drops version two
+    ]
