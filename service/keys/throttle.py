@@ -10,6 +10,10 @@ is empty gets ``429 auth_throttled`` with ``Retry-After`` for a key, without a l
   ``X-Forwarded-For``, which any client can write. IPv6 addresses count per /64, the block
   one host usually holds. Behind a reverse proxy every client shares the proxy's address:
   the known keys below keep serving, new keys then wait with everyone else's guesses.
+- **And per network around it.** One host may hold a whole /48 of IPv6 (65 536 /64s), or
+  many IPv4 addresses of one /24: each wider block has a bucket too, 8 times larger per step
+  (IPv4 /24; IPv6 /48, then /32), so walking through fresh addresses buys a few more guesses,
+  not a fresh bucket per address, and cannot flush the buckets it is counted in.
 - **Known keys are never throttled.** A key this process accepted in the last day (and one
   in the key cache, which ``authenticate`` checks first) goes through whatever its address
   did: its lookup still runs, so a revocation still applies at once. A valid key that this
@@ -33,19 +37,28 @@ WINDOW_SECONDS = 60.0
 KNOWN_KEY_SECONDS = 24 * 3600.0
 
 
-def client_bucket(address: str | None) -> str:
-    """The bucket an address counts in: itself (IPv4), its /64 (IPv6), "" when unknown."""
+_IPV4_PREFIXES = (32, 24)
+_IPV6_PREFIXES = (64, 48, 32)
+WIDER = 8
+"""Each wider block's bucket holds (and regains) this many times its narrower one's."""
+
+
+def client_buckets(address: str | None) -> list[tuple[str, int]]:
+    """The buckets an address counts in, narrowest first, each with its size multiplier:
+    the address and its /24 (IPv4); its /64, /48 and /32 (IPv6); "" when unknown."""
     if not address:
-        return ""
+        return [("", 1)]
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
+        return [(address, 1)]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefixes = _IPV6_PREFIXES if isinstance(ip, ipaddress.IPv6Address) else _IPV4_PREFIXES
+    return [
+        (str(ipaddress.ip_network((ip, prefix), strict=False)), WIDER**step)
+        for step, prefix in enumerate(prefixes)
+    ]
 
 
 class AuthThrottle:
@@ -75,21 +88,24 @@ class AuthThrottle:
         empty and the key is not one this process accepted recently."""
         if self._limit <= 0 or self.is_known(key_hash):
             return
-        tokens = self._tokens(client_bucket(address))
-        if tokens < 1:
-            retry_after = max(1, math.ceil((1 - tokens) / self._rate))
+        waits = [
+            (1 - tokens) / (self._rate * size)
+            for bucket, size in client_buckets(address)
+            if (tokens := self._tokens(bucket, size)) < 1
+        ]
+        if waits:
             raise AuthThrottled(
                 "too many failed authentications from this address; try again later",
-                retry_after=retry_after,
+                retry_after=max(1, math.ceil(max(waits))),
             )
 
     def failed(self, address: str | None) -> None:
         """Count one failed authentication (an unknown or malformed key) against ``address``."""
         if self._limit <= 0:
             return
-        bucket = client_bucket(address)
-        self._buckets[bucket] = (max(self._tokens(bucket) - 1, 0.0), self._clock())
-        self._buckets.move_to_end(bucket)
+        for bucket, size in client_buckets(address):
+            self._buckets[bucket] = (max(self._tokens(bucket, size) - 1, 0.0), self._clock())
+            self._buckets.move_to_end(bucket)
         while len(self._buckets) > self._max_addresses:
             self._buckets.popitem(last=False)
 
@@ -112,9 +128,11 @@ class AuthThrottle:
             return False
         return True
 
-    def _tokens(self, bucket: str) -> float:
+    def _tokens(self, bucket: str, size: int) -> float:
+        """Failures ``bucket`` may still make now (it holds ``size`` times ``limit``)."""
+        capacity = float(self._limit * size)
         entry = self._buckets.get(bucket)
         if entry is None:
-            return float(self._limit)
+            return capacity
         tokens, at = entry
-        return min(float(self._limit), tokens + (self._clock() - at) * self._rate)
+        return min(capacity, tokens + (self._clock() - at) * self._rate * size)
