@@ -324,10 +324,25 @@ async def _find_related(
         else:
             nearest, wording = search.nearest, search.wording
         ids = nearest + (wording or []) + await _candidate_ids(conn, subject, text=wording is None)
-        candidates = await repository.candidate_features(conn, subject.id, list(dict.fromkeys(ids)))
+        candidates = await _features(conn, subject, list(dict.fromkeys(ids)), search)
         topic_ids = set(subject.topic_ids).union(*(c.topic_ids for c in candidates))
         rarity = await repository.rarity(conn, _entity_keys(subject, candidates), topic_ids)
     return _best_links(subject, candidates, rarity, keep=rt.settings.related_keep, use_meaning=use_meaning)
+
+
+async def _features(
+    conn: Any, subject: Subject, ids: list[UUID], search: StorySearch | None
+) -> list[Candidate]:
+    """How each of ``ids`` compares to the subject, in order. Those the story search compared
+    are reused with their story read again (a signal's wording and meaning do not change, and
+    one no longer current drops out); only the others are compared now, because the wording
+    comparison (pg_trgm over card texts) is the relate step's costliest statement."""
+    known = {c.id: c for c in search.candidates} if search is not None else {}
+    now = await stories.current_story_of_signals(conn, [i for i in ids if i in known])
+    fresh = await repository.candidate_features(conn, subject.id, [i for i in ids if i not in known])
+    found = {c.id: c for c in fresh}
+    found.update({i: dataclasses.replace(known[i], story_id=story) for i, story in now.items()})
+    return [found[i] for i in ids if i in found]
 
 
 def _best_links(
