@@ -105,13 +105,14 @@ async def open_runtime(
                 ", ".join(settings.llm_missing()),
             )
         embedder = None
-        if settings.embedding_model and settings.openai_base_url:
+        if settings.embedding_model and settings.embeddings_url:
             embedder = Embedder(settings)
             stack.push_async_callback(embedder.aclose)
             await ensure_embedding_index(db.pool, settings.embedding_dimensions)
         elif settings.embedding_model:
             log.warning(
-                "SIGNALS_EMBEDDING_MODEL is set but OPENAI_BASE_URL is not: related coverage and "
+                "SIGNALS_EMBEDDING_MODEL is set but neither SIGNALS_EMBEDDING_BASE_URL nor "
+                "OPENAI_BASE_URL is: related coverage and "
                 "stories use entities, topics and text only"
             )
         job_waiter = None

@@ -119,7 +119,18 @@ class Settings(BaseSettings):
     embedding_model: str | None = Field(
         default=None, validation_alias=AliasChoices("SIGNALS_EMBEDDING_MODEL")
     )
-    """Embeddings model on the same server (related coverage); unset: no embeddings."""
+    """Embeddings model (related coverage and stories); unset: no embeddings."""
+
+    embedding_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SIGNALS_EMBEDDING_BASE_URL")
+    )
+    """OpenAI-compatible server for embeddings when it is not the chat model's (llama.cpp serves
+    one model per process); unset: OPENAI_BASE_URL."""
+
+    embedding_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SIGNALS_EMBEDDING_API_KEY")
+    )
+    """Key for SIGNALS_EMBEDDING_BASE_URL; unset: OPENAI_API_KEY."""
 
     embedding_dimensions: int = Field(
         default=384, ge=8, le=2000, validation_alias=AliasChoices("SIGNALS_EMBEDDING_DIMENSIONS")
@@ -444,7 +455,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("openai_base_url", "llm_model", "embedding_model", "database_url", mode="before")
+    @field_validator(
+        "openai_base_url", "llm_model", "embedding_model", "embedding_base_url", "database_url", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -457,6 +470,11 @@ class Settings(BaseSettings):
         as the fetcher takes (``fetch_max_bytes``) once JSON-escaped, which quotes and
         escaped non-ASCII text can double. Other bodies there keep ``max_body_bytes``."""
         return max(self.max_body_bytes, 2 * self.fetch_max_bytes + 64 * 1024)
+
+    @property
+    def embeddings_url(self) -> str | None:
+        """Where embeddings are asked for: SIGNALS_EMBEDDING_BASE_URL, else OPENAI_BASE_URL."""
+        return self.embedding_base_url or self.openai_base_url
 
     @property
     def llm_configured(self) -> bool:

@@ -1,7 +1,8 @@
 """Embeddings of signal cards from the configured OpenAI-compatible endpoint.
 
-The same server as analysis (OPENAI_BASE_URL), model SIGNALS_EMBEDDING_MODEL, asked for
-SIGNALS_EMBEDDING_DIMENSIONS through the ``dimensions`` parameter. Every failure leaves
+SIGNALS_EMBEDDING_BASE_URL, else the analysis server (OPENAI_BASE_URL), model
+SIGNALS_EMBEDDING_MODEL, asked for SIGNALS_EMBEDDING_DIMENSIONS through the ``dimensions``
+parameter. Every failure leaves
 here as one of our errors. A server that ignores ``dimensions`` (many local ones do) is a
 configuration error: it is logged once, clearly, and embeddings are switched off for the
 process, so related coverage carries on from entities, topics and text instead of
@@ -39,13 +40,15 @@ class Embedder:
     """One AsyncOpenAI client for embeddings, held for the process."""
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.embedding_model or not settings.openai_base_url:
-            raise ValueError("an Embedder needs SIGNALS_EMBEDDING_MODEL and OPENAI_BASE_URL")
+        if not settings.embedding_model or not settings.embeddings_url:
+            raise ValueError("an Embedder needs SIGNALS_EMBEDDING_MODEL and an embeddings base URL")
         self.model: str = settings.embedding_model
         self.dimensions: int = settings.embedding_dimensions
-        api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unset"
+        secret = settings.embedding_api_key if settings.embedding_base_url else settings.openai_api_key
+        secret = secret or settings.openai_api_key
+        api_key = secret.get_secret_value() if secret else "unset"
         self._openai = openai.AsyncOpenAI(
-            base_url=settings.openai_base_url,
+            base_url=settings.embeddings_url,
             api_key=api_key,
             timeout=settings.llm_timeout_seconds,
             max_retries=settings.llm_http_retries,

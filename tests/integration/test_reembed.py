@@ -55,3 +55,30 @@ async def test_every_current_signal_gets_the_new_models_vector_once(
         assert await db.fetchval("SELECT to_regclass('signal_embeddings_hnsw_64') IS NOT NULL")
     finally:
         await embedder.aclose()
+
+
+async def test_embeddings_go_to_their_own_server_when_one_is_set(
+    make_settings: Any, stub: SimpleNamespace
+) -> None:
+    from service.llmstub.faults import StubState
+    from service.llmstub.server import create_stub_app
+    from tests.support.servers import running_asgi
+
+    other = StubState()
+    with running_asgi(create_stub_app(other)) as embeddings_base:
+        settings = make_settings(
+            openai_base_url=f"{stub.base}/v1",
+            openai_api_key="chat-key",
+            embedding_base_url=f"{embeddings_base}/v1",
+            embedding_model=NEW_MODEL,
+            embedding_dimensions=64,
+        )
+        embedder = Embedder(settings)
+        stub.state.reset()
+        try:
+            vectors = await embedder.embed(["Turbine orders rise", "Grid upgrade delayed"])
+        finally:
+            await embedder.aclose()
+    assert [len(v) for v in vectors] == [64, 64]
+    assert other.stats()["embeddings"] == 1
+    assert stub.state.stats()["embeddings"] == 0  # the chat server is not asked
