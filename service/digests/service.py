@@ -12,6 +12,7 @@ Writing a briefing (``write_digest_job``, run by the queue worker):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, date, datetime
 from typing import Any
@@ -41,6 +42,7 @@ from service.errors import (
     SignalsError,
 )
 from service.feeds.service import FeedFormat, RenderedFeed
+from service.jobs.retry import RetryLater, Stopping, unless_stopping
 from service.keys.repository import StoredKey
 from service.keys.service import may_see_submission
 from service.keys.suppliers import PUBLIC_ONLY
@@ -160,11 +162,12 @@ async def schedule_digest(rt: Runtime, period: Period, slot: datetime) -> Digest
     return job
 
 
-async def write_digest_job(rt: Runtime, job_id: UUID) -> None:
+async def write_digest_job(rt: Runtime, job_id: UUID, stopping: asyncio.Event | None = None) -> None:
     """The queue worker's part: write the job's briefing and record the outcome on the job.
 
     Errors of ours (the model failing, no model configured) end the job as failed; anything
-    else (the database went away) propagates so the queue retries the job.
+    else (the database went away) propagates so the queue retries the job. ``stopping`` set
+    while the model is writing: the call is cancelled and the job goes back to ``queued``.
     """
     async with rt.db.pool.acquire() as conn:
         job = await repository.start_digest_job(conn, job_id)
@@ -172,7 +175,12 @@ async def write_digest_job(rt: Runtime, job_id: UUID) -> None:
         log.info("digest job %s is gone or already final; nothing to do", job_id)
         return
     try:
-        digest_id = await _write(rt, job)
+        digest_id = await _write(rt, job, stopping)
+    except Stopping:
+        async with rt.db.pool.acquire() as conn:
+            await repository.requeue_digest_job(conn, job_id)
+        log.info("digest job %s: the worker is stopping; the job goes back to the queue", job_id)
+        raise RetryLater(0, "the worker is stopping") from None
     except SignalsError as exc:
         retries = rt.settings.digest_retry_schedule
         if job.trigger == "schedule" and isinstance(exc, TRANSIENT) and job.attempts <= len(retries):
@@ -201,7 +209,7 @@ async def write_digest_job(rt: Runtime, job_id: UUID) -> None:
             await repository.finish_digest_job(conn, job_id, status="empty")
 
 
-async def _write(rt: Runtime, job: DigestJobRow) -> UUID | None:
+async def _write(rt: Runtime, job: DigestJobRow, stopping: asyncio.Event | None) -> UUID | None:
     """Select, write and store the job's briefing; None (nothing stored) for an empty period."""
     period: Period = "weekly" if job.period == "weekly" else "daily"
     window = period_window(period, job.period_start)
@@ -230,7 +238,7 @@ async def _write(rt: Runtime, job: DigestJobRow) -> UUID | None:
     else:
         if rt.analyzer is None:
             raise LLMNotConfigured("briefings of more than one signal need a language model")
-        written = await write_digest(rt.analyzer, scope, signals)
+        written = await unless_stopping(write_digest(rt.analyzer, scope, signals), stopping)
     written.card_tokens = card_tokens(signals)
     async with rt.db.pool.acquire() as conn, conn.transaction():
         digest_id = await repository.insert_digest(

@@ -10,13 +10,9 @@ job goes back to the queue instead of finishing (service.signals.pipeline runs t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import random
 import time
-from collections.abc import Coroutine
-from typing import Any, TypeVar
 
 from service.analysis.client import usage_of
 from service.errors import LLMRateLimited, LLMTimeout, LLMUnavailable, SignalsError
@@ -26,7 +22,6 @@ from service.signals import repository
 from service.signals.repository import JobRecord
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class Stages:
@@ -46,29 +41,6 @@ class Stages:
 
     def __str__(self) -> str:
         return ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in self.ms.items())
-
-
-class Stopping(Exception):
-    """The worker is stopping while the model is still answering."""
-
-
-async def unless_stopping(call: Coroutine[Any, Any, T], stopping: asyncio.Event | None) -> T:
-    """``call``'s result, unless ``stopping`` is set first: then the call is cancelled and
-    ``Stopping`` raised, so shutdown does not wait out a model call (up to SIGNALS_LLM_TIMEOUT)."""
-    if stopping is None:
-        return await call
-    task = asyncio.ensure_future(call)
-    stopper = asyncio.ensure_future(stopping.wait())
-    try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-    raise Stopping()
 
 
 async def hand_back(rt: Runtime, job: JobRecord) -> None:

@@ -23,10 +23,10 @@ from service.errors import LLMNotConfigured, SignalsError, TopicsChanged
 from service.ingest.canonical import canonicalize_url, choose_canonical
 from service.ingest.extract import ExtractedArticle, article_from_text
 from service.jobs.queue import enqueue_relate
-from service.jobs.retry import RetryLater
+from service.jobs.retry import RetryLater, Stopping, unless_stopping
 from service.runtime import Runtime
 from service.signals import repository
-from service.signals.attempts import Stages, Stopping, hand_back, retry_later, unless_stopping
+from service.signals.attempts import Stages, hand_back, retry_later
 from service.signals.linking import link_topics_and_entities, resolve_topics_and_entities
 from service.signals.repository import JobRecord
 from service.signals.sentiment import sentiment_value
