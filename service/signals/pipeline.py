@@ -214,7 +214,10 @@ async def _store_signal_once(
     transaction)."""
     draft = analysis.draft
     topic_ids, entity_ids = await resolve_topics_and_entities(
-        conn, draft.topics, [(e.name, e.type) for e in draft.entities]
+        conn,
+        draft.topics,
+        [(e.name, e.type) for e in draft.entities],
+        public=job.input_kind == "url",  # text and html are supplied content, private to the supplier
     )
     signal_id = await repository.insert_signal(
         conn,

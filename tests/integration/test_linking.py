@@ -105,3 +105,14 @@ async def test_new_synonyms_of_a_known_topic_become_its_aliases(db):
     assert ids[1] == infrastructure and ids[0] != infrastructure
     assert await db.fetchval("SELECT topic_id FROM topic_aliases WHERE alias = 'ai-infra'") == infrastructure
     assert await db.fetchval("SELECT count(*) FROM topics WHERE slug = 'ai-infra'") == 0
+
+
+async def test_a_synonym_from_supplied_content_maps_to_its_topic_without_an_alias(db):
+    """A topic's aliases are shown to every reader: a private card's spelling must not become one."""
+    async with db.transaction():
+        [grid] = await topic_ids_for(db, ["Grid storage"])
+    async with db.transaction():
+        [mapped] = await topic_ids_for(db, ["Grid stor"], record_aliases=False)
+    assert mapped == grid
+    assert await db.fetchval("SELECT count(*) FROM topic_aliases WHERE alias = 'grid-stor'") == 0
+    assert await db.fetchval("SELECT count(*) FROM topics WHERE slug = 'grid-stor'") == 0
