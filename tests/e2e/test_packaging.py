@@ -1,7 +1,7 @@
 """The wheel the Docker image installs (`pip wheel .`, as its build stage runs it) carries
-everything the service reads from its package: migrations and queries, the sample article
-and the API documentation's scripts. An editable install reads them from the source tree and
-would never notice one missing."""
+everything the service reads from its package: migrations and queries, the sample article,
+the API documentation's scripts and the reader pages' templates. An editable install reads
+them from the source tree and would never notice one missing."""
 
 from __future__ import annotations
 
@@ -49,3 +49,10 @@ def test_the_wheel_holds_the_package_data(tmp_path: Path):
     assert expected <= names, sorted(expected - names)
     queries = {p.relative_to(ROOT).as_posix() for p in (ROOT / "sql" / "queries").glob("*.sql")}
     assert queries <= names, sorted(queries - names)
+    reader = {  # the reader pages' templates, stylesheet and icon
+        p.relative_to(ROOT).as_posix()
+        for folder in ("templates", "static")
+        for p in (ROOT / "service" / "reader" / folder).rglob("*")
+        if p.is_file()
+    }
+    assert reader and reader <= names, sorted(reader - names)

@@ -1,0 +1,1 @@
+"""Reader pages: server-rendered HTML of signals, topics, stories and briefings."""

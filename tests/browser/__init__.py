@@ -1,0 +1,1 @@
+"""Reader pages in a real browser (Debian's Chromium driven by Playwright)."""
