@@ -18,7 +18,11 @@ from schemas.topics import TopicSlug
 
 PartnerName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="Unique name.")]
 KeyName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="What the key is for.")]
-Rate = Annotated[float, msgspec.Meta(gt=0, le=100_000, description="Tokens (requests) regained per second.")]
+# At least 0.001 (one request per 1000 s): the column is a PostgreSQL real, where a rate much
+# nearer 0 rounds to 0 and breaks the column's CHECK (rate_per_second > 0).
+Rate = Annotated[
+    float, msgspec.Meta(ge=0.001, le=100_000, description="Tokens (requests) regained per second.")
+]
 Burst = Annotated[int, msgspec.Meta(ge=1, le=1_000_000, description="Bucket size: requests at once.")]
 TopicSlugs = Annotated[
     list[TopicSlug],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 import msgspec
@@ -25,6 +25,15 @@ class AnalyzeRequest(Request):
     html: Annotated[str, msgspec.Meta(min_length=1)] | None = None
     text: Annotated[str, msgspec.Meta(min_length=1)] | None = None
     title: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+    openapi_shapes: ClassVar[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
+        ("url", ("url",), ()),
+        ("html", ("html", "url"), ("title",)),
+        ("text", ("text",), ("title", "url")),
+    )
+    """The shapes above for the OpenAPI document (service/openapi.py): name, required fields,
+    optional fields; any other field is absent or null. service/signals/service.py checks
+    them (422 otherwise)."""
 
 
 class KeyDetail(Response):

@@ -105,6 +105,8 @@ def resolve_window(
     - ``since`` alone: up to ``now``; ``until`` alone: ``default`` (or ``window``) before it;
     - all three: 400 (over-determined). ``since`` must be before ``until``.
     """
+    # An empty value is the same as none, as GET /v1/signals reads it (forms send them).
+    since, until, window = since or None, until or None, window or None
     if since is not None and until is not None and window is not None:
         raise _bad("window", "give at most two of since, until and window")
     length = parse_duration(window) if window is not None else default

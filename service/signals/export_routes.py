@@ -25,7 +25,13 @@ class SignalExportController(Controller):
 
     @get(
         "/export",
-        opt={"scope": "signals:read"},
+        opt={
+            "scope": "signals:read",
+            "media_types": {
+                "application/x-ndjson": "format=ndjson: one Signal (JSON) per line",
+                "text/csv": "format=csv: a header row, then one row per signal",
+            },
+        },
         summary="Export matching signals as NDJSON or CSV",
         description=(
             "Streams every current signal matching the filters (the same filters as "
