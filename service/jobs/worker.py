@@ -16,6 +16,7 @@ from uuid import UUID
 
 from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager, RetryRequested
 
+from service.alerts.matching import run_matcher
 from service.digests.queue import WRITE_DIGEST
 from service.digests.schedule import run_digest_scheduler
 from service.digests.service import write_digest_job
@@ -87,13 +88,18 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
     conn = await rt.db.connect()
     qm = QueueManager(Queries(AsyncpgDriver(conn)))
     stopping = asyncio.Event()  # set first on stop: a job mid model call is handed back, not waited for
+    # (analyses and briefings alike)
 
     async def analyze(runtime: Runtime, job_id: UUID) -> None:
         await process_job(runtime, job_id, stopping)
 
     _register(qm, rt, ANALYZE_ARTICLE, analyze, "job", 300)
     _register(qm, rt, RELATE_SIGNAL, relate_signal, "signal", 600, RELATE_AT_ONCE)
-    _register(qm, rt, WRITE_DIGEST, write_digest_job, "digest job", 300)
+
+    async def write_digest(runtime: Runtime, job_id: UUID) -> None:
+        await write_digest_job(runtime, job_id, stopping)
+
+    _register(qm, rt, WRITE_DIGEST, write_digest, "digest job", 300)
     _register(qm, rt, DELIVER_WEBHOOK, deliver_webhook, "webhook delivery", 300)
 
     concurrency = max(2, rt.settings.worker_concurrency)
@@ -101,6 +107,8 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
     scheduler = asyncio.create_task(run_digest_scheduler(rt, stop), name="signals-digest-schedule")
     # Every worker runs a webhook dispatcher; a row lock lets one of them fan out at a time.
     dispatcher = asyncio.create_task(run_dispatcher(rt, stop), name="signals-webhook-dispatch")
+    # Every worker runs an alert matcher; a row lock lets one of them match at a time.
+    matcher = asyncio.create_task(run_matcher(rt, stop), name="signals-alert-match")
     # Every worker prunes old webhook history hourly; batches skip rows another one holds.
     pruner = asyncio.create_task(run_pruner(rt, stop), name="signals-webhook-prune")
     runner = asyncio.create_task(
@@ -132,6 +140,10 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
             await dispatcher
         except Exception:
             log.exception("the webhook dispatcher failed")
+        try:
+            await matcher
+        except Exception:
+            log.exception("the alert matcher failed")
         pruner.cancel()  # between batches or asleep: nothing half-done to wait for
         with contextlib.suppress(asyncio.CancelledError):
             await pruner

@@ -20,7 +20,6 @@ later attempt checks the key again (delivery.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -34,16 +33,12 @@ from service.runtime import Runtime
 from service.signals.repository import get_signal_cards
 from service.webhooks import repository
 from service.webhooks.delivery import enqueue_deliveries
+from service.webhooks.follow import drain, follow_outbox
 from service.webhooks.repository import PendingEvent
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "signals_webhook_events"
 BATCH = 200
-_RECHECK_SECONDS = 0.2
-_RECHECK_WINDOW_SECONDS = 3.0
-"""After a notification, while nothing is ready (an older transaction still runs), look again
-every _RECHECK_SECONDS for this long before falling back to the poll interval."""
 
 
 def _timestamp(moment: datetime) -> str:
@@ -111,46 +106,10 @@ async def dispatch_batch(rt: Runtime, batch: int = BATCH) -> int | None:
 
 async def dispatch_pending(rt: Runtime) -> int:
     """Fan out every ready event; how many were handled by this call."""
-    total = 0
-    while True:
-        handled = await dispatch_batch(rt)
-        if not handled:
-            return total
-        total += handled
-        if handled < BATCH:
-            return total
+    return await drain(lambda: dispatch_batch(rt), BATCH)
 
 
 async def run_dispatcher(rt: Runtime, stop: asyncio.Event) -> None:
-    """Dispatch until ``stop`` is set: at once on each outbox NOTIFY, and every
-    SIGNALS_WEBHOOK_POLL_SECONDS without one (a lost notification costs one poll interval)."""
-    loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
-    conn = None
-    recheck_until = 0.0
-    while not stop.is_set():
-        if conn is None or conn.is_closed():
-            with contextlib.suppress(Exception):
-                conn = await rt.db.connect()
-                await conn.add_listener(CHANNEL, lambda *_args: wake.set())
-        wake.clear()  # before reading: a NOTIFY that arrives meanwhile wakes the next wait
-        try:
-            handled = await dispatch_pending(rt)
-        except Exception:
-            log.exception("webhook dispatch failed; retrying at the next poll")
-            handled = 0
-        # A notified event may still sit behind an older open transaction: look again soon.
-        soon = handled == 0 and loop.time() < recheck_until
-        timeout = _RECHECK_SECONDS if soon else rt.settings.webhook_poll_seconds
-        stopper = asyncio.create_task(stop.wait())
-        waker = asyncio.create_task(wake.wait())
-        done, pending = await asyncio.wait(
-            {stopper, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending:
-            task.cancel()
-        if waker in done:
-            recheck_until = loop.time() + _RECHECK_WINDOW_SECONDS
-    if conn is not None:
-        with contextlib.suppress(Exception):
-            await conn.close()
+    """Dispatch until ``stop`` is set (service.webhooks.follow: on each outbox NOTIFY, and every
+    SIGNALS_WEBHOOK_POLL_SECONDS without one)."""
+    await follow_outbox(rt, stop, lambda: dispatch_pending(rt), "webhook dispatch")

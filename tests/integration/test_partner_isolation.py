@@ -104,7 +104,14 @@ def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[SimpleNamespace]:
 
 @pytest.fixture(scope="module")
 async def world(api: SimpleNamespace, database_url: str, site: Any, receiver: Receiver) -> SimpleNamespace:
-    return await build_world(api.base, database_url, site, receiver)
+    w = await build_world(api.base, database_url, site, receiver)
+    # saved searches (issue 25): K1's on every topic, R1's on its own
+    async with keyed_client(api.base, w.k1.key) as k1, keyed_client(api.base, w.r1.key) as r1:
+        for name, http, topic in (("alert_k1", k1, SLUG_B), ("alert_r1", r1, SLUG_A)):
+            made = await http.post("/v1/alerts", json={"name": name, "query": {"topic": topic}})
+            assert made.status_code == 201, made.text
+            setattr(w, name, made.json()["id"])
+    return w
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +161,14 @@ def parameter_table(w: SimpleNamespace, receiver: Receiver) -> ParameterTable:
             t("webhook_id", "K1's endpoint (every topic)", w.webhook_k1, both),
             t("webhook_id", "R1's endpoint", w.webhook_r1, k2_only, r1_only),
         ), MISSING_ID),
+        "alert_id": Kind((
+            t("alert_id", "K1's alert (topic B)", w.alert_k1, both),
+            t("alert_id", "R1's alert", w.alert_r1, k2_only, r1_only),
+        ), MISSING_ID),
+        "feed_name": Kind((
+            t("feed_name", "K1's alert feed", f"{w.alert_k1}.atom", both),
+            t("feed_name", "R1's alert feed", f"{w.alert_r1}.json", k2_only, r1_only),
+        ), f"{MISSING_ID}.atom"),
         "delivery_id": Kind((
             t("delivery_id", "a delivery to K1's endpoint", w.deliveries[w.webhook_k1][0], both),
             t("delivery_id", "a delivery to R1's endpoint", w.deliveries[w.webhook_r1][0], k2_only, r1_only),
@@ -300,7 +315,9 @@ async def check(
     problems = []
     if status >= 500:
         problems.append(f"answered {status}: {response.text[:300]}")
-    if (admin_only or (adversary == RO and probe.op.writes)) and status != 403:
+    # a reader's alerts are its own saved searches (scope signals:read, issue 25)
+    reader_owned = probe.op.path.startswith("/v1/alerts")
+    if (admin_only or (adversary == RO and probe.op.writes and not reader_owned)) and status != 403:
         problems.append(f"answered {status}, not 403: {response.text[:300]}")
     problems += [f"leaked {what}" for what in leaked(response, ctx.markers[adversary], request.sent)]
     if adversary == R1:
