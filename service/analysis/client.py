@@ -30,6 +30,7 @@ from instructor.utils import dump_message
 from pydantic import BaseModel, ValidationError
 
 from service.analysis.analysis import Analysis, analyze_article
+from service.analysis.connections import model_http_client
 from service.analysis.failures import first_line, llm_error
 from service.analysis.probe import (
     PROBE_MESSAGES,
@@ -152,6 +153,7 @@ class Analyzer:
             api_key=self._api_key or "unset",
             timeout=settings.llm_timeout_seconds,
             max_retries=settings.llm_http_retries,
+            http_client=model_http_client(),
         )
         self.pacing: Callable[[], AbstractAsyncContextManager[None]] = _no_pacing
         """Wraps every model request: the place for a shared backoff (issue 22)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import openai
 
+from service.analysis.connections import model_http_client
 from service.errors import LLMError, LLMInvalidOutput, LLMRateLimited, LLMTimeout, LLMUnavailable
 from service.related import repository
 from service.settings import Settings
@@ -52,6 +53,7 @@ class Embedder:
             api_key=api_key,
             timeout=settings.llm_timeout_seconds,
             max_retries=settings.llm_http_retries,
+            http_client=model_http_client(),
         )
         self.disabled_because: str | None = None
         """Set once the server proved unable to give vectors of the configured size."""
