@@ -14,6 +14,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service.admin.routes import PartnersAdminController
+from service.alerts.routes import ALERT_FEED_PATH, AlertFeedsController, AlertsController
 from service.cors import PreflightProblems, cors_config
 from service.digests.routes import DIGEST_FEED_PATHS, DigestFeedsController, DigestsController
 from service.docs_assets import assets_router, render_plugins
@@ -25,7 +26,10 @@ from service.health.routes import HealthController
 from service.hostile_input import CheckedRequest, RefuseNul
 from service.http import before_request, problem_response
 from service.jobs.worker import run_worker
+from service.mcp.http import McpMount
 from service.openapi import finish_openapi
+from service.reader.render import template_config
+from service.reader.routes import reader_router
 from service.related.routes import RelatedController
 from service.request_context import RequestContextMiddleware, install_log_context
 from service.runtime import open_runtime
@@ -61,6 +65,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
 
     install_log_context()
     cors = cors_config(settings)
+    mcp = McpMount(settings)  # MCP for agents at /mcp; not in the OpenAPI document (README: Agents)
     app = Litestar(
         route_handlers=[
             HealthController,
@@ -82,9 +87,14 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
             SyncController,
             FeedsController,
             WebhooksController,
+            AlertsController,
+            AlertFeedsController,
             assets_router(),
+            mcp.route(),
+            reader_router(),  # HTML pages for people, outside the OpenAPI document
         ],
-        lifespan=[lifespan],
+        template_config=template_config(),
+        lifespan=[lifespan, mcp.lifespan],
         before_request=before_request,
         exception_handlers={Exception: problem_response},
         request_max_body_size=settings.max_body_bytes,
@@ -121,5 +131,5 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
     app.asgi_handler = cast("Any", RequestContextMiddleware(edge))
     app.asgi_handler = cast("Any", HeadAsGet(app.asgi_handler))  # HEAD on every GET route
     finish_openapi(app)
-    document_feed_security(app.openapi_schema, FEED_PATHS + DIGEST_FEED_PATHS)
+    document_feed_security(app.openapi_schema, FEED_PATHS + DIGEST_FEED_PATHS + [ALERT_FEED_PATH])
     return app

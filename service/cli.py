@@ -193,6 +193,17 @@ def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_analyze(settings, args.url))
 
 
+def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    from service.mcp.stdio import serve_stdio
+
+    # The key is this command's credential, not a setting of the service: read here, not in Settings.
+    key = args.key or os.environ.get("SIGNALS_MCP_KEY") or None
+    asyncio.run(serve_stdio(settings, key, worker=args.worker))
+    return 0
+
+
 def cmd_extract(settings: Settings, args: argparse.Namespace) -> int:
     from service.ingest.batch import run_extract
 
@@ -207,8 +218,12 @@ async def _reembed(settings: Settings, batch: int, progress: bool) -> int:
     from service.related.embeddings import Embedder
     from service.related.reembed import count_pending, reembed
 
-    if not settings.embedding_model or not settings.openai_base_url:
-        print("signals: set SIGNALS_EMBEDDING_MODEL and OPENAI_BASE_URL to re-embed", file=sys.stderr)
+    if not settings.embedding_model or not settings.embeddings_url:
+        print(
+            "signals: set SIGNALS_EMBEDDING_MODEL and SIGNALS_EMBEDDING_BASE_URL (or OPENAI_BASE_URL) "
+            "to re-embed",
+            file=sys.stderr,
+        )
         return 2
     db = Database(settings)
     await db.open()
@@ -337,6 +352,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("url", metavar="URL", help="an http(s) URL the fetcher may reach")
     analyze.set_defaults(handler=cmd_analyze)
+
+    mcp = command(
+        "mcp",
+        "serve the Model Context Protocol on stdin/stdout for an AI agent, as one API key",
+    )
+    mcp.add_argument(
+        "--key",
+        default=None,
+        help="the API key whose scopes and topics apply (default SIGNALS_MCP_KEY; prefer the variable: "
+        "arguments show in process lists)",
+    )
+    mcp.add_argument(
+        "--worker", action="store_true", help="also run a queue worker here, so analyze_url finishes"
+    )
+    mcp.set_defaults(handler=cmd_mcp)
 
     extract = command(
         "extract",
