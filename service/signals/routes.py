@@ -95,6 +95,7 @@ class SignalsController(Controller):
             "admin keys only. `Idempotency-Key` makes retries safe."
         ),
         responses={
+            202: ResponseSpec(data_container=Job, description="The job (Location: /v1/jobs/{id})"),
             201: ResponseSpec(data_container=Signal, description="Prefer: wait, and the signal is ready"),
             200: ResponseSpec(
                 data_container=Job,

@@ -113,6 +113,7 @@ def test_answers_name_their_media_types_and_shapes(doc: dict[str, Any]) -> None:
     assert "oneOf" not in listing and len(listing["anyOf"]) == 2
     created = doc["paths"]["/v1/signals"]["post"]["responses"]
     assert created["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Signal"}
+    assert created["202"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Job"}
 
 
 def test_window_bounds_are_dates_in_the_years_the_api_takes(doc: dict[str, Any]) -> None:
