@@ -59,6 +59,9 @@ async def world(database_url: str) -> SimpleNamespace:
             "sibling": await keys.create_key(
                 conn, name="acme-rail-2", scopes=SCOPES, partner_id=acme["id"], topic_ids=rail_ids
             ),
+            "reader": await keys.create_key(
+                conn, name="acme-feed", scopes=["signals:read"], partner_id=acme["id"]
+            ),
             "stranger": await keys.create_key(conn, name="other", scopes=SCOPES),
             "writer": await keys.create_key(conn, name="writer", scopes=["signals:write"]),
         }
@@ -146,6 +149,21 @@ async def test_another_key_s_alert_is_not_found_but_the_partner_admin_manages_it
         assert_problem(outside, 422, "invalid_request", "topic_not_allowed")
         inside = await admin.patch(path, json={"query": {"topic": "rail"}})
         assert inside.json()["query"]["topic"] == "rail"
+
+
+async def test_an_unrestricted_read_only_key_manages_only_its_own_alerts(api, world):
+    """A partner's admin needs webhooks:manage or admin: a read-only key (given to a feed
+    reader, whose URL may leak) saves its own searches but cannot touch its siblings'."""
+    async with client(api, world, "rail") as rail, client(api, world, "reader") as reader:
+        made = await create_alert(rail, name="Not the reader's", query={"q": "strike"})
+        path = made["links"]["self"]
+        assert_problem(await reader.get(path), 404, "not_found")
+        assert_problem(await reader.patch(path, json={"name": "Taken"}), 404, "not_found")
+        assert_problem(await reader.delete(path), 404, "not_found")
+        assert made["id"] not in {a["id"] for a in (await reader.get("/v1/alerts")).json()["items"]}
+        own = await create_alert(reader, name="The reader's", query={"q": "strike"})
+        assert (await reader.delete(own["links"]["self"])).status_code == 204
+        assert (await rail.get(path)).json()["name"] == "Not the reader's"
 
 
 async def test_a_keyless_or_writing_only_caller_cannot_use_alerts(api, world):

@@ -252,8 +252,14 @@ def markers(w: SimpleNamespace, table: ParameterTable) -> dict[str, dict[str, st
 
 def forbidden_changes(adversary: str, admin_only: bool, d: Diff, w: SimpleNamespace) -> str:
     """The part of ``d`` the caller had no right to cause ("" if none)."""
-    if admin_only or adversary == RO:
+    if admin_only:
         return d.describe()
+    if adversary == RO:
+        # a read-only key may save searches of its own (alerts need signals:read), nothing else:
+        # not change or delete its siblings' alerts, which need webhooks:manage or admin
+        own = [a for a in d.added if a[0] == "alerts" and a[2].get("api_key_id") == str(w.ro.id)]
+        others = [a for a in d.added if a not in own]
+        return Diff(changed=d.changed, removed=d.removed, added=others).describe()
     p1_keys = {str(k.id) for k in (w.k1, w.r1, w.ro)}
     p1_hooks = {w.webhook_k1, w.webhook_r1}
     if adversary == K2:

@@ -25,6 +25,7 @@ TABLES: dict[str, str] = {
     "digest_jobs": "id",
     "webhooks": "id",
     "webhook_deliveries": "id",
+    "alerts": "id",
 }
 """Table -> its key column."""
 
