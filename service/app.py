@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
@@ -28,7 +28,7 @@ from service.http import before_request, problem_response
 from service.jobs.worker import run_worker
 from service.mcp.http import McpMount
 from service.openapi import finish_openapi
-from service.reader.render import template_config
+from service.reader.render import error_page, template_config
 from service.reader.routes import reader_router
 from service.related.routes import RelatedController
 from service.request_context import RequestContextMiddleware, install_log_context
@@ -42,6 +42,15 @@ from service.topics.routes import TopicAdminController, TopicsController
 from service.webhooks.routes import WebhooksController
 
 log = logging.getLogger(__name__)
+
+
+def _error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """problem+json for the API; under /read, where no reader route matched (an unknown page,
+    an id that is not one), the reader's own HTML error page."""
+    path = request.url.path
+    if path == "/read" or path.startswith("/read/"):
+        return error_page(request, exc)
+    return problem_response(request, exc)
 
 
 def create_app(settings: Settings | None = None, *, worker: bool | None = None) -> Litestar:
@@ -96,7 +105,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
         template_config=template_config(),
         lifespan=[lifespan, mcp.lifespan],
         before_request=before_request,
-        exception_handlers={Exception: problem_response},
+        exception_handlers={Exception: _error_response},
         request_max_body_size=settings.max_body_bytes,
         request_class=CheckedRequest,
         cors_config=cors,

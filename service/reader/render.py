@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -81,7 +81,7 @@ def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Resp
     headers = {**_HEADERS, "ETag": tag, "Cache-Control": "private, no-cache"}
     if none_match(request.headers.get("if-none-match"), tag):
         return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(content=body, media_type="text/html; charset=utf-8", headers=headers)
+    return Response(content=body, media_type=MediaType.HTML, headers=headers)
 
 
 def form_page(
@@ -99,7 +99,7 @@ def form_page(
     return Response(
         content=body,
         status_code=status,
-        media_type="text/html; charset=utf-8",
+        media_type=MediaType.HTML,
         headers=headers,
         cookies=cookies,
     )

@@ -385,6 +385,7 @@ async def test_pages_carry_a_strict_policy_and_answer_304_to_their_etag(api, wor
         csp = answer.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src" not in csp and "unsafe-inline" not in csp
         assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["content-type"] == "text/html; charset=utf-8"  # one charset
         assert answer.headers["cache-control"] == "private, no-cache"
         assert answer.headers["vary"] == "Cookie, Authorization"
         etag = answer.headers["etag"]
@@ -395,6 +396,19 @@ async def test_pages_carry_a_strict_policy_and_answer_304_to_their_etag(api, wor
         css = await http.get(doc(answer).xpath("//link[@rel='stylesheet']/@href")[0])
         assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
         assert "@media print" in css.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/read/nope", "/read/signals/not-an-id", "/read/topics/a/b", "/read/digests/x"]
+)
+async def test_a_path_no_reader_page_has_is_the_reader_s_own_404_page(api, world, path):
+    """Not the API's problem+json: a person followed a link or typed an address."""
+    async with sign_in(api, world.reader) as http:
+        answer = await http.get(path)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+    assert texts(doc(answer), "//h1") == ["Not found"]
 
 
 async def test_reader_pages_stay_out_of_the_openapi_document(api):
