@@ -79,21 +79,26 @@ SET status = 'done', signal_id = :signal_id, article_id = :article_id, reused = 
 WHERE id = :id AND attempts = :attempt AND status NOT IN ('done', 'failed')
 RETURNING id;
 
+-- fragment: add_llm_usage
+-- SET items adding what an attempt's model calls cost to what earlier attempts recorded (a
+-- null argument: no call was made, the column stays as it is).
+llm_model = coalesce(:llm_model::text, llm_model),
+llm_input_tokens = CASE WHEN :llm_input_tokens::integer IS NULL THEN llm_input_tokens
+                        ELSE coalesce(llm_input_tokens, 0) + :llm_input_tokens::integer END,
+llm_output_tokens = CASE WHEN :llm_output_tokens::integer IS NULL THEN llm_output_tokens
+                         ELSE coalesce(llm_output_tokens, 0) + :llm_output_tokens::integer END,
+llm_latency_ms = CASE WHEN :llm_latency_ms::integer IS NULL THEN llm_latency_ms
+                      ELSE coalesce(llm_latency_ms, 0) + :llm_latency_ms::integer END,
+llm_attempts = CASE WHEN :llm_attempts::integer IS NULL THEN llm_attempts
+                    ELSE coalesce(llm_attempts, 0) + :llm_attempts::integer END,
+
 -- name: finish_job_failed
 -- Marks a job failed with a typed reason, only if this attempt still owns it; what its model
 -- calls cost is added to what earlier attempts recorded (null arguments: no call was made).
 UPDATE jobs
 SET status = 'failed', error_code = :error_code, error_reason = :error_reason,
     error_detail = :error_detail, article_id = coalesce(:article_id::uuid, article_id),
-    llm_model = coalesce(:llm_model::text, llm_model),
-    llm_input_tokens = CASE WHEN :llm_input_tokens::integer IS NULL THEN llm_input_tokens
-                            ELSE coalesce(llm_input_tokens, 0) + :llm_input_tokens::integer END,
-    llm_output_tokens = CASE WHEN :llm_output_tokens::integer IS NULL THEN llm_output_tokens
-                             ELSE coalesce(llm_output_tokens, 0) + :llm_output_tokens::integer END,
-    llm_latency_ms = CASE WHEN :llm_latency_ms::integer IS NULL THEN llm_latency_ms
-                          ELSE coalesce(llm_latency_ms, 0) + :llm_latency_ms::integer END,
-    llm_attempts = CASE WHEN :llm_attempts::integer IS NULL THEN llm_attempts
-                        ELSE coalesce(llm_attempts, 0) + :llm_attempts::integer END,
+    -- include: add_llm_usage
     updated_at = now(), finished_at = now()
 WHERE id = :id AND attempts = :attempt AND status NOT IN ('done', 'failed')
 RETURNING id;
@@ -117,15 +122,7 @@ UPDATE jobs
 SET status = 'retrying', retry_at = now() + make_interval(secs => :delay_seconds),
     retry_code = :retry_code, retry_detail = :retry_detail,
     transient_failures = transient_failures + 1,
-    llm_model = coalesce(:llm_model::text, llm_model),
-    llm_input_tokens = CASE WHEN :llm_input_tokens::integer IS NULL THEN llm_input_tokens
-                            ELSE coalesce(llm_input_tokens, 0) + :llm_input_tokens::integer END,
-    llm_output_tokens = CASE WHEN :llm_output_tokens::integer IS NULL THEN llm_output_tokens
-                             ELSE coalesce(llm_output_tokens, 0) + :llm_output_tokens::integer END,
-    llm_latency_ms = CASE WHEN :llm_latency_ms::integer IS NULL THEN llm_latency_ms
-                          ELSE coalesce(llm_latency_ms, 0) + :llm_latency_ms::integer END,
-    llm_attempts = CASE WHEN :llm_attempts::integer IS NULL THEN llm_attempts
-                        ELSE coalesce(llm_attempts, 0) + :llm_attempts::integer END,
+    -- include: add_llm_usage
     updated_at = now()
 WHERE id = :id AND attempts = :attempt AND status NOT IN ('done', 'failed')
 RETURNING retry_at;
