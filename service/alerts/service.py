@@ -1,20 +1,17 @@
 """Alerts: create, list, read, change, delete, and list what each matched.
 
 An alert is owned by the key that created it (``alerts.api_key_id``) and managed by that key
-and by its partner's admin (a key of the same partner without a topic restriction), as
-webhook endpoints are (service/webhooks/service.py), except that here the admin also needs
-``webhooks:manage`` or ``admin``: an alert needs only ``signals:read``, and a read-only key
-(one given to a feed reader, whose URL may leak) must not change or delete its siblings'
-alerts. Anyone else gets 404. A topic the
-alert names must be one the caller may see (else 422 ``unknown_topic``, as for an unknown
-one), and so must an entity; a topic-restricted key's alerts match only signals on its topics
-whatever they name (service/alerts/matching.py). ``webhook_id`` must be an endpoint created by
-the key that owns the alert.
+and by its partner's admin, as webhook endpoints are (service/webhooks/service.py
+``owner_of``: a key of the same partner without a topic restriction that holds
+``webhooks:manage`` or ``admin``); anyone else gets 404. A topic the alert names must be one
+the caller may see (else 422 ``unknown_topic``, as for an unknown one), and so must an
+entity; a topic-restricted key's alerts match only signals on its topics whatever they name
+(service/alerts/matching.py). ``webhook_id`` must be an endpoint created by the key that
+owns the alert.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -31,7 +28,6 @@ from service.keys.suppliers import supplier_view
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals.repository import existing_entity_ids, get_signal_cards
-from service.webhooks.repository import Owner
 from service.webhooks.service import owner_of
 
 MAX_LIMIT = 100
@@ -85,20 +81,8 @@ async def _check_webhook(conn: Any, webhook_id: UUID, api_key_id: UUID) -> None:
         )
 
 
-MANAGING_SCOPES = frozenset({"webhooks:manage", "admin"})
-"""Scopes that make an unrestricted key of a partner the manager of its siblings' alerts."""
-
-
-def _manager(key: StoredKey) -> Owner:
-    """The caller as alerts see it: the partner's admin only with a managing scope."""
-    owner = owner_of(key)
-    if owner.partner_admin and MANAGING_SCOPES.isdisjoint(key.scopes):
-        return dataclasses.replace(owner, partner_admin=False)
-    return owner
-
-
 async def create_alert(rt: Runtime, key: StoredKey, body: AlertCreate) -> Alert:
-    owner = _manager(key)
+    owner = owner_of(key)
     async with rt.db.pool.acquire() as conn:
         query = await _saved_query(conn, key, body.query)
         if body.webhook_id is not None:
@@ -113,7 +97,7 @@ async def create_alert(rt: Runtime, key: StoredKey, body: AlertCreate) -> Alert:
 
 async def get_alert(rt: Runtime, key: StoredKey, alert_id: UUID) -> Alert:
     async with rt.db.pool.acquire() as conn:
-        alert = await repository.get_owned_alert(conn, _manager(key), alert_id)
+        alert = await repository.get_owned_alert(conn, owner_of(key), alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
     return alert
@@ -126,7 +110,7 @@ async def list_alerts(rt: Runtime, key: StoredKey, *, limit: int, cursor: str | 
         position = decode_cursor_as(cursor, "alerts", _Position)
         after = (position.c, position.i)
     async with rt.db.pool.acquire() as conn:
-        items = await repository.list_owned_alerts(conn, _manager(key), after=after, limit=limit + 1)
+        items = await repository.list_owned_alerts(conn, owner_of(key), after=after, limit=limit + 1)
     token = None
     if len(items) > limit:
         items = items[:limit]
@@ -136,7 +120,7 @@ async def list_alerts(rt: Runtime, key: StoredKey, *, limit: int, cursor: str | 
 
 async def update_alert(rt: Runtime, key: StoredKey, alert_id: UUID, body: AlertUpdate) -> Alert:
     """Change what ``body`` sends (404 unless the caller manages the alert)."""
-    owner = _manager(key)
+    owner = owner_of(key)
     async with rt.db.pool.acquire() as conn:
         owning = await repository.owning_key_of_alert(conn, owner, alert_id)
         if owning is None:
@@ -166,7 +150,7 @@ async def update_alert(rt: Runtime, key: StoredKey, alert_id: UUID, body: AlertU
 
 async def delete_alert(rt: Runtime, key: StoredKey, alert_id: UUID) -> None:
     async with rt.db.pool.acquire() as conn:
-        if not await repository.delete_owned_alert(conn, _manager(key), alert_id):
+        if not await repository.delete_owned_alert(conn, owner_of(key), alert_id):
             raise NotFound(f"no alert {alert_id}")
 
 
@@ -182,7 +166,7 @@ async def list_matches(
     restrict = key.allowed_topic_ids
     suppliers = supplier_view(key)
     async with rt.db.pool.acquire() as conn:
-        if await repository.get_owned_alert(conn, _manager(key), alert_id) is None:
+        if await repository.get_owned_alert(conn, owner_of(key), alert_id) is None:
             raise NotFound(f"no alert {alert_id}")
         rows = await repository.list_matches(
             conn, alert_id, after_id=after, limit=limit + 1, restrict=restrict, suppliers=suppliers

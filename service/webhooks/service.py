@@ -60,12 +60,21 @@ class _Position(msgspec.Struct, forbid_unknown_fields=True):
     i: UUID
 
 
+MANAGING_SCOPES = frozenset({"webhooks:manage", "admin"})
+"""Scopes that make an unrestricted key of a partner its admin: every webhook route needs
+one anyway, but an alert needs only signals:read, and a read-only key (one given to a feed
+reader, whose URL may leak) must not manage its siblings' alerts."""
+
+
 def owner_of(key: StoredKey) -> Owner:
-    """The caller: a partner's key without a topic restriction is the partner's admin."""
+    """The caller: a partner's key without a topic restriction and with a managing scope is
+    the partner's admin (of its endpoints and alerts)."""
     return Owner(
         api_key_id=key.id,
         partner_id=key.partner_id,
-        partner_admin=key.partner_id is not None and key.allowed_topic_ids is None,
+        partner_admin=key.partner_id is not None
+        and key.allowed_topic_ids is None
+        and not MANAGING_SCOPES.isdisjoint(key.scopes),
     )
 
 
