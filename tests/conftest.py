@@ -24,6 +24,7 @@ from tests.support.leftovers import (  # noqa: F401  (hooks: the run fails if it
     pytest_sessionfinish,
     pytest_terminal_summary,
 )
+from tests.support.receivers import Receiver, running_receiver
 from tests.support.servers import running_asgi
 from tests.support.site import FakeSite, running_site
 
@@ -142,6 +143,13 @@ def stub() -> Iterator[SimpleNamespace]:
     state = StubState()
     with running_asgi(create_stub_app(state)) as base:
         yield SimpleNamespace(state=state, base=base)
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """A webhook endpoint on loopback that records what it is sent (tests/support/webhooks.py)."""
+    with running_receiver() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ from schemathesis.openapi.checks import RejectedPositiveData, UseAfterFree
 from service.app import create_app
 from tests.support.clients import stub_llm
 from tests.support.contract_world import build_contract_world
-from tests.support.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
 from tests.support.schemathesis_run import run_engine
 from tests.support.servers import running_asgi
 
@@ -63,12 +63,6 @@ JOINED_PARAMETER_RULES = (
 """Details of the 400 problems for rules that relate query parameters (see above)."""
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 """What a schema-valid request may get (5xx is there because ``not_a_server_error`` fails it)."""
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

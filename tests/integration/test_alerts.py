@@ -18,7 +18,6 @@ from service.app import create_app
 from service.keys import service as keys
 from tests.support.clients import connected, keyed_client
 from tests.support.problems import assert_problem
-from tests.support.receivers import Receiver, running_receiver
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 from tests.support.webhooks import create_webhook
@@ -26,12 +25,6 @@ from tests.support.webhooks import create_webhook
 pytestmark = pytest.mark.timeout(120)
 SCOPES = ["signals:read", "webhooks:manage"]
 NO_WEBHOOK = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

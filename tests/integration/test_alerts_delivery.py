@@ -20,7 +20,7 @@ from service.keys import service as keys
 from tests.support.articles import article_text
 from tests.support.clients import connected, keyed_client, stub_llm
 from tests.support.problems import assert_problem
-from tests.support.receivers import Receiver, eventually, running_receiver
+from tests.support.receivers import Receiver, eventually
 from tests.support.servers import running_asgi
 from tests.support.webhooks import create_webhook
 
@@ -36,12 +36,6 @@ SUPPLIED = [
 WAIT = {"Prefer": "wait=30"}
 MATCHER_DONE = """SELECT NOT EXISTS (SELECT 1 FROM signal_changes s, alert_match_cursor c
                                      WHERE (s.xid, s.id) > (c.xid, c.id))"""
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -63,7 +63,7 @@ from tests.support.partner_world import (
     TEXT_MARKERS_PRIVATE_TO_P1,
     build_world,
 )
-from tests.support.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
 from tests.support.servers import running_asgi
 
 pytestmark = pytest.mark.timeout(300)
@@ -76,12 +76,6 @@ NEUTRAL_QUERY = frozenset(
     | {"lang", "source", "type", "include", "collapse", "topic_match", "format", "period", "versions"}
 )
 """Query parameters that name nothing anyone owns: the walk leaves them out."""
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from service.app import create_app
 from service.keys import service as keys
 from tests.support.articles import article_page, article_text
 from tests.support.clients import connected, keyed_client, stub_llm
-from tests.support.receivers import Receiver, running_receiver
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 from tests.support.webhooks import create_webhook
@@ -30,12 +29,6 @@ FORGED = (
     "FORGED. The company has collapsed and every executive has fled the country overnight, "
     "according to nobody at all. "
 ) * 12
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

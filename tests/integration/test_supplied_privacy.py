@@ -27,7 +27,7 @@ from service.keys import service as keys
 from tests.support.articles import article_page, article_text
 from tests.support.clients import connected, keyed_client, stub_llm
 from tests.support.db_snapshot import settle
-from tests.support.receivers import Receiver, running_receiver
+from tests.support.receivers import Receiver
 from tests.support.servers import running_asgi
 from tests.support.webhooks import create_webhook
 
@@ -56,12 +56,6 @@ SUPPLIED = [
 WAIT = {"Prefer": "wait=30"}
 OUTSIDERS = ("k2", "kx", "public")
 """Readers that must not learn the P1 text exists: another partner, a key without a partner, no key."""
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from service.keys import service as keys
 from service.webhooks.events import publish_event
 from tests.support.clients import connected, keyed_client
 from tests.support.problems import assert_problem
-from tests.support.receivers import Answer, Receiver, eventually, running_receiver
+from tests.support.receivers import Answer, eventually
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 from tests.support.webhooks import create_webhook, webhook_deliveries
@@ -36,12 +36,6 @@ DISPATCHED_ALL = """SELECT NOT EXISTS (SELECT 1 FROM webhook_events e, webhook_d
 SCOPES = ["webhooks:manage", "signals:read"]
 
 client = partial(keyed_client, timeout=30)
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from service.db.database import init_connection
 from service.keys import service as keys
 from service.webhooks.events import publish_event
 from tests.support.clients import keyed_client
-from tests.support.receivers import Answer, Receiver, eventually, running_receiver
+from tests.support.receivers import Answer, Receiver, eventually
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 from tests.support.webhooks import create_webhook, webhook_deliveries
@@ -37,12 +37,6 @@ DISPATCHED_ALL = """SELECT NOT EXISTS (SELECT 1 FROM webhook_events e, webhook_d
                                        WHERE (e.xid, e.id) > (c.xid, c.id))"""
 
 client = partial(keyed_client, timeout=30)
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
