@@ -99,14 +99,17 @@ def _translate(exc: BaseException) -> LLMError:
     if isinstance(exc, openai.APITimeoutError):
         return LLMTimeout("the embeddings server did not answer within SIGNALS_LLM_TIMEOUT")
     if isinstance(exc, openai.APIConnectionError):
-        return LLMUnavailable("the embeddings server could not be reached (check OPENAI_BASE_URL)")
+        return LLMUnavailable(
+            "the embeddings server could not be reached "
+            "(check SIGNALS_EMBEDDING_BASE_URL, else OPENAI_BASE_URL)"
+        )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status >= 500:
             return LLMUnavailable(f"the embeddings server failed with HTTP {status}", reason=f"http_{status}")
         hint = {
-            401: " (check OPENAI_API_KEY)",
-            403: " (check OPENAI_API_KEY)",
+            401: " (check SIGNALS_EMBEDDING_API_KEY, else OPENAI_API_KEY)",
+            403: " (check SIGNALS_EMBEDDING_API_KEY, else OPENAI_API_KEY)",
             404: " (check SIGNALS_EMBEDDING_MODEL)",
             400: " (check SIGNALS_EMBEDDING_MODEL and SIGNALS_EMBEDDING_DIMENSIONS)",
         }.get(status, "")
