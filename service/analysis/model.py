@@ -110,6 +110,8 @@ translation), so minimums count each wide character three times."""
 
 def reading_length(text: str) -> int:
     """``text``'s length for a minimum: wide (East Asian W/F) characters count WIDE_WEIGHT."""
+    if text.isascii():  # most cards: no character to look up
+        return len(text)
     wide = sum(1 for ch in text if unicodedata.east_asian_width(ch) in ("W", "F"))
     return len(text) + (WIDE_WEIGHT - 1) * wide
 
