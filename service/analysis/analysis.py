@@ -11,6 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from service.analysis import citations
+from service.analysis.language import CARD_LANGUAGE
 from service.analysis.model import MIN_KEY_DETAILS, KeyDetailsFix, SignalDraft
 from service.analysis.prompt import (
     PROMPT_VERSION,
@@ -84,7 +85,7 @@ async def analyze_article(
         ) from exc
     shown = plan.sentences[-1].number if plan.sentences else 0
     # This article's model: the schema instructor sends numbers the sentences shown.
-    draft_model = citing(SignalDraft, shown, listed=listed)
+    draft_model = citing(SignalDraft, shown, listed=listed, language=CARD_LANGUAGE)
     messages = plan.messages
     if guide:  # in the system message: the same for every article, so servers cache it
         messages = [{**messages[0], "content": f"{messages[0]['content']}\n{guide}\n"}, *messages[1:]]

@@ -19,7 +19,13 @@ import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from service.analysis.schema import WireModel
@@ -295,6 +301,25 @@ class SignalDraft(WireModel):
     @classmethod
     def _sentiment_in_range(cls, value: float | None) -> float | None:
         return None if value is None else max(-1.0, min(1.0, value))
+
+    @model_validator(mode="after")
+    def _in_the_card_language(self) -> SignalDraft:
+        """In the model the analysis call uses (``citing(..., language="en")``), every prose
+        field must read as that language (service.analysis.language); the error names the
+        fields, and instructor's re-ask shows it to the model."""
+        asked = self.card_language
+        if not asked:
+            return self
+        from service.analysis.language import language_name, wrong_language_fields
+
+        wrong = wrong_language_fields(self, asked)
+        if wrong:
+            fields = ", ".join(f"{name} (reads as {language_name(seen)})" for name, seen in wrong.items())
+            raise ValueError(
+                f"write every field in {language_name(asked)}, whatever the article's language "
+                f"(cited sentences stay as they are); not in {language_name(asked)}: {fields}"
+            )
+        return self
 
 
 class KeyDetailsFix(WireModel):

@@ -4,7 +4,8 @@ Tests queue faults (in-process or over HTTP); each chat-completion request takes
 one, so a test can say "the first call gets a 429, the second answers" and watch the real
 client handle it. Output faults make the stub answer like a weak model (quotes instead of
 sentence numbers, an ellipsis of single words, a quote starting mid-word, every detail on one
-sentence, odd entity types, a looping analysis). A ``StubBehaviour`` makes it behave like
+sentence, odd entity types, a looping analysis, prose in the article's language instead of
+English). A ``StubBehaviour`` makes it behave like
 another kind of server for every request (no json_schema, a named tool_choice ignored, a
 reasoning model's parameter refusals, llama.cpp's context limit). The counters let tests
 prove how many model calls a feature made; the structured-output probe is counted apart.
@@ -45,6 +46,7 @@ FaultKind = Literal[
     "unsupported_detail",
     "odd_entity_types",
     "looping",
+    "wrong_language",
 ]
 QUOTE_FAULTS = frozenset({"quotes", "lead_in_quotes", "ellipsis_quotes", "neighbour_quotes"})
 
@@ -302,6 +304,11 @@ def weaken(value: Any, kind: str, sentences: dict[int, str]) -> Any:
             entity["type"] = odd[index % len(odd)]
     elif kind == "looping" and isinstance(changed.get("analysis"), str):
         changed["analysis"] = " ".join(["[stub] The plant will store wind power for the evening peak."] * 80)
+    elif kind == "wrong_language" and sentences:
+        # A small model writing in the article's language: prose copied from the article.
+        texts = [sentences[n] for n in sorted(sentences)]
+        for index, field in enumerate(("summary", "analysis", "impact")):
+            changed[field] = " ".join(texts[index:] + texts[:index])[:1200]
     return changed
 
 

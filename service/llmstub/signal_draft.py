@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from service.analysis.language import CARD_LANGUAGE, language_name, reads_as
 from service.analysis.prompt import METADATA_HEADING, SENTENCE_LINE, TEXT_HEADING
 from service.ingest.quality import count_words
 
@@ -47,6 +48,7 @@ STOPWORDS = _word_set(
 _SENTENCE_BREAK = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+")
 _ABBREVIATIONS = _word_set("mr mrs ms dr prof st inc corp ltd co jr sr vs etc no gen gov sen rep u.s e.g i.e")
 _WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+_FIGURE = re.compile(r"\d[\d.,]*\d|\d")
 _TOKEN = re.compile(r"[^\s,;:()\[\]\"\u201c\u201d]+")
 _CONNECTORS = frozenset({"of", "for", "de", "la", "van", "von", "der", "del", "&"})
 _STARTERS = _word_set(
@@ -232,10 +234,61 @@ def _ends_sentence(text: str) -> bool:
     return text.rstrip("\"'\u201d\u2019)\u300d\u300f").endswith((".", "!", "?", "\u3002", "\uff01", "\uff1f"))
 
 
-def detail_text(sentence: str, point: int) -> str:
+def detail_text(sentence: str, point: int, foreign: str | None = None) -> str:
     """A key detail's text made of its sentence's first words (names and numbers included),
-    numbered as the stub always numbered them (related coverage tests are calibrated on it)."""
+    numbered as the stub always numbered them (related coverage tests are calibrated on it).
+    For an article not in English (``foreign``: its language) the text is English and names
+    only the sentence's numbers, as the service asks every card to be written in English."""
+    if foreign:
+        numbers = _join_words(_FIGURE.findall(sentence)[:3])
+        figures = f", with the figures {numbers}" if numbers else ""
+        return f"{STUB_LABEL} Point {point}: the article states a fact here{figures}."
     return f"{STUB_LABEL} Point {point}: {_sentence(_clip_words(sentence, 16))}"
+
+
+def _english_draft(
+    reading: ArticleReading,
+    language: str,
+    details: list[dict[str, Any]],
+    topics: list[str],
+    entities: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The card for an article in another language: English prose that quotes none of it
+    (the stub cannot translate), its topics, entities and key details as usual."""
+    tongue = language_name(language)
+    topic_phrase = _join_words(topics)
+    names = _join_words([e["name"] for e in entities[:4]]) or "no names the stub could detect"
+    about = f"an article in {tongue} of about {reading.word_count} words on {topic_phrase}"
+    return {
+        "title": f"{STUB_LABEL} {tongue} report on {topics[0]}",
+        "summary": f"{STUB_LABEL} This is {about}; the stub does not translate it.",
+        "eli5": (
+            f"{STUB_LABEL} Think of a letter written in {tongue}: you can see who it names and "
+            f"which numbers it gives, but not what it says. {STUB_NOTE}"
+        ),
+        "analysis": (
+            f"{STUB_LABEL} This is {about}. The development stub writes cards in English and "
+            f"cannot translate, so it does not quote the article here.\n\nNamed in the text: "
+            f"{names}. {STUB_NOTE} Written by the Signals development LLM stub from the article "
+            "text, not by a language model."
+        ),
+        "impact": (
+            f"{STUB_LABEL} If the article is accurate, the consequences mainly concern "
+            f"{topic_phrase}. {STUB_NOTE} No real impact assessment was made."
+        ),
+        "key_details": details,
+        "optimistic_outlook": (
+            f"{STUB_LABEL} Best case: what the article reports about {topics[0]} happens as "
+            f"described, and the people it names see it through. {STUB_NOTE}"
+        ),
+        "pessimistic_outlook": (
+            f"{STUB_LABEL} Worst case: what the article reports about {topics[0]} stalls or "
+            f"turns out smaller than the article describes. {STUB_NOTE}"
+        ),
+        "topics": topics,
+        "sentiment": 0.0,
+        "entities": entities,
+    }
 
 
 def replacement_details(article: str | None, conversation: tuple[str, ...]) -> dict[str, Any]:
@@ -266,17 +319,22 @@ def draft_from_article(text: str) -> dict[str, Any]:
         text = ""
     reading = read_article(text)
     body = reading.sentences or [text.strip() or "The article text was empty."]
+    foreign = reads_as(text, CARD_LANGUAGE)
     if numbered is not None:
         cited = pick_cited(numbered.sentences)
         details = [
-            {"text": detail_text(s, i), "sentences": [n], "evidence": s} for i, (n, s) in enumerate(cited, 1)
+            {"text": detail_text(s, i, foreign), "sentences": [n], "evidence": s}
+            for i, (n, s) in enumerate(cited, 1)
         ]
     else:
         details = [
-            {"text": detail_text(q, i), "evidence": q} for i, q in enumerate(pick_evidence(reading), 1)
+            {"text": detail_text(q, i, foreign), "evidence": q}
+            for i, q in enumerate(pick_evidence(reading), 1)
         ]
     topics = pick_topics(text)
     entities = find_entities(reading.sentences)
+    if foreign:
+        return _english_draft(reading, foreign, details, topics, entities)
     opening = body[0]
     headline = " ".join((reading.title_line or opening).split()[:12]).rstrip(".!?:;, ")
     topic_phrase = _join_words([t.lower() for t in topics])

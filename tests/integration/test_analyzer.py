@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel, ValidationInfo, model_validator
 
 from service.analysis.client import Analyzer, usage_of
+from service.analysis.language import wrong_language_fields
 from service.analysis.prompt import ArticleForPrompt
 from service.errors import AnalysisUngrounded, LLMError, LLMInvalidOutput, LLMNotConfigured, LLMTruncated
 from service.settings import LLMMode, Settings
@@ -354,6 +355,36 @@ async def test_a_german_article_keeps_german_evidence_and_numbers_are_still_chec
     assert any("Millionen Euro" in d.evidence or "Megawatt" in d.evidence for d in result.key_details)
     flagged = [d for d in result.key_details if d.unsupported]
     assert [d.unsupported for d in flagged] == [["987,654"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "named"), [(GERMAN, "de", "German"), (JAPANESE, "ja", "Japanese")]
+)
+async def test_a_card_written_in_the_article_s_language_is_asked_again_in_english(
+    stub, analyzer, text, language, named
+):
+    stub.state.push_faults([{"kind": "wrong_language"}])
+    client = analyzer()
+    bodies = sent_bodies(client)
+    result = await client.analyze(article(text=text, language=language), today=TODAY)
+    assert result.attempts == 2 and len(requests(stub)) == 2
+    reask = json.dumps(bodies[1]["messages"][2:], ensure_ascii=False)
+    assert "write every field in English" in reask and f"summary (reads as {named})" in reask
+    assert wrong_language_fields(result.draft) == {}  # the stored card reads as English
+    assert all(d.evidence in text for d in result.key_details)  # evidence stays verbatim
+
+
+async def test_a_model_that_never_writes_english_fails_with_the_fields_named(stub, analyzer):
+    stub.state.push_faults([{"kind": "wrong_language"}] * 3)
+    with pytest.raises(LLMInvalidOutput) as info:
+        await analyzer().analyze(article(text=GERMAN, language="de"), today=TODAY)
+    assert "analysis (reads as German)" in info.value.detail and len(requests(stub)) == 3
+
+
+async def test_the_stub_writes_english_cards_for_articles_in_other_languages(stub, analyzer):
+    for text, language in ((GERMAN, "de"), (JAPANESE, "ja"), (GERMAN, "unknown")):
+        result = await analyzer().analyze(article(text=text, language=language), today=TODAY)
+        assert result.attempts == 1 and wrong_language_fields(result.draft) == {}
 
 
 async def test_odd_entity_types_are_mapped_not_fatal(stub, analyzer):

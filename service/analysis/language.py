@@ -1,0 +1,90 @@
+"""Is a card written in the language it was asked for?
+
+Small models drift: Qwen2.5-1.5B wrote Chinese cards for Japanese articles and mixed German
+into English ones although the prompt asks for English. The card's prose fields are checked
+with py3langid (langid.py's model, 97 languages, about 0.2 ms a field); a field that reads
+as another language is a validation error, so instructor re-asks with the field named.
+
+Only prose long enough to identify is checked (``MIN_READING_LENGTH``), and a field is
+refused only when the model is sure it is not the asked language (``MAX_ASKED_PROBABILITY``):
+an English sentence naming the Bundesregierung, Aichi or 愛知県 is still English. Key details
+are short; their texts are checked together. Titles and topics are not checked (a few words,
+often names).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
+
+CARD_LANGUAGE = "en"
+"""The language every card is written in (the prompt says so); evidence stays verbatim."""
+
+MIN_READING_LENGTH = 100
+"""Shorter text (in reading length: a CJK character counts three) is not checked: langid's
+guesses on a dozen words are unreliable."""
+
+MAX_ASKED_PROBABILITY = 0.01
+"""A field is refused when the asked language has less than this probability."""
+
+_NAMES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+    "pt": "Portuguese", "nl": "Dutch", "ja": "Japanese", "zh": "Chinese", "ko": "Korean",
+    "ru": "Russian", "pl": "Polish", "sv": "Swedish", "tr": "Turkish", "ar": "Arabic",
+}  # fmt: skip
+PROSE_FIELDS = ("summary", "eli5", "analysis", "impact", "optimistic_outlook", "pessimistic_outlook")
+
+
+class _Detail(Protocol):
+    text: str
+
+
+class _Card(Protocol):
+    summary: str
+    eli5: str
+    analysis: str
+    impact: str
+    optimistic_outlook: str
+    pessimistic_outlook: str
+
+    @property
+    def key_details(self) -> Sequence[_Detail]: ...
+
+
+def language_name(code: str) -> str:
+    """The English name of language ``code`` ("German" for "de"), else the code itself."""
+    return _NAMES.get(code, code)
+
+
+@functools.cache
+def _identifier() -> LanguageIdentifier:
+    # Loaded once per process on first use (~0.4 s): the API process never needs it.
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def reads_as(text: str, asked: str) -> str | None:
+    """The language ``text`` reads as when it is surely not ``asked``; None when it may be
+    ``asked`` or is too short to tell."""
+    from service.analysis.model import reading_length
+
+    if reading_length(text) < MIN_READING_LENGTH:
+        return None
+    ranked = dict(_identifier().rank(text))
+    if ranked.get(asked, 0.0) >= MAX_ASKED_PROBABILITY:
+        return None
+    seen: str = max(ranked, key=lambda code: ranked[code])
+    return seen
+
+
+def wrong_language_fields(card: _Card, asked: str = CARD_LANGUAGE) -> dict[str, str]:
+    """Field name → the language it reads as, for each prose field not written in ``asked``."""
+    texts = {name: getattr(card, name) for name in PROSE_FIELDS}
+    texts["key_details"] = " ".join(detail.text for detail in card.key_details)
+    found = {name: seen for name, text in texts.items() if (seen := reads_as(text, asked))}
+    return found
