@@ -144,14 +144,14 @@ async def main() -> None:
             return nearest + await relate._candidate_ids(conn, s, text=False)
 
         async def features(s: Subject) -> None:
-            await repository.candidate_features(conn, s.id, list(dict.fromkeys(await candidates(s))))
+            await repository.candidate_features(conn, s, list(dict.fromkeys(await candidates(s))))
 
         async def rarity_entities(s: Subject) -> None:
-            feats = await repository.candidate_features(conn, s.id, list(dict.fromkeys(await candidates(s))))
+            feats = await repository.candidate_features(conn, s, list(dict.fromkeys(await candidates(s))))
             await repository.rarity(conn, relate._entity_keys(s, feats), set())
 
         async def rarity_topics(s: Subject) -> None:
-            feats = await repository.candidate_features(conn, s.id, list(dict.fromkeys(await candidates(s))))
+            feats = await repository.candidate_features(conn, s, list(dict.fromkeys(await candidates(s))))
             await repository.rarity(conn, set(), set(s.topic_ids).union(*(c.topic_ids for c in feats)))
 
         async def nearest(s: Subject) -> None:

@@ -8,7 +8,7 @@ Needs a database made by ``bench.seed``. Per round, for a random current signal,
 process on one connection, both ways side by side in shuffled order: the story search (its
 candidates and their features), then related coverage's candidates and their features. The
 story search is the same in both; what differs is how many candidates related coverage sends
-to ``related_candidate_features`` (pg_trgm over card texts, the step's costliest statement).
+to ``related_candidate_features`` (the card trigram comparison, bench.card_trigrams).
 Printed: p50/p99 of the two together, the ratio, and the candidates compared per round.
 """
 
@@ -68,7 +68,7 @@ async def main() -> None:
                     await relate._features(conn, s, wanted, search)
                     compared_now += sum(1 for i in wanted if i not in known)
                 else:
-                    await repository.candidate_features(conn, s.id, wanted)
+                    await repository.candidate_features(conn, s, wanted)
                     compared_now += len(wanted)
             compared["reused" if reuse else "again"].append(compared_now)
 

@@ -35,6 +35,8 @@ class Subject:
     """Entity key (folded name) → name as this signal spells it."""
     supplier_id: UUID | None = None
     """Whose supplied content it was made of (None: a fetched page, public)."""
+    trigrams: frozenset[int] = frozenset()
+    """Its card's trigram codes (``signals.card_trigrams``; service.related.wording)."""
 
     @property
     def entity_keys(self) -> frozenset[str]:
@@ -65,7 +67,8 @@ class Candidate:
     entity_keys: frozenset[str]
     topic_ids: frozenset[int]
     text_similarity: float
-    """pg_trgm similarity of the two cards' headline, claim and key facts (0..1)."""
+    """pg_trgm's similarity of the two cards' headline, claim and key facts (0..1), from the
+    stored trigrams (service.related.wording)."""
     cosine: float | None
     """Cosine similarity of the two embeddings (same model); None when either has none."""
 

@@ -13,6 +13,7 @@ from schemas.related import RelatedSignal, RelatedSignalLinks
 from service.db.queries import Query, queries
 from service.keys.suppliers import SupplierView
 from service.related.features import Candidate, Rarity, Subject, split_by_reach
+from service.related.wording import trigram_codes, wording_similarity
 
 K = TypeVar("K", bound=Hashable)
 
@@ -60,6 +61,7 @@ async def get_subject(conn: Any, signal_id: UUID) -> tuple[Subject, bool] | None
         key_texts=tuple(row["key_texts"]),
         topic_labels=dict(zip(row["topic_label_ids"], row["topic_labels"], strict=True)),
         entity_names=dict(zip(row["entity_keys"], row["entity_names"], strict=True)),
+        trigrams=trigram_codes(row["card_trigrams"]),
     )
     return subject, bool(row["is_current"])
 
@@ -231,11 +233,11 @@ async def signals_with_similar_text(
     return [row["signal_id"] for row in rows]
 
 
-async def candidate_features(conn: Any, signal_id: UUID, ids: list[UUID]) -> list[Candidate]:
+async def candidate_features(conn: Any, subject: Subject, ids: list[UUID]) -> list[Candidate]:
     """How each of ``ids`` (current ones only) compares to the signal."""
     if not ids:
         return []
-    rows = await queries.related_candidate_features.fetch(conn, signal_id=signal_id, ids=ids)
+    rows = await queries.related_candidate_features.fetch(conn, signal_id=subject.id, ids=ids)
     return [
         Candidate(
             id=row["id"],
@@ -248,7 +250,7 @@ async def candidate_features(conn: Any, signal_id: UUID, ids: list[UUID]) -> lis
             url=row["url"],
             entity_keys=frozenset(row["entity_keys"]),
             topic_ids=frozenset(row["topic_ids"]),
-            text_similarity=float(row["text_similarity"]),
+            text_similarity=wording_similarity(subject.trigrams, trigram_codes(row["card_trigrams"])),
             cosine=None if row["cosine"] is None else float(row["cosine"]),
         )
         for row in rows

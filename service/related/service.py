@@ -216,7 +216,7 @@ async def search_story(
         topics=False,
         text=False,
     )
-    candidates = await repository.candidate_features(conn, subject.id, list(dict.fromkeys(ids)))
+    candidates = await repository.candidate_features(conn, subject, list(dict.fromkeys(ids)))
     keys = _entity_keys(subject, candidates)
     rarity = await repository.rarity(conn, keys, set())
     return StorySearch(mark, candidates, rarity, frozenset(keys), nearest, wording, started)
@@ -262,7 +262,7 @@ async def _brought_up_to_date(
     candidates = [dataclasses.replace(c, story_id=now[c.id]) for c in search.candidates if c.id in now]
     seen = {c.id for c in search.candidates} | {subject.id}
     placed = [i for i in await stories.signals_placed_since(conn, search.mark) if i not in seen]
-    candidates += await repository.candidate_features(conn, subject.id, list(dict.fromkeys(placed)))
+    candidates += await repository.candidate_features(conn, subject, list(dict.fromkeys(placed)))
     rarity = search.rarity
     missing = _entity_keys(subject, candidates) - search.rarity_keys
     if missing:
@@ -335,11 +335,10 @@ async def _features(
 ) -> list[Candidate]:
     """How each of ``ids`` compares to the subject, in order. Those the story search compared
     are reused with their story read again (a signal's wording and meaning do not change, and
-    one no longer current drops out); only the others are compared now, because the wording
-    comparison (pg_trgm over card texts) is the relate step's costliest statement."""
+    one no longer current drops out); only the others are read and compared now."""
     known = {c.id: c for c in search.candidates} if search is not None else {}
     now = await stories.current_story_of_signals(conn, [i for i in ids if i in known])
-    fresh = await repository.candidate_features(conn, subject.id, [i for i in ids if i not in known])
+    fresh = await repository.candidate_features(conn, subject, [i for i in ids if i not in known])
     found = {c.id: c for c in fresh}
     found.update({i: dataclasses.replace(known[i], story_id=story) for i, story in now.items()})
     return [found[i] for i in ids if i in found]

@@ -1,7 +1,8 @@
 -- name: get_signal_for_relating
--- One signal as relating needs it: card text, entity keys and names, topic labels, story, supplier.
+-- One signal as relating needs it: card text and trigrams, entity keys and names, topic labels,
+-- story, supplier.
 SELECT s.id, s.article_id, s.content_hash, s.is_current, s.created_at, s.published_date,
-       s.story_id, s.title, s.summary, s.supplier_id,
+       s.story_id, s.title, s.summary, s.supplier_id, s.card_trigrams,
        coalesce((SELECT array_agg(d ->> 'text') FROM jsonb_array_elements(s.key_details) d), '{}') AS key_texts,
        coalesce(topics.ids, '{}') AS topic_label_ids, coalesce(topics.labels, '{}') AS topic_labels,
        coalesce((SELECT array_agg(e.key ORDER BY array_position(s.entity_ids, e.id)) FROM entities e WHERE e.id = ANY(s.entity_ids)), '{}') AS entity_keys,
@@ -183,23 +184,16 @@ LIMIT :k;
 
 -- name: related_candidate_features
 -- What scoring needs of each candidate (public ones only): identity, story, entity keys, topics,
--- wording and meaning similarity.
+-- card trigrams (the service compares wording: service/related/wording.py) and meaning similarity.
 WITH me AS (
-    -- the signal being related: its card text and its embedding, if any
-    SELECT s.title || ' ' || s.summary || ' '
-               || coalesce((SELECT string_agg(d ->> 'text', ' ') FROM jsonb_array_elements(s.key_details) d), '') AS card,
-           e.model, e.dims, e.embedding
+    -- the embedding of the signal being related, if any
+    SELECT e.model, e.dims, e.embedding
     FROM signals s LEFT JOIN signal_embeddings e ON e.signal_id = s.id
     WHERE s.id = :signal_id
 )
 SELECT s.id, s.article_id, s.content_hash, s.story_id, s.created_at, s.published_date, s.title,
-       coalesce(s.canonical_url, s.url) AS url, s.topic_ids,
+       coalesce(s.canonical_url, s.url) AS url, s.topic_ids, s.card_trigrams,
        coalesce((SELECT array_agg(e.key) FROM entities e WHERE e.id = ANY(s.entity_ids)), '{}') AS entity_keys,
-       similarity(
-           me.card,
-           s.title || ' ' || s.summary || ' '
-               || coalesce((SELECT string_agg(d ->> 'text', ' ') FROM jsonb_array_elements(s.key_details) d), '')
-       ) AS text_similarity,
        CASE WHEN oe.model = me.model AND oe.dims = me.dims
             THEN 1 - (oe.embedding <=> me.embedding) END AS cosine
 FROM signals s
