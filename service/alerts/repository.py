@@ -108,6 +108,7 @@ async def has_search_words(conn: Any, q: str) -> bool:
 async def insert_alert(
     conn: Any, owner: Owner, *, name: str, query: SavedQuery, webhook_id: UUID | None
 ) -> UUID:
+    # Triggers: alerts_index_anchors → alert_anchors, the matcher's index (README "Architecture").
     value: UUID = await queries.insert_alert.fetchval(
         conn,
         partner_id=owner.partner_id,
@@ -150,6 +151,7 @@ async def update_owned_alert(
     """Change the name (unless None), the whole query (unless None) and, with ``set_webhook``,
     the endpoint; False when the caller manages no such alert."""
     empty = SavedQuery(None, None, None, None, None, None)
+    # Triggers: alerts_index_anchors → alert_anchors, the matcher's index (README "Architecture").
     row = await queries.update_owned_alert.fetchrow(
         conn,
         id=alert_id,

@@ -275,6 +275,7 @@ async def finish_digest_job(
     error_detail: str | None = None,
 ) -> None:
     """The job's final state, copied onto its followers (call inside a transaction)."""
+    # Triggers: digest_jobs_notify_finished → NOTIFY signals_job_finished (README "Architecture").
     await queries.finish_digest_job.execute(
         conn,
         id=job_id,

@@ -29,6 +29,7 @@ async def delete_signal(rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[i
         row = await repository.lock_signal_for_deletion(conn, signal_id)
         if row is None or (allowed_topics is not None and not set(row["topic_ids"]) & set(allowed_topics)):
             raise NotFound(f"no signal {signal_id}")
+        # Triggers: signals_log_delete → a signal_changes tombstone; day counts (README "Architecture").
         await repository.delete_signal(conn, signal_id)
         touched = {row["story_id"]} - {None}
         if row["is_current"]:

@@ -174,6 +174,7 @@ async def _store_article(rt: Runtime, job: JobRecord, obtained: _Obtained) -> tu
         if existing is not None:
             # The text is back to a version analysed before (A, then B, then A again): its
             # signal is the current one again, as if it had just been made.
+            # Triggers: signals_log_restore → signal_changes → webhook_events (README "Architecture").
             for story_id in await repository.make_signal_current(conn, existing):
                 await stories.refresh_story(conn, story_id)
     return article_id, existing
@@ -219,6 +220,7 @@ async def _store_signal_once(
         [(e.name, e.type) for e in draft.entities],
         public=job.input_kind == "url",  # text and html are supplied content, private to the supplier
     )
+    # Triggers at commit: signals_log_insert → signal_changes → webhook_events (README "Architecture").
     signal_id = await repository.insert_signal(
         conn,
         article_id=article_id,

@@ -161,6 +161,7 @@ async def finish_job_done(
     conn: Any, job_id: UUID, attempt: int, *, signal_id: UUID, article_id: UUID, reused: bool
 ) -> bool:
     """Mark the job done and copy that onto its followers (call inside a transaction)."""
+    # Triggers: jobs_notify_finished → NOTIFY signals_job_finished (README "Architecture").
     row = await queries.finish_job_done.fetchrow(
         conn, id=job_id, attempt=attempt, signal_id=signal_id, article_id=article_id, reused=reused
     )
@@ -181,6 +182,7 @@ async def finish_job_failed(
     llm_usage: LLMUsage | None = None,
 ) -> bool:
     """Mark the job failed (adding what its model calls cost) and copy that onto its followers."""
+    # Triggers: jobs_notify_finished → NOTIFY signals_job_finished (README "Architecture").
     row = await queries.finish_job_failed.fetchrow(
         conn,
         id=job_id,
@@ -293,16 +295,19 @@ async def find_signal_for_content(
 
 
 async def insert_signal(conn: Any, **fields: Any) -> UUID | None:
+    # Triggers: signals_log_insert → signal_changes → webhook_events; day counts (README "Architecture").
     value: UUID | None = await queries.insert_signal.fetchval(conn, **fields)
     return value
 
 
 async def make_signal_current(conn: Any, signal_id: UUID) -> list[UUID]:
     """Make an older version its article's current signal again; the stories to refresh."""
+    # Triggers: signals_log_restore → signal_changes → webhook_events; day counts (README "Architecture").
     return [row["story_id"] for row in await queries.make_signal_current.fetch(conn, signal_id=signal_id)]
 
 
 async def supersede_article_signals(conn: Any, article_id: UUID, signal_id: UUID) -> None:
+    # Triggers: signals_count_days_update: the old version leaves the day counts (README "Architecture").
     await queries.supersede_article_signals.execute(conn, article_id=article_id, signal_id=signal_id)
 
 
@@ -535,9 +540,11 @@ async def lock_signal_for_deletion(conn: Any, signal_id: UUID) -> Any:
 
 
 async def delete_signal(conn: Any, signal_id: UUID) -> None:
+    # Triggers: signals_log_delete → a signal_changes tombstone; day counts (README "Architecture").
     await queries.delete_signal.execute(conn, id=signal_id)
 
 
 async def restore_newest_version(conn: Any, article_id: UUID) -> Any:
     """Make the article's newest remaining version current; its id and story, or None."""
+    # Triggers: signals_log_restore → signal_changes → webhook_events; day counts (README "Architecture").
     return await queries.restore_newest_version.fetchrow(conn, article_id=article_id)

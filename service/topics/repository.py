@@ -130,6 +130,7 @@ def _affected(status: str) -> int:
 async def merge_topic(conn: Any, *, source_id: int, source_slug: str, target_id: int) -> int:
     """Move every signal of the source topic to the target, record the aliases and delete the
     source. Must run inside a transaction holding both topics' locks. Returns signals moved."""
+    # Triggers: signals_count_days_update, signals_make_names_public; nothing logged (README "Architecture").
     moved = _affected(
         await queries.merge_topic_into_signal_arrays.execute(conn, source_id=source_id, target_id=target_id)
     )

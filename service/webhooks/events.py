@@ -24,4 +24,5 @@ async def publish_event(conn: Any, event_type: str, data: dict[str, Any], topic_
     Call it inside the transaction that commits what the event announces."""
     if event_type not in PUBLISHABLE:
         raise ValueError(f"{event_type!r} cannot be published; choose from {sorted(PUBLISHABLE)}")
+    # Triggers: webhook_events_notify → NOTIFY signals_webhook_events (README "Architecture").
     await repository.insert_event(conn, event_type, data, sorted(set(topic_ids)))

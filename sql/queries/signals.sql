@@ -7,7 +7,8 @@ WHERE article_id = :article_id AND content_hash = :content_hash AND prompt_versi
 -- Stores one signal with its article's metadata, its topic and entity ids (resolved first, so
 -- the wide row and its full-text entries are written once, not rewritten by two updates) and
 -- its full-text vector; a concurrent twin (same article, text and prompt) wins and we get
--- nothing back.
+-- nothing back. At commit its triggers log it (signal_changes → webhook_events → NOTIFY) and
+-- count it in topic_days and entity_days (README "Architecture").
 INSERT INTO signals (
     article_id, content_hash, prompt_version, title, summary, eli5, analysis, impact,
     optimistic_outlook, pessimistic_outlook, key_details, grounding_checked, grounding_grounded,
@@ -157,6 +158,7 @@ SELECT EXISTS (
 -- name: make_signal_current
 -- An article's older version answered again (its page changed back): that signal becomes
 -- current and the one current until now stops being it; returns the stories either is in.
+-- signals_log_restore logs it as updated (→ webhook_events → NOTIFY; README "Architecture").
 WITH target AS (
     -- the older version, unless it is current already
     UPDATE signals SET is_current = true WHERE id = :signal_id AND NOT is_current

@@ -146,6 +146,7 @@ SELECT id, slug, label FROM topics WHERE id = ANY(:ids::bigint[]) ORDER BY id FO
 
 -- name: merge_topic_into_signal_arrays
 -- Replaces the source topic by the target in the topic_ids of every signal carrying it, keeping order, no repeats.
+-- Triggers move the day counts to the target; no signal_changes row (README "Architecture").
 UPDATE signals s
 SET topic_ids = (
     SELECT array_agg(u.topic_id ORDER BY u.first)
