@@ -14,7 +14,9 @@ COPY service ./service
 COPY schemas ./schemas
 COPY sql ./sql
 # The project and every dependency as wheels: on x86-64 each dependency ships a manylinux wheel
-# except feedgen, pure Python, which pip builds without a compiler.
+# except feedgen, pure Python, which pip builds without a compiler. The project's wheel leaves
+# out service/llmstub, the development LLM (`signals llm-stub`; pyproject.toml excludes it from
+# wheels), so the image carries only what serves: it reaches a real model via OPENAI_BASE_URL.
 RUN pip wheel --wheel-dir /wheels .
 
 

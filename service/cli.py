@@ -254,8 +254,17 @@ def cmd_reembed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_llm_stub(_settings: Settings | None, args: argparse.Namespace) -> int:
-    from service.llmstub.server import run_stub
-
+    # Imported here, never at module level: wheels (and so the Docker image) leave the stub out
+    # (pyproject.toml, wheel target `exclude`), and every other command must work without it.
+    try:
+        from service.llmstub.server import run_stub
+    except ModuleNotFoundError as exc:
+        if exc.name != "service.llmstub":
+            raise  # the stub is there but something it imports is not: show the real error
+        raise StartupError(
+            "the LLM stub is a development tool, not installed here (wheels and the Docker image "
+            "leave it out): run it from a source install, `pip install -e .` in a clone of the repository"
+        ) from None
     return 0 if run_stub(args.host, args.port) else BIND_FAILED_EXIT
 
 
