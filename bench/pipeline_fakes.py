@@ -75,8 +75,9 @@ class SlowModel:
 
 async def serve(site_port: int, model_port: int, latency: float) -> None:
     servers = [
-        # nginx's keep-alive (75 s): uvicorn's 5 s equals the fetcher's pool expiry, and a page
-        # fetched on a connection the site closes at that instant fails (see bench/README.md).
+        # nginx's keep-alive (75 s), as news sites keep connections: a connection the site
+        # closes just as the fetcher reuses it costs a retried GET
+        # (tests/integration/test_fetch_keepalive.py), which is not what this bench measures.
         uvicorn.Server(
             uvicorn.Config(
                 Site(), host="127.0.0.1", port=site_port, log_level="warning", timeout_keep_alive=75

@@ -16,8 +16,10 @@ order) so drift and cache warming hit all alike, with random parameters each tim
 - the floors under the endpoint (``bench.floor_app``): the same service call behind one
   plain Litestar handler, and behind a bare ASGI app, each in its own uvicorn process. Each
   of these (and the rate-limit-off API) serves one request a round while the endpoint's
-  process serves most of them, so they answer colder, ~0.3 ms slower at p50 on one machine
-  (bench/README.md, fifteenth session): compare them with each other, not with the endpoint;
+  process serves most of them, so they answer colder: three untimed requests sent to each just
+  before its timed one took ~0.3 ms off their p50. Compare them with each other, not with the
+  endpoint; the busy endpoint against the bare loop (in this always-busy process) is the
+  like-for-like pair, as a production API under steady traffic would be;
 - full text (common and rare terms, newest and relevance) through the endpoint;
 - related: GET /v1/signals/{id}/related (stored links) and the kNN query the relate step runs;
 - analysts' aggregates (no goal in the issue): topics and entities counted over a 30-day and
@@ -378,7 +380,7 @@ async def _measure_api(
 
             def two_terms() -> str:
                 # two different words: "debate debate" is one word to a reader, but PostgreSQL
-                # estimates it as two independent ones (bench/README.md, sixth session)
+                # estimates it as two independent ones (bench/README.md, "Full-text rewrites")
                 return " ".join(rng.sample(params["common"], 2))
 
             # Every list measure of a round asks for the same topic (drawn per round): the ratios

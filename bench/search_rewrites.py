@@ -1,5 +1,6 @@
-"""Full-text statements as they were written before this change and as they are now, side by
-side on one corpus, each pair checked to return the same page.
+"""Full-text statements before a rewrite and as they are now (the card tier's "not in the
+headline", migration 0016's parsing), side by side on one corpus, each pair checked to return
+the same page.
 
     .venv/bin/python -m bench.search_rewrites --data-dir /tmp/signals-bench-1m [--rounds 100]
 

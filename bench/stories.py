@@ -14,9 +14,9 @@ order, random parameters each time:
 - the same story list and story for a key restricted to one mid-frequency topic, and for a
   key restricted to one of the three biggest topics (a third of all signals).
 
-Then, in this process on one connection, the topic-restricted story page as it was before
-the eleventh session (every visible signal of the key's topics aggregated per story, then
-the page taken: ``RESTRICTED_BEFORE``) against the repository call the endpoint makes now
+Then, in this process on one connection, the topic-restricted story page as it was first
+written (every visible signal of the key's topics aggregated per story, then the page taken:
+``RESTRICTED_BEFORE``) against the repository call the endpoint makes now
 (a walk of the key's signals newest first), page 1 and a later page for both keys,
 interleaved in shuffled order, every pair checked to give the same page.
 """

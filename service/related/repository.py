@@ -100,7 +100,7 @@ async def nearest_by_embedding(
     Run inside a transaction: the search options it sets last until its end.
     """
     # This runs once per new signal in a background job, not per read, so buy recall: at
-    # 1 M synthetic signals ef_search 100 gave recall@10 0.91, 400 gave 0.96 (bench/queries).
+    # 1 M synthetic signals ef_search 100 gave recall@10 0.928, 400 gave 0.983 (bench/README.md).
     await queries.set_vector_search_options.fetchrow(conn, ef_search=str(max(EF_SEARCH, 2 * k)))
     rows = await sized(queries.nearest_signals_by_embedding, dims).fetch(
         conn, signal_id=signal_id, model=model, k=k

@@ -29,7 +29,7 @@ WITH hits AS (
 -- topics and chooses: a small topic's signals through its GIN index, a big one's by walking
 -- signals_current_feed_idx over the window (it carries topic_ids and entity_ids). Behind the
 -- arrays it always walked the window: a year for a topic on 1.3 % of a million signals took
--- 149 ms, 28 now (bench/README.md, eleventh session).
+-- 149 ms, 28 now (bench/README.md, "Daily counts").
 WITH counted AS (
     SELECT e.entity_id, count(*) AS count
     FROM signals s
