@@ -42,11 +42,13 @@ import time
 import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from bench.model_articles import ARTICLES, BY_KEY, SHORT, BenchArticle
 from bench.recording_proxy import Exchange, recording_proxy
 from service.analysis.client import Analyzer
+from service.analysis.language import PROSE_FIELDS, wrong_language_fields
 from service.analysis.model import SignalDraft
 from service.analysis.prompt import ArticleForPrompt
 from service.errors import LLMError
@@ -75,6 +77,8 @@ class Row:
     numbers_found: int
     numbers: int
     unsupported: int | None
+    first_language: str
+    """What the first answer's prose reads as: "en", or the other languages it slipped into."""
     tokens_in: int
     tokens_out: int
     seconds: float
@@ -188,6 +192,7 @@ async def run_article(analyzer: Analyzer, article: BenchArticle, chats: Any) -> 
         card="stored" if analysis is not None else "last answer",
         first_valid=schema_valid(answers[0]) if answers else None,
         reasks=max(0, len(calls) - 1), grounded=grounded, checked=checked, unsupported=unsupported,
+        first_language=answer_language(answers[0] if answers else None),
         tokens_in=sum(int(u.get("prompt_tokens") or 0) for u in usage),
         tokens_out=sum(int(u.get("completion_tokens") or 0) for u in usage),
         seconds=round(seconds, 1),
@@ -195,6 +200,18 @@ async def run_article(analyzer: Analyzer, article: BenchArticle, chats: Any) -> 
         answers=[answer_text(c)[:1500] for c in calls],
         **scores,
     )  # fmt: skip
+
+
+def answer_language(answer: dict[str, Any] | None) -> str:
+    """The first answer's language: "en" when every prose field reads as English (the service's check), else
+    the other languages found; "-" for no parsable answer."""
+    if not answer:
+        return "-"
+    fields = {name: str(answer.get(name) or "") for name in PROSE_FIELDS}
+    details = [SimpleNamespace(text=str(d.get("text") or "")) for d in answer.get("key_details") or []
+               if isinstance(d, dict)]  # fmt: skip
+    wrong = wrong_language_fields(SimpleNamespace(**fields, key_details=details))
+    return ",".join(sorted(set(wrong.values()))) or "en"
 
 
 def _ratio(found: int | None, total: int | None) -> str:
@@ -224,14 +241,15 @@ def summary(rows: list[Row]) -> str:
 
 def print_rows(rows: list[Row]) -> None:
     print(
-        "| article | lang | length | outcome | 1st valid | re-asks | grounded | entities | labels "
+        "| article | lang | length | outcome | 1st valid | 1st in | re-asks | grounded | entities | labels "
         "| numbers | unsupported | tokens in/out | seconds |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.key} | {r.language} | {r.length} | {r.outcome} | "
-            f"{'-' if r.first_valid is None else 'yes' if r.first_valid else 'no'} | {r.reasks} | "
+            f"{'-' if r.first_valid is None else 'yes' if r.first_valid else 'no'} | "
+            f"{r.first_language} | {r.reasks} | "
             f"{_ratio(r.grounded, r.checked)} | {r.entities_found}/{r.entities} | "
             f"{r.labels_found}/{r.labels} | "
             f"{r.numbers_found}/{r.numbers} | {'-' if r.unsupported is None else r.unsupported} | "
@@ -312,7 +330,7 @@ def main() -> None:
         rows = []
         for name in args.from_json:
             with open(name, encoding="utf-8") as saved:
-                rows += [Row(**{"answers": [], **r}) for r in json.load(saved)]
+                rows += [Row(**{"answers": [], "first_language": "-", **r}) for r in json.load(saved)]
         print_rows(rows)
         return
     if not args.base_url or not args.model:

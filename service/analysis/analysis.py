@@ -11,7 +11,6 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from service.analysis import citations
-from service.analysis.language import CARD_LANGUAGE
 from service.analysis.model import MIN_KEY_DETAILS, KeyDetailsFix, SignalDraft
 from service.analysis.prompt import (
     PROMPT_VERSION,
@@ -23,6 +22,7 @@ from service.analysis.prompt import (
 from service.analysis.schema import citing, field_guide
 from service.analysis.sentences import split_sentences
 from service.analysis.structured import Usage, follow_up
+from service.analysis.translation import Card, in_card_language
 from service.errors import AnalysisUngrounded, LLMError
 from service.settings import LLMMode
 
@@ -57,7 +57,8 @@ async def analyze_article(
     analyzer: Analyzer, article: ArticleForPrompt, today: date, usage: Usage
 ) -> Analysis:
     """One article through ``analyzer``: the card, then replacement key details while fewer than
-    three cite usable sentences (re-asks shared with the card's, SIGNALS_LLM_MAX_RETRIES)."""
+    three cite usable sentences, then a translation of any field not in English
+    (service.analysis.translation); re-asks shared with the card's, SIGNALS_LLM_MAX_RETRIES."""
     sentences = split_sentences(article.text)
     mode = analyzer.mode or LLMMode.tools
     listed = mode is LLMMode.json_schema  # a constrained decoder enforces an enum of numbers
@@ -85,7 +86,7 @@ async def analyze_article(
         ) from exc
     shown = plan.sentences[-1].number if plan.sentences else 0
     # This article's model: the schema instructor sends numbers the sentences shown.
-    draft_model = citing(SignalDraft, shown, listed=listed, language=CARD_LANGUAGE)
+    draft_model = citing(SignalDraft, shown, listed=listed)
     messages = plan.messages
     if guide:  # in the system message: the same for every article, so servers cache it
         messages = [{**messages[0], "content": f"{messages[0]['content']}\n{guide}\n"}, *messages[1:]]
@@ -133,10 +134,14 @@ async def analyze_article(
             f"none of the {found.checked} key details cited a usable article sentence after "
             f"{usage.attempts} attempts: " + "; ".join(found.problems[:3])
         )
+    card = await in_card_language(
+        analyzer, Card(result.value, found.usable), conversation, usage=usage,
+        max_tokens=answer_budget, names_comparable=english, may_ask=reasks_left > 0,
+    )  # fmt: skip
     spent = usage.snapshot()
     return Analysis(
-        draft=result.value,
-        key_details=found.usable,
+        draft=card.draft,
+        key_details=card.key_details,
         grounding_checked=found.checked,
         grounding_grounded=len(found.usable),
         model=result.model,

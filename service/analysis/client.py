@@ -29,6 +29,7 @@ from instructor.core.hooks import Hooks
 from instructor.utils import dump_message
 from pydantic import BaseModel, ValidationError
 
+from service.analysis import language
 from service.analysis.analysis import Analysis, analyze_article
 from service.analysis.connections import model_http_client
 from service.analysis.failures import first_line, llm_error
@@ -190,6 +191,7 @@ class Analyzer:
             if self._prepared:
                 return
             base = str(self.settings.openai_base_url)
+            await asyncio.to_thread(language.preload)  # the card language check's model
             self.server = await probe_server(base, self.model, self._api_key)
             if not self.server.reachable:
                 log.warning("the model server at %s did not answer; asking again at the next call", base)

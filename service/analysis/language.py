@@ -2,8 +2,8 @@
 
 Small models drift: Qwen2.5-1.5B wrote Chinese cards for Japanese articles and mixed German
 into English ones although the prompt asks for English. The card's prose fields are checked
-with py3langid (langid.py's model, 97 languages, about 0.2 ms a field); a field that reads
-as another language is a validation error, so instructor re-asks with the field named.
+with py3langid (langid.py's model, 97 languages, about 0.2 ms a field); the fields that read
+as another language are asked for again as a translation (service.analysis.translation).
 
 Only prose long enough to identify is checked (``MIN_READING_LENGTH``), and a field is
 refused only when the model is sure it is not the asked language (``MAX_ASKED_PROBABILITY``):
@@ -40,17 +40,23 @@ PROSE_FIELDS = ("summary", "eli5", "analysis", "impact", "optimistic_outlook", "
 
 
 class _Detail(Protocol):
-    text: str
+    @property
+    def text(self) -> str: ...
 
 
 class _Card(Protocol):
-    summary: str
-    eli5: str
-    analysis: str
-    impact: str
-    optimistic_outlook: str
-    pessimistic_outlook: str
-
+    @property
+    def summary(self) -> str: ...
+    @property
+    def eli5(self) -> str: ...
+    @property
+    def analysis(self) -> str: ...
+    @property
+    def impact(self) -> str: ...
+    @property
+    def optimistic_outlook(self) -> str: ...
+    @property
+    def pessimistic_outlook(self) -> str: ...
     @property
     def key_details(self) -> Sequence[_Detail]: ...
 
@@ -62,10 +68,16 @@ def language_name(code: str) -> str:
 
 @functools.cache
 def _identifier() -> LanguageIdentifier:
-    # Loaded once per process on first use (~0.4 s): the API process never needs it.
+    # Loaded once per process (~0.4 s), by the analyzer's start-up (``preload``) or first use.
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def preload() -> None:
+    """Load the language model now (in a thread at start-up), not inside the first card's
+    check on the event loop."""
+    _identifier()
 
 
 def reads_as(text: str, asked: str) -> str | None:

@@ -19,13 +19,7 @@ import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BeforeValidator,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from service.analysis.schema import WireModel
@@ -79,6 +73,7 @@ _NUMBER = re.compile(r"\d+")
 MIN_KEY_DETAILS = 3
 MAX_KEY_DETAILS = 6
 MAX_CITED_SENTENCES = 3
+MIN_DETAIL_TEXT = 8
 
 
 def tidy_text(value: Any, limit: int) -> Any:
@@ -162,8 +157,8 @@ def _sentence_numbers(value: Any) -> Any:
 class KeyDetail(WireModel):
     """One fact the article states, and the numbers of the sentences that state it."""
 
-    text: Annotated[str, _tidy(300), _at_least(8)] = Field(
-        json_schema_extra=_min(8),
+    text: Annotated[str, _tidy(300), _at_least(MIN_DETAIL_TEXT)] = Field(
+        json_schema_extra=_min(MIN_DETAIL_TEXT),
         description="The fact, in your own words, as one short sentence. At most 300 characters.",
     )
     sentences: Annotated[list[int], BeforeValidator(_sentence_numbers)] = Field(
@@ -224,6 +219,20 @@ def _entities(value: Any) -> Any:
     return kept[:30]
 
 
+def _readable_details(value: Any) -> Any:
+    """The first key details whose text is long enough to read (MAX_KEY_DETAILS + 2 of them):
+    one of three words costs that detail, not the card (replacements are asked for when fewer
+    than three are left). When none is, all are kept, for validation to name what is wrong."""
+    if not isinstance(value, list):
+        return value
+    readable = [
+        item for item in value
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str)
+        or reading_length(" ".join(item["text"].split())) >= MIN_DETAIL_TEXT
+    ]  # fmt: skip
+    return (readable or value)[: MAX_KEY_DETAILS + 2]
+
+
 def _first(count: int) -> BeforeValidator:
     return BeforeValidator(lambda value: value[:count] if isinstance(value, list) else value)
 
@@ -257,7 +266,7 @@ class SignalDraft(WireModel):
         json_schema_extra=_min(30),
         description="Impact: one paragraph on the consequences for the field. At most 1200 characters.",
     )
-    key_details: Annotated[list[KeyDetail], _first(MAX_KEY_DETAILS + 2)] = Field(
+    key_details: Annotated[list[KeyDetail], BeforeValidator(_readable_details)] = Field(
         min_length=1,
         max_length=MAX_KEY_DETAILS + 2,
         description=f"{MIN_KEY_DETAILS}-{MAX_KEY_DETAILS} key facts, each citing the sentences stating it.",
@@ -301,25 +310,6 @@ class SignalDraft(WireModel):
     @classmethod
     def _sentiment_in_range(cls, value: float | None) -> float | None:
         return None if value is None else max(-1.0, min(1.0, value))
-
-    @model_validator(mode="after")
-    def _in_the_card_language(self) -> SignalDraft:
-        """In the model the analysis call uses (``citing(..., language="en")``), every prose
-        field must read as that language (service.analysis.language); the error names the
-        fields, and instructor's re-ask shows it to the model."""
-        asked = self.card_language
-        if not asked:
-            return self
-        from service.analysis.language import language_name, wrong_language_fields
-
-        wrong = wrong_language_fields(self, asked)
-        if wrong:
-            fields = ", ".join(f"{name} (reads as {language_name(seen)})" for name, seen in wrong.items())
-            raise ValueError(
-                f"write every field in {language_name(asked)}, whatever the article's language "
-                f"(cited sentences stay as they are); not in {language_name(asked)}: {fields}"
-            )
-        return self
 
 
 class KeyDetailsFix(WireModel):

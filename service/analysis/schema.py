@@ -56,8 +56,6 @@ class WireModel(OpenAISchema):
     """Set on a per-article subclass (``citing``): the key details' sentence numbers run from 1
     to this."""
     listed_sentences: ClassVar[bool] = False
-    card_language: ClassVar[str | None] = None
-    """The language a card's prose must read as (SignalDraft checks it); None: not checked."""
     """True: the numbers are an ``enum`` a constrained decoder enforces; else a range hint."""
 
     @classmethod
@@ -82,22 +80,18 @@ class WireModel(OpenAISchema):
 
 
 @functools.lru_cache(maxsize=512)
-def citing(
-    model: type[ModelT], count: int, *, listed: bool, language: str | None = None
-) -> type[ModelT]:
+def citing(model: type[ModelT], count: int, *, listed: bool) -> type[ModelT]:
     """``model`` for articles of ``count`` sentences: the same fields and validation, and a
     JSON schema whose sentence numbers are 1..``count`` (an enum when ``listed``). Validation
     still takes any number: which are usable is decided against the article
     (service.analysis.citations), so a bad citation costs one key detail, not the card. Made
-    once per count (a pydantic model build takes milliseconds). With ``language``, a model
-    that checks its prose against it (``card_language``, service.analysis.model)."""
+    once per count (a pydantic model build takes milliseconds)."""
     namespace = {
         "__module__": model.__module__,
         "__doc__": model.__doc__,
         "__qualname__": model.__qualname__,
         "cited_sentences": count,
         "listed_sentences": listed,
-        "card_language": language,
     }
     made: type[ModelT] = type(model.__name__, (model,), namespace)
     return made

@@ -304,11 +304,19 @@ def weaken(value: Any, kind: str, sentences: dict[int, str]) -> Any:
             entity["type"] = odd[index % len(odd)]
     elif kind == "looping" and isinstance(changed.get("analysis"), str):
         changed["analysis"] = " ".join(["[stub] The plant will store wind power for the evening peak."] * 80)
-    elif kind == "wrong_language" and sentences:
-        # A small model writing in the article's language: prose copied from the article.
+    elif kind == "wrong_language" and sentences and isinstance(changed, dict):
+        # A small model writing in the article's language: prose copied from the article (in a
+        # card, or in the translation asked for after it).
         texts = [sentences[n] for n in sorted(sentences)]
         for index, field in enumerate(("summary", "analysis", "impact")):
-            changed[field] = " ".join(texts[index:] + texts[:index])[:1200]
+            if field in changed:
+                changed[field] = " ".join(texts[index:] + texts[:index])[:1200]
+        asked = changed.get("key_details")
+        if isinstance(asked, list) and all(isinstance(t, str) for t in asked):
+            changed["key_details"] = [texts[i % len(texts)] for i in range(len(asked))]
+        for detail in details:  # a detail's text: its first cited sentence, copied
+            if detail["sentences"]:
+                detail["text"] = sentences.get(detail["sentences"][0], detail["text"])
     return changed
 
 

@@ -31,6 +31,7 @@ from service.llmstub.signal_draft import (
     draft_from_article,
     replacement_details,
 )
+from service.llmstub.translate import translation
 
 Shape = Literal["tools", "json_schema", "json_object", "json_prompt", "text"]
 
@@ -133,6 +134,7 @@ def _signal_draft(context: GenerationContext) -> Any:
 
 register_generator("SignalDraft", _signal_draft)
 register_generator("KeyDetailsFix", lambda ctx: replacement_details(ctx.article, ctx.conversation))
+register_generator("CardTranslation", lambda ctx: translation(ctx.schema, ctx.conversation))
 register_generator("DigestPlan", lambda context: plan_from_prompt(list(context.user_texts)))
 register_generator("DigestDraft", lambda context: draft_from_prompt(list(context.user_texts)))
 

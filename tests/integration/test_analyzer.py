@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationInfo, model_validator
 from service.analysis.client import Analyzer, usage_of
 from service.analysis.language import wrong_language_fields
 from service.analysis.prompt import ArticleForPrompt
+from service.analysis.translation import Card
 from service.errors import AnalysisUngrounded, LLMError, LLMInvalidOutput, LLMNotConfigured, LLMTruncated
 from service.settings import LLMMode, Settings
 from tests.support.articles import article_text
@@ -360,25 +361,42 @@ async def test_a_german_article_keeps_german_evidence_and_numbers_are_still_chec
 @pytest.mark.parametrize(
     ("text", "language", "named"), [(GERMAN, "de", "German"), (JAPANESE, "ja", "Japanese")]
 )
-async def test_a_card_written_in_the_article_s_language_is_asked_again_in_english(
+async def test_fields_written_in_the_article_s_language_are_asked_for_in_english_alone(
     stub, analyzer, text, language, named
 ):
     stub.state.push_faults([{"kind": "wrong_language"}])
     client = analyzer()
     bodies = sent_bodies(client)
     result = await client.analyze(article(text=text, language=language), today=TODAY)
-    assert result.attempts == 2 and len(requests(stub)) == 2
-    reask = json.dumps(bodies[1]["messages"][2:], ensure_ascii=False)
-    assert "write every field in English" in reask and f"summary (reads as {named})" in reask
-    assert wrong_language_fields(result.draft) == {}  # the stored card reads as English
-    assert all(d.evidence in text for d in result.key_details)  # evidence stays verbatim
+    assert [r["schema"] for r in requests(stub)] == ["SignalDraft", "CardTranslation"]
+    asked = bodies[1]["messages"][-1]["content"]
+    assert (
+        f"not written in English: summary ({named}), analysis ({named}), impact ({named}), "
+        f"key_details ({named})" in asked
+    )
+    # only the failing fields are asked for, in the same conversation
+    assert bodies[1]["messages"][: len(bodies[0]["messages"])] == bodies[0]["messages"]
+    sent = json.dumps(bodies[1].get("response_format") or bodies[1].get("tools"))
+    assert '"summary"' in sent and '"key_details"' in sent and '"eli5"' not in sent
+    assert "in English" in result.draft.summary
+    assert all("in English" in d.text and d.evidence in text for d in result.key_details)
+    assert wrong_language_fields(Card(result.draft, result.key_details)) == {}
+    assert result.attempts == 2
 
 
 async def test_a_model_that_never_writes_english_fails_with_the_fields_named(stub, analyzer):
-    stub.state.push_faults([{"kind": "wrong_language"}] * 3)
+    stub.state.push_faults([{"kind": "wrong_language"}] * 2)
     with pytest.raises(LLMInvalidOutput) as info:
         await analyzer().analyze(article(text=GERMAN, language="de"), today=TODAY)
-    assert "analysis (reads as German)" in info.value.detail and len(requests(stub)) == 3
+    assert "even after asking for a translation: summary (reads as German)" in info.value.detail
+    assert len(requests(stub)) == 2 and usage_of(info.value).attempts == 2
+
+
+async def test_without_re_asks_a_card_in_another_language_fails_at_once(stub, analyzer):
+    stub.state.push_faults([{"kind": "wrong_language"}])
+    with pytest.raises(LLMInvalidOutput, match="not in English: summary"):
+        await analyzer(llm_max_retries=0).analyze(article(text=JAPANESE, language="ja"), today=TODAY)
+    assert len(requests(stub)) == 1
 
 
 async def test_the_stub_writes_english_cards_for_articles_in_other_languages(stub, analyzer):

@@ -123,3 +123,15 @@ def test_the_schema_still_tells_the_model_each_minimum():
     properties = SignalDraft.model_json_schema()["properties"]
     assert properties["analysis"]["description"].endswith("At least 80 characters.")
     assert properties["title"]["description"].endswith("At least 5 characters.")
+
+
+def test_a_key_detail_too_short_to_read_costs_that_detail_not_the_card():
+    details = [
+        {"text": "The plant stores 400 MW.", "sentences": [1]},
+        {"text": "Bauzeit", "sentences": [2]},  # 7 characters: what a small model wrote
+        {"text": "Work starts in spring 2027.", "sentences": [3]},
+    ]
+    draft = SignalDraft.model_validate(card(key_details=details))
+    assert [d.sentences for d in draft.key_details] == [[1], [3]]
+    with pytest.raises(ValidationError, match=r"key_details\.0\.text"):  # none readable: named
+        SignalDraft.model_validate(card(key_details=[{"text": "Bauzeit", "sentences": [2]}]))
