@@ -129,24 +129,29 @@ async def probe_health(base: str, stop: asyncio.Event) -> list[float]:
     return times
 
 
-async def run_load(base: str, key: str, urls: list[str], in_flight: int) -> tuple[float, list[float]]:
-    """Wall seconds for all ``urls`` with ``in_flight`` requests at a time, and healthz times."""
+async def run_load(
+    base: str, key: str, urls: list[str], in_flight: int
+) -> tuple[float, list[float], list[float]]:
+    """Wall seconds for all ``urls`` with ``in_flight`` requests at a time, healthz times, and
+    when each request finished (seconds from the start)."""
     pending = list(urls)
     limits = httpx.Limits(max_connections=in_flight + 4, max_keepalive_connections=in_flight + 4)
     headers = {"Authorization": f"Bearer {key}"}
     stop = asyncio.Event()
     health = asyncio.create_task(probe_health(base, stop))
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=90, limits=limits) as http:
+        finished: list[float] = []
 
         async def client() -> None:
             while pending:
                 await submit(http, pending.pop())
+                finished.append(time.perf_counter() - started)
 
         started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(in_flight)))
         wall = time.perf_counter() - started
     stop.set()
-    return wall, await health
+    return wall, await health, sorted(finished)
 
 
 def stage_lines(logs: list[Path]) -> dict[str, dict[str, float]]:
@@ -186,14 +191,22 @@ async def single(base: str, key: str, urls: list[str], logs: list[Path]) -> str:
     )
 
 
-def throughput(args: argparse.Namespace, latency: float, wall: float, health: list[float]) -> str:
+def throughput(
+    args: argparse.Namespace, latency: float, wall: float, health: list[float], finished: list[float]
+) -> str:
+    """The issue's figure (all articles over the wall time, the first wave's ramp included),
+    and the steady rate Little's law speaks of: the articles finished after the first K, over
+    the time from the K-th to the last (whole waves, no start-up)."""
     rate = args.articles / wall
     ceiling = args.in_flight / latency
+    k = args.in_flight
+    steady = (len(finished) - k) / (finished[-1] - finished[k - 1]) if len(finished) > k else float("nan")
     health.sort()
     p99 = health[min(len(health) - 1, int(len(health) * 0.99))]
     return (
         f"{args.articles} articles, {args.in_flight} in flight: {wall:.2f} s, {rate:.2f}/s, "
-        f"ceiling {ceiling:.1f}/s: {rate / ceiling:.2f}x; /healthz p50 {statistics.median(health):.1f} "
+        f"ceiling {ceiling:.1f}/s: {rate / ceiling:.2f}x; steady (after the first {k}) "
+        f"{steady:.2f}/s: {steady / ceiling:.2f}x; /healthz p50 {statistics.median(health):.1f} "
         f"ms p99 {p99:.1f} ms ({len(health)} probes); {load()}"
     )
 
@@ -257,8 +270,8 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
                     ]
                     print(f"{title}, model latency {latency:g} s", flush=True)
                     print("  " + await single(base, key, alone, procs.logs()), flush=True)
-                    wall, health = await run_load(base, key, urls, args.in_flight)
-                    print("  " + throughput(args, latency, wall, health), flush=True)
+                    wall, health, finished = await run_load(base, key, urls, args.in_flight)
+                    print("  " + throughput(args, latency, wall, health, finished), flush=True)
             finally:
                 procs.stop()
     finally:
