@@ -295,7 +295,7 @@ class SignalDraft(WireModel):
     entities: Annotated[list[EntityDraft], BeforeValidator(_entities)] = Field(
         default_factory=list,
         max_length=30,
-        description="People, organizations, products and places the article is about.",
+        description="Every person, organization, product and place the article names (up to 30).",
     )
 
     @field_validator("topics")

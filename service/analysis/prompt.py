@@ -18,7 +18,7 @@ from typing import Any
 
 from service.analysis.sentences import Sentence, split_sentences
 
-PROMPT_VERSION = "2026-12-07.1"
+PROMPT_VERSION = "2026-12-08.1"
 
 _BOUNDARY_RE = r"[0-9a-f]{16}"
 ARTICLE_PATTERN = re.compile(
@@ -55,7 +55,8 @@ sentences. Do not copy sentences into the answer: the service quotes the cited o
 in the article's language.
 - Write plainly. No hype, no marketing language, no first person. Keep to the lengths asked.
 - Topics are broad, reusable labels (1-3 words) that many articles would share, not \
-headlines. Entities are the people, organizations, products and places the article is about.
+headlines. Entities: every person, organization, product and place the article names, not \
+only the main ones, each with its full name as the article gives it.
 """
 
 

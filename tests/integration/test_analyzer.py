@@ -117,7 +117,7 @@ async def test_every_mode_yields_key_details_quoted_from_the_cited_sentences(stu
     assert_quoted_by_offsets(result, source.text)
     assert result.grounding_checked == result.grounding_grounded == len(result.key_details) >= 3
     assert all(d.unsupported == [] for d in result.key_details)
-    assert result.attempts == 1 and result.model == "signals-stub" and result.prompt_version == "2026-12-07.1"
+    assert result.attempts == 1 and result.model == "signals-stub" and result.prompt_version == "2026-12-08.1"
     (only,) = requests(stub)
     assert only["shape"] == SHAPES[mode] and only["schema"] == "SignalDraft"
     assert result.input_tokens == only["prompt_tokens"] and result.output_tokens == only["completion_tokens"]

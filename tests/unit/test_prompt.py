@@ -47,7 +47,7 @@ def test_page_metadata_sits_inside_the_data_boundary_labelled_and_unnumbered():
         assert line in metadata
     assert not SENTENCE_LINE.search(metadata)
     assert "Harbour plan" not in user["content"].split("<<<ARTICLE")[0]
-    assert PROMPT_VERSION == "2026-12-07.1"
+    assert PROMPT_VERSION == "2026-12-08.1"
 
 
 def test_sentences_are_numbered_inside_random_markers_the_article_cannot_forge():
