@@ -23,8 +23,8 @@ import asyncpg
 import msgspec
 
 from bench.synthetic import Corpus
-from service.signals.linking import topic_ids_for
-from service.signals.taxonomy import normalize_entities, topic_slug
+from service.topics.slugs import topic_ids_for
+from service.topics.taxonomy import normalize_entities, topic_slug
 from tests.support.seeding import SeedSignal
 
 # Constant fields exactly as tests.support.seeding.seed_signal writes them.

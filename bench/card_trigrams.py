@@ -1,6 +1,6 @@
 """Comparing a new card's wording with its candidates: pg_trgm's ``similarity()`` over both card
 texts in SQL (the baseline, inline here) against the trigrams stored once per signal
-(``signals.card_trigrams``, compared in service.related.wording).
+(``signals.card_trigrams``, compared in service.similarity.wording).
 
     .venv/bin/python -m bench.card_trigrams --data-dir /tmp/signals-bench-20k [--rounds 60]
 
@@ -20,12 +20,12 @@ from uuid import UUID
 
 import uvloop
 
+from bench.corpus_reads import percentiles
 from bench.interleave import interleaved
-from bench.queries import percentiles
 from bench.seed import relating_settings
 from service.related import repository
-from service.related import service as relate
 from service.runtime import open_runtime
+from service.stories import candidates
 
 BASELINE = """
 WITH me AS (
@@ -74,8 +74,8 @@ async def main() -> None:
             got = await repository.get_subject(conn, rng.choice(ids))
             assert got is not None
             subject = got[0]
-            nearest = await relate._nearest(rt, conn, subject, use_meaning=True)
-            more = await relate._candidate_ids(conn, subject, text=True)
+            nearest = await candidates.nearest_ids(rt, conn, subject, use_meaning=True)
+            more = await candidates.candidate_ids(conn, subject, text=True)
             state["subject"], state["ids"] = subject, list(dict.fromkeys(nearest + more))
             sizes.append(len(state["ids"]))
 
@@ -84,7 +84,7 @@ async def main() -> None:
             state["sql"] = {r["id"]: r["text_similarity"] for r in rows}
 
         async def stored() -> None:
-            found = await repository.candidate_features(conn, state["subject"], state["ids"])
+            found = await candidates.candidate_features(conn, state["subject"], state["ids"])
             state["stored"] = {c.id: c.text_similarity for c in found}
 
         rounds: list[UUID] = []

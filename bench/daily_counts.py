@@ -38,7 +38,7 @@ from typing import Any
 
 import uvloop
 
-from bench.queries import percentiles, pick_parameters
+from bench.corpus_reads import percentiles, pick_parameters
 from bench.seed import bench_settings
 from bench.synthetic import Corpus
 from bench.writes import nothing, time_rolled_back

@@ -30,6 +30,7 @@ from service.digests.writing import card_tokens
 from service.llmstub import StubState, create_stub_app
 from service.runtime import open_runtime
 from service.settings import Settings
+from service.signals import repository as signals_repository
 from service.stories import repository as stories
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
@@ -77,7 +78,7 @@ async def seed_day(conn: asyncpg.Connection, count: int, rng: random.Random) -> 
             story = await stories.create_story(conn, members[0])
             for member in members:
                 await stories.set_signal_story(conn, member, story)
-            await stories.refresh_story(conn, story)
+            await signals_repository.refresh_story(conn, story)
 
 
 async def main() -> None:

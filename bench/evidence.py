@@ -43,8 +43,9 @@ from service.analysis.client import Analyzer
 from service.analysis.grounding import is_grounded, normalize_text
 from service.analysis.prompt import ArticleForPrompt
 from service.errors import LLMError
+from service.llm_settings import LLMMode
 from service.llmstub import StubState, create_stub_app
-from service.settings import LLMMode, Settings
+from service.settings import Settings
 from tests.support.servers import running_asgi
 
 TODAY = date(2026, 12, 7)

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from service.llmstub.server import create_stub_app
-from tests.fixtures.gate.build import article
+from tests.fixtures.gate.shapes import article
 from tests.support.articles import article_text
 
 PAGE_WEIGHT = 3

@@ -10,8 +10,9 @@ side by side, interleaved request by request (one of each measure per turn, in s
 order) so drift and cache warming hit all alike, with random parameters each time:
 
 - list page 1 and 2 through GET /v1/signals (a mid-frequency topic + lang=en, limit 20), and
-  the same list query as a bare loop in this process: the page statement on one asyncpg
-  connection (the topic's id known), rows into msgspec Structs, encoded to JSON;
+  the same list query as a bare loop in this process (``bench.query_baselines``): the page
+  statement on one asyncpg connection (the topic's id known), rows into msgspec Structs,
+  encoded to JSON;
 - GET /healthz through the same client: what HTTP alone costs;
 - the floors under the endpoint (``bench.floor_app``): the same service call behind one
   plain Litestar handler, and behind a bare ASGI app, each in its own uvicorn process. Each
@@ -35,15 +36,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import random
-import statistics
-import subprocess
-import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,144 +49,23 @@ import msgspec
 import uvloop
 
 from bench import asgi
+from bench.corpus_reads import list_params, percentiles, pick_parameters, running_api
 from bench.interleave import interleaved
+from bench.query_baselines import EF_SEARCH, bare_knn_query, bare_list_loop, measure_recall
 from bench.rawhttp import RawClient
-from bench.seed import MODEL, bench_settings
-from bench.synthetic import DIMS, Corpus
+from bench.seed import bench_settings
+from bench.synthetic import Corpus
 from service.app import create_app
 from service.db.database import Database
 from service.db.queries import queries
 from service.keys.service import create_key
 from service.keys.suppliers import PUBLIC_ONLY
-from service.related import repository as related_repository
-from service.related.repository import sized
 from service.runtime import open_runtime
 from service.signals.listing import SignalQuery, list_signals
-from tests.e2e.conftest import ROOT, clean_env, free_port, start_signals, wait_http
 
-KNN_K = 50  # service.related.service.NEAREST_CANDIDATES
-EF_SEARCH = str(max(related_repository.EF_SEARCH, 2 * KNN_K))  # as nearest_by_embedding sets it
 GOALS_MS = {"list": 30.0, "fulltext": 100.0, "related": 20.0}
 
-
-class BareTopic(msgspec.Struct):
-    slug: str
-    label: str
-
-
-class BareEntity(msgspec.Struct):
-    id: int
-    name: str
-    type: str
-
-
-class BareLinks(msgspec.Struct):
-    self: str
-    article: str
-
-
-class BareItem(msgspec.Struct, omit_defaults=True):
-    id: UUID
-    title: str
-    summary: str
-    url: str | None
-    site_name: str | None
-    language: str | None
-    published_date: date | None
-    created_at: datetime
-    sentiment: float | None
-    topics: list[BareTopic]
-    entities: list[BareEntity]
-    story_id: UUID | None
-    links: BareLinks
-    rank: float | None = None
-
-
-class BarePage(msgspec.Struct):
-    items: list[BareItem]
-    next: str | None
-    limit: int
-
-
 _encode = msgspec.json.Encoder().encode
-
-
-@contextmanager
-def running_api(dsn: str, floor: str | None = None, **settings: str) -> Iterator[str]:
-    """The API (``signals serve --no-worker``), or with ``floor`` one of ``bench.floor_app``'s
-    servers, on a free port."""
-    port = free_port()
-    env = clean_env(DATABASE_URL=dsn, SIGNALS_LOG_LEVEL="WARNING", SIGNALS_DB_POOL_MAX="10", **settings)
-    if floor is None:
-        proc = start_signals("serve", "--no-worker", "--port", str(port), env=env)
-    else:
-        command = [sys.executable, "-m", "bench.floor_app", "--port", str(port), "--kind", floor]
-        proc = subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 120, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    """p50 and p99 in ms; p99 by nearest rank, so with fewer than 100 samples it is the largest
-    (it was one rank lower, so the smallest of two and the second largest of ten)."""
-    ordered = sorted(samples)
-    return statistics.median(ordered) * 1000, ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)] * 1000
-
-
-async def pick_parameters(conn: Any, corpus: Corpus) -> dict[str, Any]:
-    """Mid-frequency topics, common and rare search terms, signal ids: chosen from the data."""
-    total = await conn.fetchval("SELECT count(*) FROM signals WHERE is_current")
-    topics = await conn.fetch(
-        """SELECT t.slug, count(*) AS n FROM signal_topics st JOIN topics t ON t.id = st.topic_id
-           GROUP BY t.slug ORDER BY n DESC"""
-    )
-    mid = topics[len(topics) // 10 : len(topics) // 4]  # below the head, well above the tail
-    rng = random.Random(5)
-    ids = [r["id"] for r in await conn.fetch("SELECT id FROM signals WHERE is_current")]
-    ids = rng.sample(ids, min(3000, len(ids)))
-
-    async def pick(candidates: list[str], low: float, high: float) -> list[tuple[str, int]]:
-        """Up to 8 terms whose share of signals lies in [low, high]."""
-        sql = "SELECT count(*) FROM signals WHERE search @@ websearch_to_tsquery('english', $1)"
-        found = []
-        for term in dict.fromkeys(candidates):
-            docs = int(await conn.fetchval(sql, term))
-            if low * total <= docs <= high * total:
-                found.append((term, docs))
-            if len(found) == 8:
-                break
-        return found
-
-    # Content words past the function words at the head of the Zipf ranking; surnames of
-    # entities from the long tail.
-    common = await pick([w for w in corpus.words[450:700] if w.isalpha()], 0.03, 0.15)
-    surnames = [name.split()[-1] for name, kind in corpus.entities[4000:] if kind == "person"]
-    rare = await pick([n for n in surnames if n.isalpha()], 1 / total, 0.002)
-    print(
-        f"corpus: {total:,} current signals; list topics {len(mid)}, each on "
-        f"{mid[-1]['n'] / total:.1%}-{mid[0]['n'] / total:.1%} of signals; common terms "
-        f"{[t for t, _ in common]} each in {min(n for _, n in common) / total:.1%}-"
-        f"{max(n for _, n in common) / total:.1%}; rare terms {[t for t, _ in rare]} each in "
-        f"{min(n for _, n in rare)}-{max(n for _, n in rare)} signals"
-    )
-    common_terms, rare_terms = [t for t, _ in common], [t for t, _ in rare]
-    return {
-        "topics": [r["slug"] for r in mid],
-        "head_topics": [r["slug"] for r in topics[:3]],  # the biggest: a third of all signals
-        "common": common_terms,
-        "rare": rare_terms,
-        "ids": ids,
-    }
-
-
-def list_params(topic: str) -> dict[str, Any]:
-    return {"topic": topic, "lang": "en", "limit": 20}
 
 
 async def main() -> None:
@@ -233,48 +107,8 @@ async def measure(
     dsn: str, data_dir: Path, conn: Any, key: str, params: dict[str, Any], reads: int
 ) -> dict[str, list[float]]:
     rng = random.Random(11)
-    list_sql = queries.list_signals_newest.sql
-    list_order = queries.list_signals_newest.params
-    resolved = await queries.resolve_topic_slugs.fetch(conn, slugs=params["topics"])
-    topic_ids = {r["slug"]: r["topic_id"] for r in resolved}
-
-    async def bare_list(topic: str, after: tuple[datetime, UUID] | None = None) -> bytes:
-        """The list query and its encoding, without Litestar or HTTP."""
-        values = {p: None for p in list_order} | {
-            "collapse": False,
-            "topic_any": [topic_ids[topic]],
-            "lang": "en",
-            "limit": 21,
-        }
-        if after is not None:
-            values["after_created"], values["after_id"] = after
-        rows = await conn.fetch(list_sql, *[values[p] for p in list_order])
-        items = [
-            BareItem(
-                id=r["id"],
-                title=r["title"],
-                summary=r["summary"],
-                url=r["url"],
-                site_name=r["site_name"],
-                language=r["language"],
-                published_date=r["published_date"],
-                created_at=r["created_at"],
-                sentiment=r["sentiment"],
-                topics=[BareTopic(t["slug"], t["label"]) for t in r["topics"]],
-                entities=[BareEntity(e["id"], e["name"], e["type"]) for e in r["entities"]],
-                story_id=r["story_id"],
-                links=BareLinks(f"/v1/signals/{r['id']}", f"/v1/articles/{r['article_id']}"),
-            )
-            for r in rows[:20]
-        ]
-        return _encode(BarePage(items=items, next="cursor" if len(rows) > 20 else None, limit=20))
-
-    knn_sql = sized(queries.nearest_signals_by_embedding, DIMS)
-
-    async def bare_knn(signal_id: UUID) -> None:
-        async with conn.transaction():
-            await queries.set_vector_search_options.fetchrow(conn, ef_search=EF_SEARCH)
-            await knn_sql.fetch(conn, signal_id=signal_id, model=MODEL, k=KNN_K)
+    bare_list = await bare_list_loop(conn, params["topics"])
+    bare_knn = bare_knn_query(conn)
 
     async def service_list(topic: str) -> bytes:
         """The endpoint's own code below HTTP (service.signals.listing) in this process."""
@@ -468,40 +302,6 @@ async def _measure_api(
 
             results = await interleaved(runs, reads, rng, warmup=30, each_round=draw_topic)
     return results
-
-
-async def measure_recall(conn: Any, ids: list[UUID], count: int, efs: list[str]) -> dict[str, float]:
-    """recall@10 (and @50) of the production kNN query, against the same query run exactly."""
-    knn_sql = sized(queries.nearest_signals_by_embedding, DIMS)
-    rng = random.Random(13)
-    subjects = rng.sample(ids, min(count, len(ids)))
-    found: dict[str, list[float]] = {}
-    started = time.perf_counter()
-    for signal_id in subjects:
-        async with conn.transaction():
-            # HNSW serves only plain index scans: with them off the same query sorts every
-            # vector by exact distance (lookups by id still go through bitmap scans).
-            await conn.execute("SET LOCAL enable_indexscan = off")
-            exact = [
-                r["signal_id"] for r in await knn_sql.fetch(conn, signal_id=signal_id, model=MODEL, k=KNN_K)
-            ]
-        for ef in efs:
-            async with conn.transaction():
-                await queries.set_vector_search_options.fetchrow(conn, ef_search=ef)
-                approx = [
-                    r["signal_id"]
-                    for r in await knn_sql.fetch(conn, signal_id=signal_id, model=MODEL, k=KNN_K)
-                ]
-            for at in (10, 50):
-                truth = set(exact[:at])
-                if truth:
-                    found.setdefault(f"recall@{at} ef_search={ef}", []).append(
-                        len(truth & set(approx[:at])) / len(truth)
-                    )
-    recall = {name: statistics.mean(values) for name, values in found.items()}
-    recall["queries"] = len(subjects)
-    recall["seconds"] = time.perf_counter() - started
-    return recall
 
 
 _RATIO_LABELS = (("endpoint", "endpoint"), ("floor", "floor"), ("ASGI", "asgi"))

@@ -30,7 +30,7 @@ from service.db.database import Database, init_connection
 from service.keys.service import create_key
 from service.ratelimit import repository as buckets
 from service.settings import Settings
-from service.signals import repository as signals
+from service.signals import job_repository as signals
 from tests.e2e.conftest import clean_env, free_port, start_signals, wait_http
 
 Call = Callable[[], Awaitable[object]]

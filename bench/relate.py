@@ -31,16 +31,16 @@ from uuid import UUID
 
 import uvloop
 
+from bench.corpus_reads import percentiles
 from bench.interleave import interleaved
-from bench.queries import percentiles
 from bench.seed import relating_settings
 from service.related import repository
-from service.related import service as relate
-from service.related.features import Subject
 from service.runtime import open_runtime
+from service.similarity.features import Subject
+from service.stories import candidates as search_reads
 from service.stories.matching import StoryRule
 
-ENTITY_K = relate.ENTITY_CANDIDATES
+ENTITY_K = search_reads.ENTITY_CANDIDATES
 WITHIN = "SELECT id FROM signals WHERE id = ANY($1::uuid[]) AND created_at <= $2"
 
 NAMES_BEFORE_TEMPLATE = """
@@ -132,30 +132,32 @@ async def main() -> None:
             return s.title + " " + s.summary
 
         async def words_before(s: Subject) -> None:
-            rows = await conn.fetch(TEXT_BEFORE, s.id, text_of(s), relate.TEXT_CANDIDATES)
+            rows = await conn.fetch(TEXT_BEFORE, s.id, text_of(s), search_reads.TEXT_CANDIDATES)
             found["before"].append({r["signal_id"] for r in rows})
 
         async def words_now(s: Subject) -> None:
-            got = await repository.signals_with_similar_text(conn, s.id, text_of(s), relate.TEXT_CANDIDATES)
+            got = await search_reads.signals_with_similar_text(
+                conn, s.id, text_of(s), search_reads.TEXT_CANDIDATES
+            )
             found["now"].append(set(got))
 
         async def candidates(s: Subject) -> list[UUID]:
-            nearest = await relate._nearest(rt, conn, s, use_meaning=True)
-            return nearest + await relate._candidate_ids(conn, s, text=False)
+            nearest = await search_reads.nearest_ids(rt, conn, s, use_meaning=True)
+            return nearest + await search_reads.candidate_ids(conn, s, text=False)
 
         async def features(s: Subject) -> None:
-            await repository.candidate_features(conn, s, list(dict.fromkeys(await candidates(s))))
+            await search_reads.candidate_features(conn, s, list(dict.fromkeys(await candidates(s))))
 
         async def rarity_entities(s: Subject) -> None:
-            feats = await repository.candidate_features(conn, s, list(dict.fromkeys(await candidates(s))))
-            await repository.rarity(conn, relate._entity_keys(s, feats), set())
+            feats = await search_reads.candidate_features(conn, s, list(dict.fromkeys(await candidates(s))))
+            await search_reads.rarity(conn, search_reads.entity_keys(s, feats), set())
 
         async def rarity_topics(s: Subject) -> None:
-            feats = await repository.candidate_features(conn, s, list(dict.fromkeys(await candidates(s))))
-            await repository.rarity(conn, set(), set(s.topic_ids).union(*(c.topic_ids for c in feats)))
+            feats = await search_reads.candidate_features(conn, s, list(dict.fromkeys(await candidates(s))))
+            await search_reads.rarity(conn, set(), set(s.topic_ids).union(*(c.topic_ids for c in feats)))
 
         async def nearest(s: Subject) -> None:
-            await relate._nearest(rt, conn, s, use_meaning=True)
+            await search_reads.nearest_ids(rt, conn, s, use_meaning=True)
 
         async def names_in_window_before(s: Subject) -> None:
             since = s.created_at - rule.window
@@ -166,7 +168,7 @@ async def main() -> None:
         async def names_in_window(s: Subject) -> None:
             within = (s.created_at - rule.window, s.created_at + rule.window)
             keys = sorted(s.entity_keys)
-            got = await repository.signals_sharing_entities(conn, s.id, keys, within=within, k=ENTITY_K)
+            got = await search_reads.signals_sharing_entities(conn, s.id, keys, within=within, k=ENTITY_K)
             names_found["now"].append(set(got))
 
         def cut(rows: list[Any]) -> set[UUID]:
@@ -179,16 +181,16 @@ async def main() -> None:
 
         async def names(s: Subject) -> None:
             keys = sorted(s.entity_keys)
-            got = await repository.signals_sharing_entities(conn, s.id, keys, within=None, k=ENTITY_K)
+            got = await search_reads.signals_sharing_entities(conn, s.id, keys, within=None, k=ENTITY_K)
             now_found["names"].append(set(got))
 
         async def topics_before(s: Subject) -> None:
-            rows = await conn.fetch(TOPICS_BEFORE, sorted(s.topic_ids), s.id, relate.TOPIC_CANDIDATES)
+            rows = await conn.fetch(TOPICS_BEFORE, sorted(s.topic_ids), s.id, search_reads.TOPIC_CANDIDATES)
             above_cut["topics"].append(cut(rows))
 
         async def topics(s: Subject) -> None:
-            got = await repository.signals_sharing_topics(
-                conn, s.id, sorted(s.topic_ids), relate.TOPIC_CANDIDATES
+            got = await search_reads.signals_sharing_topics(
+                conn, s.id, sorted(s.topic_ids), search_reads.TOPIC_CANDIDATES
             )
             now_found["topics"].append(set(got))
 

@@ -23,13 +23,14 @@ from uuid import UUID
 
 import uvloop
 
+from bench.corpus_reads import percentiles
 from bench.interleave import interleaved
-from bench.queries import percentiles
 from bench.seed import relating_settings
 from service.related import repository
 from service.related import service as relate
-from service.related.features import Subject
 from service.runtime import open_runtime
+from service.similarity.features import Subject
+from service.stories import candidates, placement
 from service.stories.matching import StoryRule
 
 
@@ -58,17 +59,17 @@ async def main() -> None:
         async def step(reuse: bool) -> None:
             s = await subject()
             async with conn.transaction():  # the kNN's search options are local
-                search = await relate.search_story(rt, conn, s, rule, use_meaning=True)
+                search = await placement.search_story(rt, conn, s, rule, use_meaning=True)
             compared_now = len(search.candidates)
             async with conn.transaction():
-                more = await relate._candidate_ids(conn, s, text=search.wording is None)
+                more = await candidates.candidate_ids(conn, s, text=search.wording is None)
                 wanted: list[UUID] = list(dict.fromkeys(search.nearest + (search.wording or []) + more))
                 if reuse:
                     known = {c.id for c in search.candidates}
                     await relate._features(conn, s, wanted, search)
                     compared_now += sum(1 for i in wanted if i not in known)
                 else:
-                    await repository.candidate_features(conn, s, wanted)
+                    await candidates.candidate_features(conn, s, wanted)
                     compared_now += len(wanted)
             compared["reused" if reuse else "again"].append(compared_now)
 

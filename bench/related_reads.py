@@ -33,7 +33,7 @@ from pathlib import Path
 
 import uvloop
 
-from bench.queries import percentiles
+from bench.corpus_reads import percentiles
 from bench.seed import bench_settings
 from service.db.database import Database
 from service.db.queries import queries

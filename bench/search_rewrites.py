@@ -33,7 +33,7 @@ from typing import Any
 
 import uvloop
 
-from bench.queries import percentiles, pick_parameters
+from bench.corpus_reads import percentiles, pick_parameters
 from bench.seed import bench_settings
 from bench.synthetic import Corpus
 from service.db.database import Database

@@ -35,7 +35,7 @@ from bench.bulk import bulk_seed_signals, retry_deadlocks, verify_bulk
 from bench.synthetic import DIMS, Corpus, decode_vector, encode_vector
 from service.db.database import Database
 from service.db.embedded import EmbeddedServer
-from service.related import repository as related_repository
+from service.embeddings import create_embedding_index
 from service.settings import Settings
 from tests.support.seeding import seed_signal
 
@@ -151,7 +151,7 @@ async def build_hnsw(conn: asyncpg.Connection) -> None:
     # The graph of 1M vectors fits in ~3 GB; below that the build spills and slows many-fold.
     await conn.execute("SET maintenance_work_mem = '3GB'")
     # the service's own DDL (same name, same build parameters)
-    await related_repository.create_embedding_index(conn, DIMS)
+    await create_embedding_index(conn, DIMS)
     print(f"hnsw index: ready in {time.perf_counter() - started:.0f} s", flush=True)
 
 

@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 import msgspec
 import uvloop
 
+from bench.corpus_reads import list_params, percentiles, running_api
 from bench.interleave import interleaved
-from bench.queries import list_params, percentiles, running_api
 from bench.rawhttp import RawClient
 from bench.seed import bench_settings
 from service.db.database import Database

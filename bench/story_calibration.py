@@ -38,8 +38,8 @@ from bench.recording_proxy import recording_proxy
 from service.app import create_app
 from service.db.database import Database, init_connection
 from service.llmstub import StubState, create_stub_app
-from service.related.scoring import MEANING_EVIDENCE, NEAR_IDENTICAL_COSINE
 from service.settings import Settings
+from service.similarity.scoring import MEANING_EVIDENCE, NEAR_IDENTICAL_COSINE
 from tests.support.keys import new_key
 from tests.support.relating import keyed_client, rerun_clustering, submit_all, wait_related
 from tests.support.servers import running_asgi

@@ -29,14 +29,14 @@ from typing import Any
 
 import uvloop
 
+from bench.corpus_reads import percentiles
 from bench.interleave import interleaved
-from bench.queries import percentiles
 from bench.seed import relating_settings
 from service.related import repository as related_repository
-from service.related.repository import Subject
-from service.related.service import place_in_story, search_story
 from service.runtime import Runtime, open_runtime
+from service.similarity.features import Subject
 from service.stories.matching import StoryRule
+from service.stories.placement import place_in_story, search_story
 
 
 async def main() -> None:

@@ -27,7 +27,7 @@ from faker.providers.job.en_US import Provider as JobWords
 from faker.providers.lorem.en_US import Provider as LoremWords
 from justext import get_stoplist
 
-from service.signals.taxonomy import entity_key, is_synonym, topic_slug
+from service.topics.taxonomy import entity_key, is_synonym, topic_slug
 from tests.support.seeding import SeedSignal
 
 SEED = 20261122

@@ -114,6 +114,7 @@ async def _with_db(settings: Settings, action: Any) -> Any:
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from service.keys import service as keys
+    from service.topics.slugs import topic_ids_for_slugs
 
     if args.keys_command == "create":
         scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
@@ -123,7 +124,7 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
             partner_id = None
             if args.partner:
                 partner_id = (await keys.ensure_partner(conn, args.partner))["id"]
-            topic_ids = await keys.topic_ids_for_slugs(conn, topics) if topics else None
+            topic_ids = await topic_ids_for_slugs(conn, topics) if topics else None
             return await keys.create_key(
                 conn,
                 name=args.name,
@@ -215,7 +216,7 @@ async def _reembed(settings: Settings, batch: int, progress: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from service.db.database import Database
-    from service.related.embeddings import Embedder
+    from service.embeddings import Embedder
     from service.related.reembed import count_pending, reembed
 
     if not settings.embedding_model or not settings.embeddings_url:

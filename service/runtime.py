@@ -11,16 +11,22 @@ from service.analysis.client import Analyzer
 from service.analysis.pacing import ModelPacing
 from service.db.database import Database
 from service.db.listener import Listener
+from service.embeddings import Embedder, ensure_embedding_index
 from service.ingest.addresses import AddressPolicy
-from service.ingest.extract import Extractor
 from service.ingest.fetch import Fetcher
+from service.ingest.pool import Extractor
 from service.jobs.waiter import JobWaiter
 from service.keys.cache import KeyCache
 from service.keys.throttle import AuthThrottle
 from service.ratelimit.service import Levels
-from service.related.embeddings import Embedder, ensure_embedding_index
 from service.settings import Settings
 from service.topics.cache import TopicCache
+
+# The two arrows back up that remain (README "Architecture", Layers): the runtime sits below
+# signals/ because the features still take the whole Runtime (issue 26, item 4), yet it holds
+# webhooks/' sender and secret box, one per process. Both modules are leaves (errors, settings,
+# ingest/ only), so no cycle runs through them; once features take their parts instead, the
+# runtime moves up to the composition layer and these point down.
 from service.webhooks.secrets import SecretBox
 from service.webhooks.sender import WebhookSender
 

@@ -32,6 +32,7 @@ from service.errors import Conflict, InvalidRequest, NotFound
 from service.keys import service as keys
 from service.runtime import Runtime
 from service.settings import Settings
+from service.topics.slugs import topic_ids_for_slugs
 
 Source = Literal["key", "partner", "default"]
 
@@ -184,7 +185,7 @@ async def create_partner_key(rt: Runtime, partner_id: UUID, body: PartnerKeyCrea
     """A new key for the partner; the answer is the only place the key ever appears."""
     async with rt.db.pool.acquire() as conn:
         await _partner(rt, conn, partner_id)
-        topic_ids = await keys.topic_ids_for_slugs(conn, body.topics) if body.topics is not None else None
+        topic_ids = await topic_ids_for_slugs(conn, body.topics) if body.topics is not None else None
         created = await keys.create_key(
             conn,
             name=body.name,
@@ -219,7 +220,7 @@ async def update_partner_key(
     async with rt.db.pool.acquire() as conn:
         topic_ids: Any = body.topics
         if isinstance(body.topics, list):
-            topic_ids = await keys.topic_ids_for_slugs(conn, body.topics)
+            topic_ids = await topic_ids_for_slugs(conn, body.topics)
         found = await repository.update_partner_key(
             conn,
             partner_id,

@@ -9,19 +9,18 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from schemas.alerts import Alert, AlertCreate, AlertMatchPage, AlertPage, AlertUpdate
 from service.alerts import service
 from service.alerts.feed import AlertFeedFormat, build_alert_feed
-from service.alerts.service import MAX_LIMIT
 from service.errors import BadRequest, NotFound, Unauthorized
 from service.feeds.access import authorize_feed
-from service.feeds.routes import IfModifiedSince, IfNoneMatch, api_base, feed_response, feed_self_url
+from service.feeds.http import FEED_NOT_MODIFIED, api_base, feed_response, feed_self_url
 from service.http import AUTH_ERRORS, problem_spec, provide_runtime
 from service.keys.repository import StoredKey
 from service.pagination import next_page_link
+from service.route_params import Cursor, IfModifiedSince, IfNoneMatch, Limit
 from service.runtime import Runtime
 
 _SCOPE = {"scope": "signals:read"}
@@ -32,8 +31,6 @@ _REFUSED = problem_spec(
     "unknown_webhook (not an endpoint of the key that owns the alert), topic_not_allowed (the "
     "partner's admin naming a topic outside the restriction of the key that owns the alert)"
 )
-Limit = Annotated[int, QueryParameter(description=f"Items per page, 1-{MAX_LIMIT}", ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, QueryParameter(description="From a previous page's next", max_length=1024)]
 ALERT_FEED_PATH = "/v1/feeds/alerts/{feed_name}"
 """Documented by ``service.feeds.access.document_feed_security`` (bearer or ?key=)."""
 
@@ -150,7 +147,7 @@ class AlertsController(Controller):
 
 
 _FEED_ERRORS = {
-    304: ResponseSpec(data_container=None, description="Not modified: the client's copy is current"),
+    **FEED_NOT_MODIFIED,
     400: problem_spec("Not <alert id>.atom or <alert id>.json"),
     **_NOT_FOUND,
 }

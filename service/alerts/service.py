@@ -23,14 +23,12 @@ from service.alerts import repository
 from service.alerts.repository import SavedQuery
 from service.errors import InvalidRequest, NotFound
 from service.keys.repository import StoredKey
-from service.keys.service import topic_ids_for_slugs
 from service.keys.suppliers import supplier_view
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals.repository import existing_entity_ids, get_signal_cards
+from service.topics.slugs import topic_ids_for_slugs
 from service.webhooks.service import owner_of
-
-MAX_LIMIT = 100
 
 
 class _Position(msgspec.Struct, forbid_unknown_fields=True):

@@ -24,7 +24,7 @@ from service.analysis.sentences import split_sentences
 from service.analysis.structured import Usage, follow_up
 from service.analysis.translation import Card, in_card_language
 from service.errors import AnalysisUngrounded, LLMError
-from service.settings import LLMMode
+from service.llm_settings import LLMMode
 
 if TYPE_CHECKING:
     from service.analysis.client import Analyzer

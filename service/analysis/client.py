@@ -52,7 +52,8 @@ from service.analysis.structured import (
     looks_like_reasoning_model,
 )
 from service.errors import LLMError, LLMInvalidOutput, LLMNotConfigured, LLMTruncated
-from service.settings import LLMMode, Settings
+from service.llm_settings import LLMMode
+from service.settings import Settings
 
 __all__ = ["Analysis", "Analyzer", "Completion", "usage_of"]
 

@@ -8,30 +8,22 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from schemas.digests import Digest, DigestJob, DigestPage, DigestRequest
 from service.conditional import NOT_MODIFIED
-from service.digests import service
+from service.digests import reading, service
 from service.digests.feeds import FEED_SIZE
 from service.digests.periods import Period
 from service.digests.present import to_job
 from service.errors import error_for_code
 from service.feeds.access import authorize_feed
-from service.feeds.routes import (
-    FEED_FORMATS,
-    FEED_SECURITY,
-    IfModifiedSince,
-    IfNoneMatch,
-    api_base,
-    feed_response,
-    feed_self_url,
-)
+from service.feeds.http import FEED_FORMATS, FEED_SECURITY, api_base, feed_response, feed_self_url
 from service.feeds.service import FeedFormat
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
 from service.pagination import next_page_link
+from service.route_params import IfModifiedSince, IfNoneMatch, Limit, Prefer, prefer_wait
 from service.runtime import Runtime
-from service.signals.routes import prefer_wait
 
 _TopicParam = Annotated[
     str | None, QueryParameter(description="Topic slug or alias: that topic's briefings", max_length=200)
@@ -73,7 +65,7 @@ class DigestsController(Controller):
         rt: NamedDependency[Runtime],
         request: Request[Any, Any, Any],
         data: JSONBody[DigestRequest],
-        prefer: Annotated[str | None, HeaderParameter(name="Prefer", required=False)] = None,
+        prefer: Prefer = None,
     ) -> Response[DigestJob | Digest]:
         wait = prefer_wait(prefer)  # every header is parsed before anything is written
         key = getattr(request.state, "api_key", None)
@@ -82,7 +74,7 @@ class DigestsController(Controller):
         )
         job = await service.wait_for_job(rt, job, wait) if wait else job
         if wait and job.status == "done" and job.digest_id is not None:
-            digest = await service.get_digest(rt, job.digest_id, allowed_topics=None)
+            digest = await reading.get_digest(rt, job.digest_id, allowed_topics=None)
             location = f"/v1/digests/{digest.id}"
             return Response(
                 digest,
@@ -122,14 +114,12 @@ class DigestsController(Controller):
         versions: Annotated[
             Literal["latest", "all"], QueryParameter(description="Latest version per period, or all")
         ] = "latest",
-        limit: Annotated[
-            int, QueryParameter(description=f"1-{service.MAX_LIMIT}", ge=1, le=service.MAX_LIMIT)
-        ] = 20,
+        limit: Limit = 20,
         cursor: Annotated[
             str | None, QueryParameter(description="From a previous page's next", max_length=1000)
         ] = None,
     ) -> DigestPage:
-        items, token = await service.list_digests(
+        items, token = await reading.list_digests(
             rt,
             period=period,
             topic=topic,
@@ -160,7 +150,7 @@ class DigestsController(Controller):
         topic: _TopicParam = None,
         day: Annotated[date | None, QueryParameter(name="date", description="A day of the period")] = None,
     ) -> Digest:
-        return await service.latest_digest(
+        return await reading.latest_digest(
             rt, period=period, topic=topic, day=day, allowed_topics=allowed_topics(request)
         )
 
@@ -174,7 +164,7 @@ class DigestsController(Controller):
     async def get_digest(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], digest_id: FromPath[UUID]
     ) -> Digest:
-        return await service.get_digest(rt, digest_id, allowed_topics=allowed_topics(request))
+        return await reading.get_digest(rt, digest_id, allowed_topics=allowed_topics(request))
 
     @get(
         "/jobs/{job_id:uuid}",
@@ -250,7 +240,7 @@ class DigestFeedsController(Controller):
         if_none_match: str | None,
         if_modified_since: str | None,
     ) -> Response[bytes]:
-        feed = await service.digest_feed(
+        feed = await reading.digest_feed(
             rt,
             fmt,
             period=period,

@@ -15,8 +15,8 @@ from service.entities.service import Sort
 from service.hostile_input import BigInt
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
 from service.pagination import next_page_link
+from service.route_params import Cursor, Limit, Since, Until, WindowLength
 from service.runtime import Runtime
-from service.topics.routes import Cursor, Limit, Since, Until, WindowLength
 
 
 class EntitiesController(Controller):

@@ -20,8 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from schemas.base import json_encoder
 from service.errors import ExtractionFailed, SignalsError
-from service.ingest.extract import ExtractedArticle, Extractor, article_from_text
+from service.ingest.extract import ExtractedArticle, article_from_text
 from service.ingest.fetch import Fetcher
+from service.ingest.pool import Extractor
 from service.settings import Settings
 
 _FETCH_CONCURRENCY = 8

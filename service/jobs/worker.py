@@ -1,4 +1,5 @@
-"""The queue worker: `signals worker`, or inside `signals serve`.
+"""The queue worker: `signals worker`, or inside `signals serve`. The composition layer, beside
+``app.py``: it imports every feature's queue handler; nothing below it imports it.
 
 Any number of workers on any machine that reaches the database share the queue. A job is
 picked by one worker at a time (row locks); a worker that dies stops heart-beating and

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import secrets
 import string
-from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -19,10 +18,7 @@ from service.errors import Forbidden, InvalidRequest, Unauthorized
 from service.keys import repository
 from service.keys.cache import KeyCache
 from service.keys.repository import StoredKey
-from service.keys.suppliers import EVERY_SUPPLIER, SupplierView
 from service.keys.throttle import AuthThrottle
-from service.topics.repository import resolve_topic_slugs_for_reader
-from service.topics.visibility import is_hidden
 
 KEY_PREFIX = "sk_live_"
 _ALPHABET = string.ascii_letters + string.digits
@@ -187,22 +183,3 @@ async def ensure_partner(
     if not name.strip():
         raise InvalidRequest("a partner needs a name")
     return await repository.upsert_partner(conn, name.strip(), rate_per_second, burst)
-
-
-async def topic_ids_for_slugs(
-    conn: Any,
-    slugs: list[str],
-    *,
-    allowed: Collection[int] | None = None,
-    suppliers: SupplierView = EVERY_SUPPLIER,
-) -> list[int]:
-    """Topic ids for a key's topic restriction; every slug (or alias) must exist. With
-    ``allowed`` (the asking key's own restriction), a topic outside it is refused exactly as
-    an unknown one: the key does not learn that it exists; so is a topic only content of
-    suppliers the asking key does not see carries (``suppliers``; by default an admin's view)."""
-    resolved = await resolve_topic_slugs_for_reader(conn, slugs, suppliers)
-    found = {slug: t.id for slug, t in resolved.items() if t.known}
-    unknown = [slug for slug in slugs if (t := found.get(slug)) is None or is_hidden(t, allowed)]
-    if unknown:
-        raise InvalidRequest(f"unknown topics: {', '.join(unknown)}", reason="unknown_topic")
-    return sorted(set(found.values()))

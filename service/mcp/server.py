@@ -17,7 +17,7 @@ from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 
 from schemas.base import json_encoder
-from service.digests import service as digests
+from service.digests import reading as digests
 from service.digests.periods import Period
 from service.errors import BadRequest, NotFound, SignalsError
 from service.mcp.arguments import decode_arguments, input_schema

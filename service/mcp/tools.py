@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from schemas.signals import AnalyzeRequest, SignalListItem
-from service.digests import service as digests
+from service.digests import reading as digests
 from service.errors import error_for_code
 from service.mcp import arguments as args
 from service.mcp.caller import Caller

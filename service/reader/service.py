@@ -12,7 +12,7 @@ from schemas.related import RelatedSignal
 from schemas.signals import Signal, SignalListItem, SignalPage
 from schemas.stories import Story
 from schemas.topics import TopicCount, TopicDetail, TopicTimeline
-from service.digests import service as digests
+from service.digests import reading as digests
 from service.digests.periods import Period
 from service.errors import NotFound
 from service.keys.suppliers import SupplierView

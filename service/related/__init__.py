@@ -1,1 +1,2 @@
-"""Related coverage: embeddings, scored links between signals, and the relate job."""
+"""Related coverage: the relate job (embed, place in a story through stories/, link) and the
+stored related links. Above stories/ (it reuses the story search), on similarity/ (scores)."""

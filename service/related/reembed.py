@@ -17,9 +17,9 @@ from typing import Any
 from uuid import UUID
 
 from service.db.queries import queries
+from service.embeddings import Embedder, ensure_embedding_index, vector_literal
 from service.related import repository
-from service.related.embeddings import Embedder, ensure_embedding_index, vector_literal
-from service.related.features import card_text
+from service.similarity.features import card_text
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from service.analysis.client import usage_of
 from service.errors import LLMRateLimited, LLMTimeout, LLMUnavailable, SignalsError
 from service.jobs.retry import RetryLater
 from service.runtime import Runtime
-from service.signals import repository
-from service.signals.repository import JobRecord
+from service.signals import job_repository
+from service.signals.job_repository import JobRecord
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Stages:
 
 async def hand_back(rt: Runtime, job: JobRecord) -> None:
     async with rt.db.pool.acquire() as conn:
-        handed = await repository.hand_back_job(conn, job.id, job.attempts)
+        handed = await job_repository.hand_back_job(conn, job.id, job.attempts)
     if handed:
         log.info("job %s: the worker is stopping; the job goes back to the queue", job.id)
 
@@ -62,7 +62,7 @@ async def retry_later(rt: Runtime, job: JobRecord, exc: SignalsError) -> RetryLa
         return None
     delay = schedule[job.transient_failures] * random.uniform(0.9, 1.1)  # jitter only
     async with rt.db.pool.acquire() as conn:
-        at = await repository.retry_job_later(
+        at = await job_repository.retry_job_later(
             conn, job.id, job.attempts, delay_seconds=delay, error=exc, llm_usage=usage_of(exc)
         )
     if at is None:

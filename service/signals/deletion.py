@@ -16,7 +16,6 @@ from service.db.transactions import run_in_transaction
 from service.errors import NotFound
 from service.runtime import Runtime
 from service.signals import repository
-from service.stories import repository as stories
 
 
 async def delete_signal(rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[int, ...] | None) -> None:
@@ -25,7 +24,7 @@ async def delete_signal(rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[i
 
     async def work(conn: Any) -> None:
         # Story assignment takes this lock too: no relate job re-counts a story meanwhile.
-        await stories.lock_story_assignment(conn)
+        await repository.lock_story_assignment(conn)
         row = await repository.lock_signal_for_deletion(conn, signal_id)
         if row is None or (allowed_topics is not None and not set(row["topic_ids"]) & set(allowed_topics)):
             raise NotFound(f"no signal {signal_id}")
@@ -37,6 +36,6 @@ async def delete_signal(rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[i
             if restored is not None:
                 touched |= {restored["story_id"]} - {None}
         for story_id in touched:
-            await stories.refresh_story(conn, story_id)
+            await repository.refresh_story(conn, story_id)
 
     await run_in_transaction(rt.db.pool, work, what=f"deleting signal {signal_id}")

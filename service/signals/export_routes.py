@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-from uuid import UUID
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from service.hostile_input import BigInt
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
+from service.route_params import (
+    DateField,
+    EntityFilter,
+    LangFilter,
+    SinceFilter,
+    SourceFilter,
+    StoryFilter,
+    TextQuery,
+    TopicFilter,
+    TopicMatch,
+    UntilFilter,
+)
 from service.runtime import Runtime
 from service.signals.export import CSV_COLUMNS, ExportFormat, prepare_export
 from service.signals.listing import SignalQuery
@@ -54,26 +64,16 @@ class SignalExportController(Controller):
         rt: NamedDependency[Runtime],
         request: Request[Any, Any, Any],
         format: Annotated[ExportFormat, QueryParameter(description="ndjson or csv")] = "ndjson",
-        topic: Annotated[
-            list[str] | None, QueryParameter(description="Topic slug; repeat for several")
-        ] = None,
-        topic_match: Annotated[
-            Literal["any", "all"], QueryParameter(description="Several topics: any or all of them")
-        ] = "any",
-        entity: Annotated[
-            list[BigInt] | None, QueryParameter(description="Entity id; repeat: all of them")
-        ] = None,
-        source: Annotated[str | None, QueryParameter(description="Site name, exactly")] = None,
-        since: Annotated[str | None, QueryParameter(description="ISO date or date-time, inclusive")] = None,
-        until: Annotated[str | None, QueryParameter(description="ISO date (whole day) or date-time")] = None,
-        date_field: Annotated[
-            Literal["created", "published"], QueryParameter(description="What since/until compare")
-        ] = "created",
-        lang: Annotated[str | None, QueryParameter(description="Article language, e.g. en")] = None,
-        q: Annotated[
-            str | None, QueryParameter(description="Full text (web search syntax)", max_length=500)
-        ] = None,
-        story: Annotated[UUID | None, QueryParameter(description="Only this story's signals")] = None,
+        topic: TopicFilter = None,
+        topic_match: TopicMatch = "any",
+        entity: EntityFilter = None,
+        source: SourceFilter = None,
+        since: SinceFilter = None,
+        until: UntilFilter = None,
+        date_field: DateField = "created",
+        lang: LangFilter = None,
+        q: TextQuery = None,
+        story: StoryFilter = None,
     ) -> Stream:
         query = SignalQuery(
             topics=tuple(topic or ()),

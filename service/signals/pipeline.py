@@ -25,12 +25,11 @@ from service.ingest.extract import ExtractedArticle, article_from_text
 from service.jobs.queue import enqueue_relate
 from service.jobs.retry import RetryLater, Stopping, unless_stopping
 from service.runtime import Runtime
-from service.signals import repository
+from service.signals import job_repository, repository
 from service.signals.attempts import Stages, hand_back, retry_later
+from service.signals.job_repository import JobRecord
 from service.signals.linking import link_topics_and_entities, resolve_topics_and_entities
-from service.signals.repository import JobRecord
 from service.signals.sentiment import sentiment_value
-from service.stories import repository as stories
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ async def process_job(rt: Runtime, job_id: UUID, stopping: asyncio.Event | None 
     when the job goes back to the queue: a passing model failure (``retrying``), or
     ``stopping`` set while the model is still answering (``queued``, for another worker)."""
     async with rt.db.pool.acquire() as conn:
-        job = await repository.start_job_attempt(conn, job_id)
+        job = await job_repository.start_job_attempt(conn, job_id)
     if job is None:
         log.info("job %s is already finished; nothing to do", job_id)
         return
@@ -91,7 +90,7 @@ async def process_job(rt: Runtime, job_id: UUID, stopping: asyncio.Event | None 
 
 async def _set_status(rt: Runtime, job: JobRecord, status: str) -> None:
     async with rt.db.pool.acquire() as conn:
-        await repository.set_job_status(conn, job.id, job.attempts, status)
+        await job_repository.set_job_status(conn, job.id, job.attempts, status)
 
 
 async def _obtain_article(rt: Runtime, job: JobRecord, stages: Stages) -> _Obtained:
@@ -176,7 +175,7 @@ async def _store_article(rt: Runtime, job: JobRecord, obtained: _Obtained) -> tu
             # signal is the current one again, as if it had just been made.
             # Triggers: signals_log_restore → signal_changes → webhook_events (README "Architecture").
             for story_id in await repository.make_signal_current(conn, existing):
-                await stories.refresh_story(conn, story_id)
+                await repository.refresh_story(conn, story_id)
     return article_id, existing
 
 
@@ -267,7 +266,7 @@ async def _store_signal_once(
         await repository.supersede_article_signals(conn, article_id, signal_id)
         await link_topics_and_entities(conn, signal_id, topic_ids, entity_ids)
         await enqueue_relate(conn, signal_id)
-    finished = await repository.finish_job_done(
+    finished = await job_repository.finish_job_done(
         conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused
     )
     if not finished:
@@ -285,7 +284,7 @@ async def _finish_done(
     rt: Runtime, job: JobRecord, signal_id: UUID, article_id: UUID, *, reused: bool
 ) -> None:
     async with rt.db.pool.acquire() as conn, conn.transaction():
-        await repository.finish_job_done(
+        await job_repository.finish_job_done(
             conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused
         )
     log.info("job %s done: existing signal %s (no LLM call)", job.id, signal_id)
@@ -296,7 +295,7 @@ async def _finish_failed(rt: Runtime, job: JobRecord, exc: SignalsError, article
         log.warning("job %s: attempt %d was superseded; leaving the job to it", job.id, job.attempts)
         return
     async with rt.db.pool.acquire() as conn, conn.transaction():
-        await repository.finish_job_failed(
+        await job_repository.finish_job_failed(
             conn,
             job.id,
             job.attempts,

@@ -13,43 +13,33 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from schemas.articles import Article
 from schemas.jobs import Job
-from schemas.problems import FieldError
 from schemas.signals import AnalyzeRequest, Signal, SignalCardPage, SignalPage
 from service.conditional import NOT_MODIFIED, etagged
 from service.errors import BadRequest, PayloadTooLarge, error_for_code
-from service.hostile_input import BigInt
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
 from service.pagination import next_page_link
+from service.route_params import (
+    DateField,
+    EntityFilter,
+    LangFilter,
+    Limit,
+    Prefer,
+    SinceFilter,
+    SourceFilter,
+    StoryFilter,
+    TextQuery,
+    TopicFilter,
+    TopicMatch,
+    UntilFilter,
+    prefer_wait,
+)
 from service.runtime import Runtime
 from service.settings import Settings
 from service.signals import service
 from service.signals.deletion import delete_signal
-from service.signals.listing import MAX_LIMIT, SignalQuery, list_signals
+from service.signals.listing import SignalQuery, list_signals
 
-_WAIT_RE = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 _IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-
-_WAIT_DIGITS = 9
-"""More digits than this is not a number of seconds anyone means (and 4 300 or more are more
-than Python's int() reads)."""
-
-
-def prefer_wait(header: str | None) -> int:
-    """Seconds asked for by RFC 7240 ``Prefer: wait=N`` (clipped to 60), or 0; a 400
-    ``bad_header`` problem for a wait of more than nine digits."""
-    if not header:
-        return 0
-    match = _WAIT_RE.search(header)
-    if match is None:
-        return 0
-    digits = match.group(1).lstrip("0") or "0"
-    if len(digits) > _WAIT_DIGITS:
-        message = f"Prefer: wait must be a number of seconds of at most {_WAIT_DIGITS} digits (clipped to 60)"
-        raise BadRequest(
-            message, reason="bad_header", errors=[FieldError(message=message, key="Prefer", source="header")]
-        )
-    return min(int(digits), service.MAX_WAIT_SECONDS)
 
 
 async def _refuse_oversized(
@@ -122,7 +112,7 @@ class SignalsController(Controller):
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", required=False)
         ] = None,
-        prefer: Annotated[str | None, HeaderParameter(name="Prefer", required=False)] = None,
+        prefer: Prefer = None,
     ) -> Response[Job | Signal]:
         # Every header is parsed before anything is written.
         wait = prefer_wait(prefer)
@@ -185,26 +175,16 @@ class SignalsController(Controller):
         self,
         rt: NamedDependency[Runtime],
         request: Request[Any, Any, Any],
-        topic: Annotated[
-            list[str] | None, QueryParameter(description="Topic slug; repeat for several")
-        ] = None,
-        topic_match: Annotated[
-            Literal["any", "all"], QueryParameter(description="Several topics: any or all of them")
-        ] = "any",
-        entity: Annotated[
-            list[BigInt] | None, QueryParameter(description="Entity id; repeat: all of them")
-        ] = None,
-        source: Annotated[str | None, QueryParameter(description="Site name, exactly")] = None,
-        since: Annotated[str | None, QueryParameter(description="ISO date or date-time, inclusive")] = None,
-        until: Annotated[str | None, QueryParameter(description="ISO date (whole day) or date-time")] = None,
-        date_field: Annotated[
-            Literal["created", "published"], QueryParameter(description="What since/until compare")
-        ] = "created",
-        q: Annotated[
-            str | None, QueryParameter(description="Full text (web search syntax)", max_length=500)
-        ] = None,
-        story: Annotated[UUID | None, QueryParameter(description="Only this story's signals")] = None,
-        lang: Annotated[str | None, QueryParameter(description="Article language, e.g. en")] = None,
+        topic: TopicFilter = None,
+        topic_match: TopicMatch = "any",
+        entity: EntityFilter = None,
+        source: SourceFilter = None,
+        since: SinceFilter = None,
+        until: UntilFilter = None,
+        date_field: DateField = "created",
+        q: TextQuery = None,
+        story: StoryFilter = None,
+        lang: LangFilter = None,
         sort: Annotated[
             Literal["newest", "relevance"],
             QueryParameter(
@@ -220,7 +200,7 @@ class SignalsController(Controller):
             Literal["story"] | None, QueryParameter(description="One signal per story")
         ] = None,
         include: Annotated[Literal["card"] | None, QueryParameter(description="Full cards")] = None,
-        limit: Annotated[int, QueryParameter(description=f"1-{MAX_LIMIT}", ge=1, le=MAX_LIMIT)] = 20,
+        limit: Limit = 20,
         cursor: Annotated[
             str | None, QueryParameter(description="From a previous page's next", max_length=1000)
         ] = None,

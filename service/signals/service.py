@@ -25,8 +25,8 @@ from service.keys.repository import StoredKey
 from service.keys.service import may_see_submission
 from service.keys.suppliers import EVERY_SUPPLIER, SupplierView, supplier_view
 from service.runtime import Runtime
-from service.signals import repository
-from service.signals.repository import JobRecord
+from service.signals import job_repository, repository
+from service.signals.job_repository import JobRecord
 
 FINAL_STATUSES = frozenset({"done", "failed"})
 MAX_WAIT_SECONDS = 60
@@ -101,7 +101,7 @@ async def submit_analysis(
     for _ in range(5):
         async with rt.db.pool.acquire() as conn:
             if idempotency_key is not None:
-                earlier = await repository.get_job_by_idempotency_key(conn, api_key_id, idempotency_key)
+                earlier = await job_repository.get_job_by_idempotency_key(conn, api_key_id, idempotency_key)
                 if earlier is not None:
                     if earlier.request_fingerprint != prepared.fingerprint:
                         raise IdempotencyKeyReused(
@@ -110,12 +110,14 @@ async def submit_analysis(
                     return Submission(earlier, created=False)
             if prepared.dedupe_url is not None:
                 # This submitter's own unfinished job for the URL, if it has one: a repeat joins it.
-                mine = await repository.get_active_job_for_submitter(conn, prepared.dedupe_url, api_key_id)
+                mine = await job_repository.get_active_job_for_submitter(
+                    conn, prepared.dedupe_url, api_key_id
+                )
                 if mine is not None:
                     return Submission(mine, created=False)
             try:
                 async with conn.transaction():
-                    job = await repository.insert_job(
+                    job = await job_repository.insert_job(
                         conn,
                         input_kind=prepared.input_kind,
                         url=prepared.url,
@@ -131,7 +133,7 @@ async def submit_analysis(
                         # Another submitter's job is working on this URL: this submitter gets a
                         # job of its own that follows it (its own id and URL, the same outcome).
                         assert prepared.dedupe_url is not None
-                        job = await repository.insert_follower_job(
+                        job = await job_repository.insert_follower_job(
                             conn,
                             input_kind=prepared.input_kind,
                             url=prepared.url,
@@ -151,7 +153,7 @@ async def submit_analysis(
 async def get_job(rt: Runtime, job_id: UUID) -> JobRecord:
     """One job, whoever submitted it (the service's own use: waiting, the CLI)."""
     async with rt.db.pool.acquire() as conn:
-        job = await repository.get_job_by_id(conn, job_id)
+        job = await job_repository.get_job_by_id(conn, job_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
     return job

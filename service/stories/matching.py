@@ -13,7 +13,7 @@ A signal joins the story of an earlier signal when all of these hold:
    vector), the cards' trigram similarity is at least ``LEXICAL_STORY_SIMILARITY``.
 
 A **copy** (the same text, or a near-identical card: a wire story republished by other
-outlets, see ``service.related.scoring.is_copy``) within the window reports the same event
+outlets, see ``service.similarity.scoring.is_copy``) within the window reports the same event
 whatever names the model gave each copy, unless both name someone and share no name at all
 (two templated reports about different companies). Copies are kept out of each other's
 related coverage, so without this a syndicated story the model read without names, or
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from service.related.features import Candidate, Rarity, Subject, entity_weights, weighted_jaccard
-from service.related.scoring import is_copy
 from service.settings import Settings
+from service.similarity.features import Candidate, Rarity, Subject, entity_weights, weighted_jaccard
+from service.similarity.scoring import is_copy
 
 MIN_ENTITY_OVERLAP = 0.5
 """Weighted share of all named entities that two reports of one event have in common, at least."""

@@ -39,10 +39,6 @@ def _story(row: Any) -> StoryRow:
 # --- membership (the relate job, under the story lock) ----------------------------------------------
 
 
-async def lock_story_assignment(conn: Any) -> None:
-    await queries.lock_story_assignment.fetchval(conn)
-
-
 async def story_placement_mark(conn: Any) -> int:
     """Where the placement log stands for a search about to begin."""
     return int(await queries.story_placement_mark.fetchval(conn))
@@ -89,10 +85,6 @@ async def create_story(conn: Any, signal_id: UUID) -> UUID:
 
 async def set_signal_story(conn: Any, signal_id: UUID, story_id: UUID) -> None:
     await queries.set_signal_story.execute(conn, signal_id=signal_id, story_id=story_id)
-
-
-async def refresh_story(conn: Any, story_id: UUID) -> None:
-    await queries.refresh_story.fetchrow(conn, story_id=story_id)
 
 
 # --- reads ----------------------------------------------------------------------------------------

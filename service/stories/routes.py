@@ -13,6 +13,7 @@ from litestar.params import FromPath, QueryParameter
 from schemas.stories import Story, StoryPage
 from service.conditional import NOT_MODIFIED, etagged
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime
+from service.route_params import Limit
 from service.runtime import Runtime
 from service.stories import service
 
@@ -37,7 +38,7 @@ class StoriesController(Controller):
         self,
         rt: NamedDependency[Runtime],
         request: Request[Any, Any, Any],
-        limit: Annotated[int, QueryParameter(description="1-100", ge=1, le=service.MAX_LIMIT)] = 20,
+        limit: Limit = 20,
         cursor: Annotated[
             str | None, QueryParameter(description="From a previous page's next", max_length=500)
         ] = None,

@@ -1,4 +1,5 @@
-"""Rows for topics: window counts, one topic, its timeline, and the steps of a merge."""
+"""Rows for topics: window counts, one topic, its timeline, the steps of a merge, and the
+vocabulary new signals are filed under (slugs, aliases, new topics)."""
 
 from __future__ import annotations
 
@@ -144,3 +145,26 @@ async def merge_topic(conn: Any, *, source_id: int, source_slug: str, target_id:
     # the source slug now names the target: cached resolutions of it are stale
     await queries.notify_topics_changed.fetchrow(conn, source_slug=source_slug)
     return moved
+
+
+# --- the vocabulary: slugs, aliases and new topics (a new signal's labels) -------------------------
+
+
+async def resolve_topic_slugs(conn: Any, slugs: list[str]) -> dict[str, int | None]:
+    rows = await queries.resolve_topic_slugs.fetch(conn, slugs=slugs)
+    return {row["slug"]: row["topic_id"] for row in rows}
+
+
+async def topics_with_slug_prefix(conn: Any, prefix: str) -> list[tuple[int, str]]:
+    return [
+        (row["id"], row["slug"]) for row in await queries.topics_with_slug_prefix.fetch(conn, prefix=prefix)
+    ]
+
+
+async def insert_topic_alias(conn: Any, alias: str, topic_id: int, source: str) -> None:
+    await queries.insert_topic_alias.execute(conn, alias=alias, topic_id=topic_id, source=source)
+
+
+async def upsert_topic(conn: Any, slug: str, label: str) -> int:
+    value: int = await queries.upsert_topic.fetchval(conn, slug=slug, label=label)
+    return value

@@ -12,22 +12,10 @@ from schemas.topics import TopicDetail, TopicMerge, TopicMergeRequest, TopicPage
 from service.conditional import NOT_MODIFIED, etagged
 from service.http import AUTH_ERRORS, allowed_topics, problem_spec, provide_runtime, suppliers_seen
 from service.pagination import next_page_link
+from service.route_params import Cursor, Limit, Since, Until, WindowLength
 from service.runtime import Runtime
 from service.topics import service
 from service.topics.service import Interval, Sort
-
-MAX_LIMIT = 100
-_WINDOW_DOC = "ISO date or date-time (UTC unless an offset is given)"
-Since = Annotated[str | None, QueryParameter(description=f"Window start, inclusive: {_WINDOW_DOC}")]
-Until = Annotated[
-    str | None, QueryParameter(description=f"Window end, exclusive: {_WINDOW_DOC}; a date includes that day")
-]
-WindowLength = Annotated[
-    str | None,
-    QueryParameter(description="Window length instead of since or until: 24h, 7d, 4w", max_length=8),
-]
-Limit = Annotated[int, QueryParameter(description=f"Items per page, 1-{MAX_LIMIT}", ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, QueryParameter(description="From a previous page's next", max_length=1024)]
 
 
 class TopicsController(Controller):

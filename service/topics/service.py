@@ -27,10 +27,10 @@ from service.keys.suppliers import EVERY_SUPPLIER, SupplierView
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
 from service.signals.listing import SignalQuery, list_signals
-from service.signals.taxonomy import topic_slug
 from service.time_window import Window, resolve_window
 from service.topics import repository
 from service.topics.repository import TopicRow
+from service.topics.taxonomy import topic_slug
 from service.topics.visibility import is_hidden
 
 DEFAULT_WINDOW = timedelta(days=7)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from schemas.webhooks import (
     Delivery,
@@ -23,9 +23,9 @@ from schemas.webhooks import (
 from service.http import AUTH_ERRORS, problem_spec, provide_runtime
 from service.keys.repository import StoredKey
 from service.pagination import next_page_link
+from service.route_params import Cursor, Limit
 from service.runtime import Runtime
 from service.webhooks import service
-from service.webhooks.service import MAX_LIMIT
 
 _SCOPE = {"scope": "webhooks:manage"}
 _NOT_FOUND = {404: problem_spec("No such webhook (or not the caller's)"), **AUTH_ERRORS}
@@ -34,8 +34,6 @@ _URL_REFUSED = problem_spec(
     "to (webhook_url_refused: private, loopback or metadata address, bad scheme, credentials)"
 )
 _NO_SECRET_KEY = problem_spec("SIGNALS_SECRET_KEY is needed to store secrets (secret_key_missing)")
-Limit = Annotated[int, QueryParameter(description=f"Items per page, 1-{MAX_LIMIT}", ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, QueryParameter(description="From a previous page's next", max_length=1024)]
 
 
 def _key(request: Request[Any, Any, Any]) -> StoredKey:

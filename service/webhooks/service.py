@@ -43,16 +43,14 @@ from service.errors import FetchFailed, FetchRefused, Forbidden, InvalidRequest,
 from service.ingest.addresses import resolve_checked
 from service.ingest.fetch import check_url
 from service.keys.repository import StoredKey
-from service.keys.service import topic_ids_for_slugs
 from service.keys.suppliers import supplier_view
 from service.pagination import decode_cursor_as, encode_cursor
 from service.runtime import Runtime
+from service.topics.slugs import topic_ids_for_slugs
 from service.webhooks import repository
 from service.webhooks.delivery import enqueue_deliveries
 from service.webhooks.repository import Owner
 from service.webhooks.secrets import new_webhook_secret
-
-MAX_LIMIT = 100
 
 
 class _Position(msgspec.Struct, forbid_unknown_fields=True):

@@ -3,7 +3,7 @@
 -- made both texts' trigrams again for every pair (the step's costliest statement: ~0.15 ms a
 -- pair). The trigrams are stored as the first 4 bytes of each trigram's md5 (stable across
 -- PostgreSQL versions, unlike hashtext), sorted; the service compares the sets
--- (service/related/wording.py) and gets pg_trgm's similarity: shared / (a + b - shared).
+-- (service/similarity/wording.py) and gets pg_trgm's similarity: shared / (a + b - shared).
 -- A stored generated column: made on insert, and again only when the card's text changes
 -- (PostgreSQL 18 leaves it alone on updates of other columns).
 

@@ -80,7 +80,7 @@ WHERE e.type IN ('person', 'organization', 'product', 'place') AND e.key = ANY(:
 GROUP BY e.id, e.key;
 
 -- name: signals_sharing
--- TEMPLATE: {ids} is entity_ids or topic_ids (service/related/repository.py sets it).
+-- TEMPLATE: {ids} is entity_ids or topic_ids (service/stories/candidates.py sets it).
 -- Current public signals naming any of these entities or on any of these topics, best first: the
 -- weights of the keys they share (:ids[i] is spelled :keys[i], weighing :weights[i]; a name
 -- counts once however many of its spellings a signal names), then the newest. Every signal
@@ -184,7 +184,7 @@ LIMIT :k;
 
 -- name: related_candidate_features
 -- What scoring needs of each candidate (public ones only): identity, story, entity keys, topics,
--- card trigrams (the service compares wording: service/related/wording.py) and meaning similarity.
+-- card trigrams (the service compares wording: service/similarity/wording.py) and meaning similarity.
 WITH me AS (
     -- the embedding of the signal being related, if any
     SELECT e.model, e.dims, e.embedding

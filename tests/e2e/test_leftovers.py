@@ -19,7 +19,7 @@ pytestmark = pytest.mark.timeout(120)
 OWNER = textwrap.dedent(
     """
     import asyncio, sys, time
-    from service.ingest.extract import Extractor
+    from service.ingest.pool import Extractor
     pool = Extractor(2)
     asyncio.run(pool.ready())
     print("ready", flush=True)

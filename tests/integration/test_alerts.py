@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 
 from service.app import create_app
 from service.keys import service as keys
+from service.topics.slugs import topic_ids_for_slugs
 from tests.support.clients import connected, keyed_client
 from tests.support.problems import assert_problem
 from tests.support.seeding import SeedSignal, seed_signal
@@ -43,7 +44,7 @@ async def world(database_url: str) -> SimpleNamespace:
         await seed_signal(conn, SeedSignal(title="Port expansion", topics=["Ports"]))
         entity = await conn.fetchval("SELECT id FROM entities WHERE name = 'Northline'")
         acme = await keys.ensure_partner(conn, "Acme Alerts")
-        rail_ids = await keys.topic_ids_for_slugs(conn, ["rail"])
+        rail_ids = await topic_ids_for_slugs(conn, ["rail"])
         made = {
             "admin": await keys.create_key(conn, name="acme-all", scopes=SCOPES, partner_id=acme["id"]),
             "rail": await keys.create_key(

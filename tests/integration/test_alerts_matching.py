@@ -18,6 +18,7 @@ from service.app import create_app
 from service.db.queries import queries
 from service.keys import service as keys
 from service.runtime import Runtime, open_runtime
+from service.topics.slugs import topic_ids_for_slugs
 from tests.support.clients import connected, keyed_client
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
@@ -46,7 +47,7 @@ async def world(database_url: str) -> SimpleNamespace:
             conn, SeedSignal(title="Seed rail", topics=["Rail"], entities=[("Northline", "organization")])
         )
         await seed_signal(conn, SeedSignal(title="Seed ports", topics=["Ports"]))
-        rail_ids = await keys.topic_ids_for_slugs(conn, ["rail"])
+        rail_ids = await topic_ids_for_slugs(conn, ["rail"])
         made = {
             "all": await keys.create_key(conn, name="all", scopes=SCOPES),
             "rail": await keys.create_key(conn, name="rail", scopes=SCOPES, topic_ids=rail_ids),

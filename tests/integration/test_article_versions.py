@@ -19,6 +19,7 @@ import pytest
 
 from service.app import create_app
 from service.keys import service as keys
+from service.topics.slugs import topic_ids_for_slugs
 from tests.support.articles import article_page
 from tests.support.clients import connected, keyed_client, stub_llm
 from tests.support.problems import assert_problem
@@ -59,7 +60,7 @@ async def world(database_url: str) -> SimpleNamespace:
                 text="A different story about the energy market and its prices. " * 20,
             ),
         )
-        rail_ids = await keys.topic_ids_for_slugs(conn, ["rail"])
+        rail_ids = await topic_ids_for_slugs(conn, ["rail"])
         scopes = ["signals:read", "signals:write"]
         made = {
             "writer": await keys.create_key(conn, name="writer", scopes=scopes),

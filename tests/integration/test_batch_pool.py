@@ -11,7 +11,8 @@ from pathlib import Path
 import psutil
 
 from service.errors import ExtractionFailed
-from service.ingest.extract import ExtractedArticle, Extractor, extract_article
+from service.ingest.extract import ExtractedArticle, extract_article
+from service.ingest.pool import Extractor
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 

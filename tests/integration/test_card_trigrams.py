@@ -1,8 +1,8 @@
-"""Stored card trigrams give exactly pg_trgm's similarity (migration 0029, service.related.wording)."""
+"""Stored card trigrams give exactly pg_trgm's similarity (migration 0029, service.similarity.wording)."""
 
 from __future__ import annotations
 
-from service.related.wording import trigram_codes, wording_similarity
+from service.similarity.wording import trigram_codes, wording_similarity
 
 CARDS = [
     ("Port of Kornfeld orders three electric cranes", "The port will replace its diesel cranes by 2027.",

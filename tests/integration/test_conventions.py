@@ -19,7 +19,8 @@ from service.app import create_app
 from service.db.database import init_connection
 from service.keys import service as keys
 from service.settings import SettingsError, load_settings
-from service.signals import repository as signals
+from service.signals import job_repository as signals
+from service.signals import repository as signals_repository
 from service.stories import repository as stories
 from tests.support.problems import PROBLEM, assert_problem
 from tests.support.seeding import SeedSignal, seed_signal
@@ -55,7 +56,7 @@ async def world(database_url: str) -> SimpleNamespace:
         entity_id = await conn.fetchval("SELECT id FROM entities WHERE name = 'Crane Works'")
         story_id = await stories.create_story(conn, signal_id)
         await stories.set_signal_story(conn, signal_id, story_id)
-        await stories.refresh_story(conn, story_id)
+        await signals_repository.refresh_story(conn, story_id)
         reader = await keys.create_key(conn, name="reader", scopes=["signals:read"])
         job = await signals.insert_job(
             conn,

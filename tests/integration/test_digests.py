@@ -1,124 +1,50 @@
 """Briefings end to end over real sockets: the API (with its worker) and the LLM stub on
-loopback, a real PostgreSQL; signals seeded through the pipeline's SQL on past days."""
+loopback, a real PostgreSQL; signals seeded through the pipeline's SQL on past days. Writing
+them here; reading them, and briefings on a topic, in tests/integration/test_digest_reads.py."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-import feedparser
 import httpx
 import pytest
-from cryptography.fernet import Fernet
-from standardwebhooks import Webhook as Verifier
 
-from service.app import create_app
-from service.db.database import init_connection
-from service.keys.service import create_key
-from service.stories import repository as stories
-from tests.support.receivers import Receiver, eventually, running_receiver
-from tests.support.seeding import SeedSignal, seed_signal
-from tests.support.servers import running_asgi
+from tests.support.clients import keyed_client
+from tests.support.digests_api import (
+    BUDGET,
+    chat_calls,
+    digests_api,
+    make_story,
+    markers,
+    seed_day,
+    write,
+    writer_and_reader_keys,
+)
 
 pytestmark = pytest.mark.timeout(180)
-
-BUDGET = 6000
-TOPICS = ["AI infrastructure", "Energy policy", "Chips", "Rail"]
-
-
-FERNET_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(scope="module")
 def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[str]:
-    settings = make_settings(
-        openai_base_url=f"{stub.base}/v1",
-        openai_api_key="test-key",
-        llm_model="signals-stub",
-        llm_http_retries=0,
-        llm_timeout_seconds=10,
-        digest_daily_at=None,  # the schedule has its own tests; here it must not fire
-        digest_max_input_tokens=BUDGET,
-        secret_key=FERNET_KEY,
-    )
-    with running_asgi(create_app(settings, worker=True)) as base:
+    with digests_api(make_settings, stub) as base:
         yield base
 
 
 @pytest.fixture(scope="module")
 async def keys(database_url: str) -> SimpleNamespace:
-    conn = await asyncpg.connect(database_url)
-    try:
-        writer = await create_key(
-            conn, name="writer", scopes=["signals:read", "signals:write", "webhooks:manage"]
-        )
-        reader = await create_key(conn, name="reader", scopes=["signals:read"])
-    finally:
-        await conn.close()
-    return SimpleNamespace(writer=writer.key, reader=reader.key)
+    return await writer_and_reader_keys(database_url)
 
 
 @pytest.fixture
 async def client(api: str, keys: SimpleNamespace, stub: SimpleNamespace) -> AsyncIterator[httpx.AsyncClient]:
     stub.state.reset()
-    async with httpx.AsyncClient(
-        base_url=api, headers={"Authorization": f"Bearer {keys.writer}"}, timeout=60
-    ) as http:
+    async with keyed_client(api, keys.writer) as http:
         yield http
-
-
-def noon(day: date, minutes: int = 0) -> datetime:
-    return datetime.combine(day, time(12), UTC) + timedelta(minutes=minutes)
-
-
-async def seed_day(db: asyncpg.Connection, day: date, count: int, *, prefix: str, **extra: Any) -> list[UUID]:
-    """``count`` signals on ``day``, with rotating topics and a few shared names."""
-    ids = []
-    for i in range(count):
-        fields: dict[str, Any] = {
-            "title": f"{prefix} headline {i}: a development worth a briefing",
-            "summary": f"{prefix} claim {i}: what the article reports, in one sentence.",
-            "topics": [TOPICS[i % len(TOPICS)]],
-            "entities": [(f"{prefix} Company {i % 3}", "organization"), (f"{prefix} Person {i}", "person")],
-            "created_at": noon(day, i),
-            "key_details": [
-                f"{prefix} fact {i}a about it.",
-                f"{prefix} fact {i}b about it.",
-                "A third fact.",
-            ],
-        }
-        ids.append(await seed_signal(db, SeedSignal(**{**fields, **extra})))
-    return ids
-
-
-async def make_story(db: asyncpg.Connection, signal_ids: list[UUID]) -> UUID:
-    """Put signals in one story through the stories SQL (what the relate job does)."""
-    async with db.transaction():
-        story_id = await stories.create_story(db, signal_ids[0])
-        for signal_id in signal_ids:
-            await stories.set_signal_story(db, signal_id, story_id)
-        await stories.refresh_story(db, story_id)
-    return story_id
-
-
-async def write(client: httpx.AsyncClient, day: date, period: str = "daily", **body: Any) -> httpx.Response:
-    return await client.post(
-        "/v1/digests", json={"period": period, "date": day.isoformat(), **body}, headers={"Prefer": "wait=30"}
-    )
-
-
-def chat_calls(stub: SimpleNamespace) -> int:
-    return int(stub.state.stats()["chat_completions"])
-
-
-def markers(text: str) -> set[int]:
-    return {int(n) for n in re.findall(r"\[(\d+)\]", text)}
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -242,57 +168,6 @@ async def test_regenerating_a_period_keeps_every_version(client, db):
     assert second["id"] in {d["id"] for d in current} and first["id"] not in {d["id"] for d in current}
 
 
-async def test_a_topic_briefing_uses_that_topics_signals_and_resolves_aliases(client, db):
-    day = date(2026, 9, 6)
-    with running_receiver() as receiver:
-        await _topic_briefing(client, db, day, receiver)
-
-
-async def _topic_briefing(
-    client: httpx.AsyncClient, db: asyncpg.Connection, day: date, receiver: Receiver
-) -> None:
-    ids = await seed_day(db, day, 8, prefix="Foxtrot")  # topics rotate: 0 and 4 are AI infrastructure
-    topic_id = await db.fetchval("SELECT id FROM topics WHERE slug = 'ai-infrastructure'")
-    await db.execute(
-        "INSERT INTO topic_aliases (alias, topic_id, source) VALUES ('ai-infra', $1, 'admin') "
-        "ON CONFLICT DO NOTHING",
-        topic_id,
-    )
-    subscription = (
-        await client.post(
-            "/v1/webhooks",
-            json={
-                "url": receiver.script("/digests"),
-                "topics": ["ai-infrastructure"],
-                "event_types": ["digest.published"],
-            },
-        )
-    ).json()
-    other = await client.post(
-        "/v1/webhooks",
-        json={"url": receiver.script("/other"), "topics": ["rail"], "event_types": ["digest.published"]},
-    )
-    assert "secret" in subscription and other.status_code == 201, other.text
-    response = await write(client, day, topic="ai-infra")
-    assert response.status_code == 201, response.text
-    digest = response.json()
-    assert digest["topic"] == {"slug": "ai-infrastructure", "label": "AI infrastructure"}
-    assert {c["signal_id"] for c in digest["citations"]} == {str(ids[0]), str(ids[4])}
-    assert "topic=ai-infrastructure" in digest["links"]["latest"]
-    # Published to webhooks (recorded in the transaction that stored it): a subscriber on the
-    # topic receives one signed digest.published event; one on another topic gets nothing.
-    received = await eventually(lambda: receiver.received("/digests"), timeout=30)
-    assert len(received) == 1 and receiver.received("/other") == []
-    data = Verifier(subscription["secret"]).verify(received[0].body, received[0].headers)["data"]
-    assert data["headline"] == digest["headline"] and data["version"] == 1
-    latest = await client.get("/v1/digests/latest", params={"topic": "ai-infra", "date": day.isoformat()})
-    assert latest.json()["id"] == digest["id"]
-    general = await client.get("/v1/digests/latest", params={"date": day.isoformat()})
-    assert general.status_code == 404  # only the topic briefing was written
-    unknown = await write(client, day, topic="no-such-topic")
-    assert unknown.status_code == 404 and unknown.json()["reason"] == "unknown_topic"
-
-
 async def test_the_token_budget_is_respected(client, db, stub):
     day = date(2026, 9, 7)
     long_fact = "A long key fact that goes on and on about the matter at hand, with figures. " * 5
@@ -340,113 +215,3 @@ async def test_future_periods_and_bad_bodies_are_problems(client):
         bad = await client.post("/v1/digests", json=body)
         assert bad.status_code == 400, body
         assert bad.headers["content-type"].startswith("application/problem+json")
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
-async def test_listing_pages_with_a_cursor_newest_period_first(client, db, keys, api):
-    for offset in range(5):
-        day = date(2026, 7, 1) + timedelta(days=offset)
-        await seed_day(db, day, 1, prefix=f"Kilo{offset}")
-        assert (await write(client, day)).status_code == 201
-    async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {keys.reader}"}) as reader:
-        seen: list[str] = []
-        url: str | None = "/v1/digests?period=daily&limit=2"
-        while url:
-            page = (await reader.get(url)).json()
-            assert len(page["items"]) <= 2
-            seen += [item["date"] for item in page["items"]]
-            url = page["next"]
-        assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen))
-        assert {f"2026-07-0{i}" for i in range(1, 6)} <= set(seen)
-        assert (
-            await reader.post("/v1/digests", json={"period": "daily", "date": "2026-07-01"})
-        ).status_code == 403
-
-
-async def test_reads_answer_problems_for_bad_parameters_and_unknown_ids(client):
-    cases = [
-        ("/v1/digests", {"period": "monthly"}, 400),
-        ("/v1/digests", {"limit": "0"}, 400),
-        ("/v1/digests", {"cursor": "not-a-cursor"}, 400),
-        ("/v1/digests", {"topic": "no-such-topic"}, 404),
-        ("/v1/digests/latest", {"period": "weekly", "date": "2020-01-01"}, 404),
-        ("/v1/digests/latest", {"date": "2026-13-45"}, 400),
-        ("/v1/digests/00000000-0000-4000-8000-000000000000", {}, 404),
-        ("/v1/digests/jobs/00000000-0000-4000-8000-000000000000", {}, 404),
-        ("/v1/digests/not-a-uuid", {}, 404),
-    ]
-    for path, params, status in cases:
-        response = await client.get(path, params=params)
-        assert response.status_code == status, (path, params, response.text)
-        assert response.headers["content-type"].startswith("application/problem+json")
-    other_query = (await client.get("/v1/digests", params={"limit": 1})).json()["next"]
-    assert other_query is not None
-    token = other_query.split("cursor=")[1]
-    mismatched = await client.get("/v1/digests", params={"limit": 1, "period": "weekly", "cursor": token})
-    assert mismatched.status_code == 400 and mismatched.json()["reason"] == "bad_cursor"
-
-
-async def test_feeds_are_valid_with_stable_ids_and_etags(client, api, keys):
-    latest = (await client.get("/v1/digests/latest")).json()
-    guid = f"urn:uuid:{latest['id']}"
-    first = latest["citations"][0]
-
-    ids = {}
-    for fmt, version in (("atom", "atom10"), ("rss", "rss20")):
-        response = await client.get(f"/v1/feeds/digests.{fmt}", params={"period": "daily"})
-        assert response.status_code == 200, response.text
-        parsed = feedparser.parse(response.content)
-        assert not parsed.bozo, parsed.get("bozo_exception")
-        assert parsed.version == version
-        ids[fmt] = [entry.id for entry in parsed.entries]
-        assert guid in ids[fmt] and len(ids[fmt]) == len(set(ids[fmt]))
-        entry = parsed.entries[ids[fmt].index(guid)]
-        assert entry.title == latest["headline"]
-        text = entry.content[0].value
-        assert "[1]" in text and f"[1] {first['title']} — {first['url']}" in text  # claims lead to sources
-    assert ids["atom"] == ids["rss"]
-
-    # feedparser 6.0 reads no JSON Feed: check the 1.1 required fields and the same ids.
-    json_response = await client.get("/v1/feeds/digests.json", params={"period": "daily"})
-    assert json_response.headers["content-type"].startswith("application/feed+json")
-    feed = json_response.json()
-    assert feed["version"] == "https://jsonfeed.org/version/1.1" and feed["title"]
-    assert [item["id"] for item in feed["items"]] == ids["atom"]
-    # Relative without SIGNALS_PUBLIC_URL (never built from the request's Host).
-    assert all(item["content_text"] and item["url"].startswith("/v1/digests/") for item in feed["items"])
-
-    response = await client.get("/v1/feeds/digests.atom", params={"period": "daily"})
-    tag = response.headers["etag"]
-    again = await client.get(
-        "/v1/feeds/digests.atom", params={"period": "daily"}, headers={"If-None-Match": tag}
-    )
-    assert again.status_code == 304 and again.headers["etag"] == tag and again.content == b""
-    assert (await client.get("/v1/feeds/digests.atom", params={"topic": "nope"})).status_code == 404
-    # Feed readers without headers pass the key in the URL, as for signal feeds.
-    async with httpx.AsyncClient(base_url=api) as reader:
-        assert (await reader.get("/v1/feeds/digests.atom", params={"key": keys.reader})).status_code == 200
-        assert (await reader.get("/v1/feeds/digests.atom")).status_code == 401
-
-
-async def test_a_topic_restricted_key_sees_only_its_topics_briefings(api, database_url, client):
-    conn = await asyncpg.connect(database_url)
-    await init_connection(conn)
-    try:
-        topic_id = await conn.fetchval("SELECT id FROM topics WHERE slug = 'ai-infrastructure'")
-        restricted = await create_key(
-            conn, name="partner", scopes=["signals:read", "signals:write"], topic_ids=[topic_id]
-        )
-    finally:
-        await conn.close()
-    async with httpx.AsyncClient(
-        base_url=api, headers={"Authorization": f"Bearer {restricted.key}"}
-    ) as partner:
-        general = (await client.get("/v1/digests/latest")).json()
-        assert (await partner.get(f"/v1/digests/{general['id']}")).status_code == 404
-        assert (await partner.get("/v1/digests")).json()["items"] == []
-        mine = (await partner.get("/v1/digests", params={"topic": "ai-infrastructure"})).json()["items"]
-        assert mine and all(item["topic"]["slug"] == "ai-infrastructure" for item in mine)
-        refused = await partner.post("/v1/digests", json={"period": "daily", "date": "2026-09-06"})
-        assert refused.status_code == 403

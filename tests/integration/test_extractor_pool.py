@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from service.errors import ExtractionFailed, ServiceUnavailable
-from service.ingest.extract import ExtractedArticle, Extractor, extract_article
+from service.ingest.extract import ExtractedArticle, extract_article
+from service.ingest.pool import Extractor
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 MIN_WORDS = 120

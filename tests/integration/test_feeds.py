@@ -16,6 +16,7 @@ import pytest
 from service.app import create_app
 from service.db.database import init_connection
 from service.keys import service as keys
+from service.topics.slugs import topic_ids_for_slugs
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 
@@ -64,7 +65,7 @@ async def world(database_url: str) -> dict[str, Any]:
             conn,
             name="rail feed",
             scopes=["signals:read"],
-            topic_ids=await keys.topic_ids_for_slugs(conn, ["rail"]),
+            topic_ids=await topic_ids_for_slugs(conn, ["rail"]),
         )
         entity_id = await conn.fetchval("SELECT id FROM entities WHERE name = 'Acme Rail'")
     finally:

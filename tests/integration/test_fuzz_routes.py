@@ -26,6 +26,7 @@ from cryptography.fernet import Fernet
 
 from service.app import create_app
 from service.keys import service as keys
+from service.signals import repository as signals_repository
 from service.stories import repository as stories
 from tests.support.clients import connected, keyed_client, stub_llm
 from tests.support.problems import PROBLEM
@@ -113,7 +114,7 @@ async def world(api: str, database_url: str) -> dict[str, str]:
         )
         story_id = await stories.create_story(conn, signal_id)
         await stories.set_signal_story(conn, signal_id, story_id)
-        await stories.refresh_story(conn, story_id)
+        await signals_repository.refresh_story(conn, story_id)
         article_id = await conn.fetchval("SELECT article_id FROM signals WHERE id = $1", signal_id)
         entity_id = await conn.fetchval("SELECT id FROM entities WHERE name = 'Harbour Authority'")
         admin = await keys.create_key(conn, name="fuzzer", scopes=["admin"])

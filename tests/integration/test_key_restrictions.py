@@ -13,6 +13,7 @@ import pytest
 from service.app import create_app
 from service.db.database import init_connection
 from service.keys import service as keys
+from service.topics.slugs import topic_ids_for_slugs
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 
@@ -33,7 +34,7 @@ async def world(database_url: str) -> dict[str, Any]:
             await seed_signal(conn, SeedSignal(title=f"Energy {i}", topics=["Energy"])) for i in range(3)
         ]
         partner = await keys.ensure_partner(conn, "Acme Media")
-        topic_ids = await keys.topic_ids_for_slugs(conn, ["rail"])
+        topic_ids = await topic_ids_for_slugs(conn, ["rail"])
         restricted = await keys.create_key(
             conn, name="acme-rail", scopes=["signals:read"], partner_id=partner["id"], topic_ids=topic_ids
         )
@@ -92,7 +93,7 @@ async def test_restrictions_need_known_topics(db):
     from service.errors import InvalidRequest
 
     with pytest.raises(InvalidRequest, match="unknown topics"):
-        await keys.topic_ids_for_slugs(db, ["no-such-topic"])
+        await topic_ids_for_slugs(db, ["no-such-topic"])
 
 
 # --- every read endpoint keeps a topic-restricted key to its topics --------------------------------
@@ -104,6 +105,7 @@ async def ports(database_url: str) -> dict[str, Any]:
     stories across the two, naming entities on either side."""
     from datetime import UTC, datetime, timedelta
 
+    from service.signals import repository as signals_repository
     from service.stories import repository as stories
 
     now = datetime.now(UTC)
@@ -138,10 +140,10 @@ async def ports(database_url: str) -> dict[str, Any]:
         mixed = await stories.create_story(conn, p1)
         for member in (p1, m1):
             await stories.set_signal_story(conn, member, mixed)
-        await stories.refresh_story(conn, mixed)
+        await signals_repository.refresh_story(conn, mixed)
         hidden = await stories.create_story(conn, m2)
         await stories.set_signal_story(conn, m2, hidden)
-        await stories.refresh_story(conn, hidden)
+        await signals_repository.refresh_story(conn, hidden)
         articles = {
             name: await conn.fetchval("SELECT article_id FROM signals WHERE id = $1", sid)
             for name, sid in (("p1", p1), ("m1", m1))
@@ -156,7 +158,7 @@ async def ports(database_url: str) -> dict[str, Any]:
             conn,
             name="ports-only",
             scopes=["signals:read"],
-            topic_ids=await keys.topic_ids_for_slugs(conn, ["ports"]),
+            topic_ids=await topic_ids_for_slugs(conn, ["ports"]),
         )
         everything = await keys.create_key(conn, name="everything", scopes=["signals:read"])
     finally:
@@ -278,7 +280,7 @@ async def test_a_topic_merge_carries_key_restrictions_along(api, database_url):
             conn,
             name="docks",
             scopes=["signals:read"],
-            topic_ids=await keys.topic_ids_for_slugs(conn, ["docks"]),
+            topic_ids=await topic_ids_for_slugs(conn, ["docks"]),
         )
         admin = await keys.create_key(conn, name="admin", scopes=["admin"])
     finally:

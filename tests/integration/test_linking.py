@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from service.db.database import init_connection
-from service.signals.linking import topic_ids_for
+from service.topics.slugs import topic_ids_for
 from tests.support.seeding import SeedSignal, seed_signal
 
 pytestmark = pytest.mark.timeout(120)

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from service.related.embeddings import Embedder
+from service.embeddings import Embedder
 from service.related.reembed import count_pending, reembed
 from tests.support.seeding import SeedSignal, seed_signal
 

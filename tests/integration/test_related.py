@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from service.app import create_app
-from service.related import repository
 from service.related.service import relate_signal
 from service.runtime import open_runtime
+from service.stories import candidates
 from tests.support.keys import new_key
 from tests.support.relating import keyed_client, stub_model, submit, submit_all, wait_related
 from tests.support.servers import running_asgi
@@ -245,13 +245,16 @@ async def test_a_server_that_ignores_dimensions_is_one_clear_error_not_a_retry_l
     targets = [signals["recall-dispatch"], signals["decoy-vantor-factory"]]
     await db.execute("DELETE FROM signal_embeddings WHERE signal_id = ANY($1::uuid[])", targets)
     caplog.set_level(logging.ERROR, logger="service.related")
+    caplog.set_level(logging.ERROR, logger="service.embeddings")
     with running_asgi(fake_embeddings) as base:
         async with open_runtime(settings_for(openai_base_url=f"{base}/v1"), extraction=False) as rt:
             for target in targets:
                 await relate_signal(rt, target)  # completes: no exception, so no retry
     assert len(calls) == 1 and calls[0]["dimensions"] == 384  # asked once, then embeddings are off
     errors = [
-        r for r in caplog.records if r.levelno == logging.ERROR and r.name.startswith("service.related")
+        r
+        for r in caplog.records
+        if r.levelno == logging.ERROR and r.name.startswith(("service.related", "service.embeddings"))
     ]
     assert len(errors) == 1
     assert "returned 8-dimensional vectors" in errors[0].getMessage()
@@ -291,7 +294,7 @@ async def test_rarity_counts_the_current_signals_naming_each_name_and_topic(sign
     retired = signals["breach-ledger"]
     await db.execute("UPDATE signals SET is_current = false WHERE id = $1", retired)
     try:
-        rarity = await repository.rarity(db, keys, topic_ids)
+        rarity = await candidates.rarity(db, keys, topic_ids)
         expected_entities = {
             r["key"]: r["n"]
             for r in await db.fetch(
@@ -312,5 +315,5 @@ async def test_rarity_counts_the_current_signals_naming_each_name_and_topic(sign
     assert expected_entities and expected_topics
     assert rarity.entity_counts == expected_entities
     assert rarity.topic_counts == expected_topics
-    back = await repository.rarity(db, keys, topic_ids)
+    back = await candidates.rarity(db, keys, topic_ids)
     assert back.topic_counts != rarity.topic_counts  # the signal counts again once current

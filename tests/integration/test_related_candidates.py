@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 
 from service.db.database import init_connection
-from service.related import repository
-from service.related.features import split_by_reach
+from service.similarity.features import split_by_reach
+from service.stories import candidates
 from tests.support.seeding import SeedSignal, seed_signal
 
 K = TypeVar("K", bound=Hashable)
@@ -136,11 +136,11 @@ async def test_names_every_signal_below_the_budget(corpus, db):
     subject, others = corpus
     keys = await keys_of(db, set(NAMES))
     asked = sorted(keys.values())
-    found = await repository.signals_sharing_entities(db, subject.id, asked, within=None, k=1000)
+    found = await candidates.signals_sharing_entities(db, subject.id, asked, within=None, k=1000)
     want = expected(others, lambda s: frozenset(keys[n] for n in s.names), set(asked), set(), 0)
     assert len(want) == sum(1 for s in others if s.names)
     assert found == want
-    top = await repository.signals_sharing_entities(db, subject.id, asked, within=None, k=5)
+    top = await candidates.signals_sharing_entities(db, subject.id, asked, within=None, k=5)
     assert top == want[:5]
 
 
@@ -154,7 +154,7 @@ async def test_names_common_ones_give_only_their_newest(corpus, db):
         whole,
         walked,
     )
-    found = await repository.signals_sharing_entities(
+    found = await candidates.signals_sharing_entities(
         db, subject.id, sorted(keys.values()), within=None, k=1000, budget=16, newest=5
     )
     want = expected(others, of, whole, walked, 5)
@@ -170,7 +170,7 @@ async def test_names_common_ones_give_only_their_newest(corpus, db):
 async def test_topics_every_signal_below_the_budget(corpus, db):
     subject, others = corpus
     ids = await topic_ids_of(db, set(TOPICS))
-    found = await repository.signals_sharing_topics(db, subject.id, sorted(ids.values()), 1000)
+    found = await candidates.signals_sharing_topics(db, subject.id, sorted(ids.values()), 1000)
     want = expected(others, lambda s: frozenset(ids[t] for t in s.topics), set(ids.values()), set(), 0)
     assert len(want) == sum(1 for s in others if s.topics)
     assert found == want
@@ -185,7 +185,7 @@ async def test_topics_big_ones_give_only_their_newest(corpus, db):
         whole,
         walked,
     )
-    found = await repository.signals_sharing_topics(
+    found = await candidates.signals_sharing_topics(
         db, subject.id, sorted(ids.values()), 1000, budget=10, newest=7
     )
     want = expected(others, of, whole, walked, 7)

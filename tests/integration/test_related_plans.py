@@ -15,9 +15,8 @@ import pytest
 
 from service.db.database import init_connection
 from service.db.queries import Query, queries
+from service.embeddings import ensure_embedding_index, sized
 from service.keys.suppliers import EVERY_SUPPLIER, PUBLIC_ONLY, SupplierView
-from service.related.embeddings import ensure_embedding_index
-from service.related.repository import sized
 
 pytestmark = pytest.mark.timeout(180)
 

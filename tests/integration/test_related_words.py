@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from service.db.database import init_connection
-from service.related import repository
+from service.stories import candidates
 
 COMMON = 1500  # signals naming only the common word
 RARE = 8  # signals naming the rare word too
@@ -51,16 +51,16 @@ async def corpus(database_url: str) -> AsyncIterator[set[UUID]]:
 
 
 async def test_a_common_word_does_not_bring_its_signals_in(corpus, db):
-    found = await repository.signals_with_similar_text(db, uuid4(), "Harbour quixotry", 30)
+    found = await candidates.signals_with_similar_text(db, uuid4(), "Harbour quixotry", 30)
     assert set(found) == corpus
 
 
 async def test_the_rarest_word_is_taken_even_when_common(corpus, db):
     """A signal with nothing but common words still finds candidates by its rarest one."""
-    found = await repository.signals_with_similar_text(db, uuid4(), "Harbour", 30)
+    found = await candidates.signals_with_similar_text(db, uuid4(), "Harbour", 30)
     assert len(found) == 30
 
 
 async def test_a_larger_share_takes_the_common_word_too(corpus, db):
-    found = await repository.signals_with_similar_text(db, uuid4(), "Harbour quixotry", 30, max_share=2.0)
+    found = await candidates.signals_with_similar_text(db, uuid4(), "Harbour quixotry", 30, max_share=2.0)
     assert corpus <= set(found) and len(found) == 30  # the rare word's signals rank first

@@ -23,7 +23,9 @@ import pytest
 from service.app import create_app
 from service.db.database import init_connection
 from service.keys import service as keys
+from service.signals import repository as signals_repository
 from service.stories import repository as stories
+from service.topics.slugs import topic_ids_for_slugs
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 
@@ -44,7 +46,7 @@ async def _story(conn: asyncpg.Connection, members: list[UUID]) -> UUID:
     story_id = await stories.create_story(conn, members[0])
     for member in members:
         await stories.set_signal_story(conn, member, story_id)
-    await stories.refresh_story(conn, story_id)
+    await signals_repository.refresh_story(conn, story_id)
     return story_id
 
 
@@ -91,7 +93,7 @@ async def world(database_url: str) -> dict[str, Any]:
             name="walk-quays",
             scopes=["signals:read"],
             partner_id=partner["id"],
-            topic_ids=await keys.topic_ids_for_slugs(conn, ["walk-quays"]),
+            topic_ids=await topic_ids_for_slugs(conn, ["walk-quays"]),
         )
         return {"key": key.key, "hidden": hidden}
     finally:
@@ -158,7 +160,7 @@ async def test_a_story_that_gains_a_signal_meanwhile_is_not_listed_twice(api, wo
             )
             story_id = UUID(seen[-1])
             await stories.set_signal_story(conn, fresh, story_id)
-            await stories.refresh_story(conn, story_id)
+            await signals_repository.refresh_story(conn, story_id)
         finally:
             await conn.close()
         rest: list[dict[str, Any]] = []

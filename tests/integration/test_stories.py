@@ -23,10 +23,12 @@ import pytest
 from service.app import create_app
 from service.pagination import encode_cursor
 from service.related import repository as related_repository
-from service.related.service import SEARCH_FRESH_FOR, place_in_story, relate_signal, search_story
+from service.related.service import relate_signal
 from service.runtime import open_runtime
+from service.stories import candidates
 from service.stories import repository as stories_repository
 from service.stories.matching import StoryRule, choose_story
+from service.stories.placement import SEARCH_FRESH_FOR, place_in_story, search_story
 from tests.support.keys import new_key
 from tests.support.relating import (
     EMBEDDING_MODEL,
@@ -377,7 +379,7 @@ async def test_the_story_search_finds_signals_sharing_names_within_its_window(la
     for, so that many signals share one)."""
     b = labelled["festival-ledger"]
     keys = [r["key"] for r in await db.fetch("SELECT DISTINCT key FROM entities")]
-    all_time = await related_repository.signals_sharing_entities(db, b, keys, within=None, k=1000)
+    all_time = await candidates.signals_sharing_entities(db, b, keys, within=None, k=1000)
     assert len(all_time) > 4 and b not in all_time
     created = {r["id"]: r["created_at"] for r in await db.fetch("SELECT id, created_at FROM signals")}
     moments = sorted(created[i] for i in all_time)
@@ -388,7 +390,7 @@ async def test_the_story_search_finds_signals_sharing_names_within_its_window(la
     ]
     found = []
     for since, until in windows:
-        within = await related_repository.signals_sharing_entities(db, b, keys, within=(since, until), k=1000)
+        within = await candidates.signals_sharing_entities(db, b, keys, within=(since, until), k=1000)
         assert set(within) == {i for i in all_time if since <= created[i] <= until}
         found.append(len(within))
     assert found[0] == len(all_time) > found[1] > found[2] == 0

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 
 from service.app import create_app
 from service.keys import service as keys
+from service.topics.slugs import topic_ids_for_slugs
 from tests.support.articles import article_page, article_text
 from tests.support.clients import connected, keyed_client, stub_llm
 from tests.support.seeding import SeedSignal, seed_signal
@@ -55,7 +56,7 @@ async def world(database_url: str) -> SimpleNamespace:
         write = ["signals:read", "signals:write", "webhooks:manage"]
         fetcher = await keys.ensure_partner(conn, "Fetcher Co")
         forger = await keys.ensure_partner(conn, "Forger Ltd")
-        knitting = await keys.topic_ids_for_slugs(conn, ["knitting-circles"])
+        knitting = await topic_ids_for_slugs(conn, ["knitting-circles"])
         made = SimpleNamespace(
             fetcher=await keys.create_key(conn, name="fetcher", scopes=write, partner_id=fetcher["id"]),
             colleague=await keys.create_key(

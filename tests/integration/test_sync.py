@@ -18,6 +18,7 @@ from service.app import create_app
 from service.db.database import init_connection
 from service.keys import service as keys
 from service.signals.repository import make_signal_current
+from service.topics.slugs import topic_ids_for_slugs
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 
@@ -40,7 +41,7 @@ async def world(database_url: str) -> dict[str, Any]:
         await seed_signal(conn, SeedSignal(title="Seed energy", topics=["Energy"]))
         reader = await keys.create_key(conn, name="reader", scopes=["signals:read"])
         admin = await keys.create_key(conn, name="admin", scopes=["admin"])
-        rail_ids = await keys.topic_ids_for_slugs(conn, ["rail"])
+        rail_ids = await topic_ids_for_slugs(conn, ["rail"])
         rail = await keys.create_key(conn, name="rail", scopes=["signals:read"], topic_ids=rail_ids)
     finally:
         await conn.close()

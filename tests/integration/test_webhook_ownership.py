@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 
 from service.app import create_app
 from service.keys import service as keys
+from service.topics.slugs import topic_ids_for_slugs
 from service.webhooks.events import publish_event
 from tests.support.clients import connected, keyed_client
 from tests.support.problems import assert_problem
@@ -59,8 +60,8 @@ async def world(database_url: str) -> SimpleNamespace:
         await seed_signal(conn, SeedSignal(title="Rail exists", topics=["Rail"]))
         await seed_signal(conn, SeedSignal(title="Ports exist", topics=["Ports"]))
         acme = await keys.ensure_partner(conn, "Acme Hooks")
-        rail_ids = await keys.topic_ids_for_slugs(conn, ["rail"])
-        ports_ids = await keys.topic_ids_for_slugs(conn, ["ports"])
+        rail_ids = await topic_ids_for_slugs(conn, ["rail"])
+        ports_ids = await topic_ids_for_slugs(conn, ["ports"])
         partner_admin = await keys.create_key(conn, name="acme-all", scopes=SCOPES, partner_id=acme["id"])
         rail = await keys.create_key(
             conn, name="acme-rail", scopes=SCOPES, partner_id=acme["id"], topic_ids=rail_ids
@@ -165,7 +166,7 @@ async def test_a_restricted_key_cannot_reach_another_key_s_endpoint(api, world, 
         reset = await rail.patch(f"/v1/webhooks/{mine['id']}", json={"topics": None})
         assert reset.status_code == 200 and reset.json()["topics"] == ["rail"]
         stored = await db.fetchval("SELECT topic_ids FROM webhooks WHERE id = $1", mine["id"])
-        assert stored == await keys.topic_ids_for_slugs(db, ["rail"])
+        assert stored == await topic_ids_for_slugs(db, ["rail"])
         assert (await ports.get(f"/v1/webhooks/{mine['id']}")).status_code == 404
         assert (await ports.patch(f"/v1/webhooks/{mine['id']}", json={"enabled": False})).status_code == 404
 
@@ -205,7 +206,7 @@ async def test_after_the_key_is_narrowed_its_endpoint_gets_only_the_remaining_to
     api, world, receiver, db
 ):
     owner = await new_partner_key(db, world, "acme-narrowed")
-    rail_id = (await keys.topic_ids_for_slugs(db, ["rail"]))[0]
+    rail_id = (await topic_ids_for_slugs(db, ["rail"]))[0]
     async with client(api, owner.key) as mine, client(api, world.operator) as operator:
         hook = await create_webhook(
             mine, receiver.script("/narrowed"), event_types=["signal.created", "digest.published"]

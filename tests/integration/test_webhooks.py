@@ -23,6 +23,7 @@ from standardwebhooks import WebhookVerificationError
 from service.app import create_app
 from service.db.database import init_connection
 from service.keys import service as keys
+from service.topics.slugs import topic_ids_for_slugs
 from service.webhooks.events import publish_event
 from tests.support.clients import keyed_client
 from tests.support.receivers import Answer, Receiver, eventually
@@ -68,7 +69,7 @@ async def world(database_url: str) -> SimpleNamespace:
         acme_second = await keys.create_key(conn, name="acme-2", scopes=scopes, partner_id=acme["id"])
         other_key = await keys.create_key(conn, name="other", scopes=scopes, partner_id=other["id"])
         rail_only = await keys.create_key(
-            conn, name="acme-rail", scopes=scopes, topic_ids=await keys.topic_ids_for_slugs(conn, ["rail"])
+            conn, name="acme-rail", scopes=scopes, topic_ids=await topic_ids_for_slugs(conn, ["rail"])
         )
         reader = await keys.create_key(conn, name="reader", scopes=["signals:read"])
     finally:
@@ -364,7 +365,7 @@ async def test_published_events_reach_their_subscribers_after_commit_only(api, w
     url = receiver.script("/digests")
     async with client(api, world.acme) as acme:
         hook = await create_webhook(acme, url, event_types=["digest.published"], topics=["rail"])
-        rail_id = (await keys.topic_ids_for_slugs(db, ["rail"]))[0]
+        rail_id = (await topic_ids_for_slugs(db, ["rail"]))[0]
         async with db.transaction():
             await publish_event(db, "digest.published", {"digest_id": "d-0"}, [rail_id])
         try:

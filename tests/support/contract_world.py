@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from service.keys import service as keys
+from service.signals import repository as signals_repository
 from service.stories import repository as stories
 from tests.support.clients import connected, keyed_client
 from tests.support.db_snapshot import settle
@@ -71,7 +72,7 @@ async def build_contract_world(base: str, database_url: str, receiver_url: str) 
         story = await stories.create_story(conn, seeded[0])
         for signal_id in seeded:
             await stories.set_signal_story(conn, signal_id, story)
-        await stories.refresh_story(conn, story)
+        await signals_repository.refresh_story(conn, story)
         admin = await keys.create_key(conn, name="contract-admin", scopes=["admin"])
         partner = await keys.ensure_partner(conn, "Contract Media")
         partner_key = await keys.create_key(

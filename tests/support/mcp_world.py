@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from service.keys import service as keys
+from service.signals import repository as signals_repository
 from service.stories import repository as stories
 from tests.support.articles import article_text
 from tests.support.clients import connected, keyed_client
@@ -33,7 +34,7 @@ async def _story(conn: Any, members: list[Any]) -> Any:
         story_id = await stories.create_story(conn, members[0])
         for member in members:
             await stories.set_signal_story(conn, member, story_id)
-        await stories.refresh_story(conn, story_id)
+        await signals_repository.refresh_story(conn, story_id)
     return story_id
 
 

@@ -289,7 +289,7 @@ def probes(op: Operation, table: ParameterTable, document: Mapping[str, Any], ad
     for name in op.path_params:
         assert name in table.kinds, (
             f"{op.name}: path parameter {name!r} is not in the walk's parameter table; add the "
-            "values it must try (and who must not reach them) to tests/integration/test_partner_isolation.py"
+            "values it must try (and who must not reach them) to tests/support/partner_walk.py"
         )
         slots.append((f"path:{name}", name))
     query_slots: list[tuple[str, str]] = []

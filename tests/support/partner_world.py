@@ -21,7 +21,9 @@ import asyncpg
 import httpx
 
 from service.keys import service as keys
+from service.signals import repository as signals_repository
 from service.stories import repository as stories
+from service.topics.slugs import topic_ids_for_slugs
 from tests.support.clients import connected, keyed_client
 from tests.support.db_snapshot import settle
 from tests.support.receivers import Receiver
@@ -142,7 +144,7 @@ async def _seed(conn: asyncpg.Connection) -> SimpleNamespace:
     )
     p1 = await keys.ensure_partner(conn, "Walk partner one")
     p2 = await keys.ensure_partner(conn, "Walk partner two")
-    topic_a = await keys.topic_ids_for_slugs(conn, [SLUG_A])
+    topic_a = await topic_ids_for_slugs(conn, [SLUG_A])
     made = SimpleNamespace(
         a1=a1,
         b1=b1,
@@ -223,7 +225,7 @@ async def build_world(base: str, database_url: str, site: FakeSite, receiver: Re
         for signal_id, story_id in ((w.a1, w.mixed_story), (w.b1, w.mixed_story), (w.b2, w.hidden_story)):
             await stories.set_signal_story(conn, signal_id, story_id)
         for story_id in (w.mixed_story, w.hidden_story):
-            await stories.refresh_story(conn, story_id)
+            await signals_repository.refresh_story(conn, story_id)
         w.entities = {
             r["name"]: r["id"]
             for r in await conn.fetch("SELECT id, name FROM entities WHERE name = ANY($1::text[])",

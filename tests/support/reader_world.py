@@ -17,7 +17,9 @@ from service.digests.writing import WrittenDigest
 from service.keys import service as keys
 from service.related import repository as related
 from service.samples import load_sample, sample_request
+from service.signals import repository as signals_repository
 from service.stories import repository as stories
+from service.topics.slugs import topic_ids_for_slugs
 from tests.support.clients import connected
 from tests.support.seeding import SeedSignal, seed_signal
 
@@ -119,7 +121,7 @@ async def build_world(database_url: str, api: str) -> SimpleNamespace:
             story = await stories.create_story(conn, showcase)
             for signal_id in (showcase, echo):
                 await stories.set_signal_story(conn, signal_id, story)
-            await stories.refresh_story(conn, story)
+            await signals_repository.refresh_story(conn, story)
         rail = [
             await seed_signal(
                 conn,
@@ -155,7 +157,7 @@ async def build_world(database_url: str, api: str) -> SimpleNamespace:
             "UPDATE signals SET eli5 = $2, key_details = $3::jsonb WHERE id = $1",
             hostile, HOSTILE_ELI5, [{"text": "A <u>fact</u>", "evidence": HOSTILE_EVIDENCE}],
         )  # fmt: skip
-        rail_topic = await keys.topic_ids_for_slugs(conn, ["rail"])
+        rail_topic = await topic_ids_for_slugs(conn, ["rail"])
         writer = await keys.create_key(conn, name="reader-writer", scopes=["signals:read", "signals:write"])
         reader = await keys.create_key(conn, name="reader", scopes=["signals:read"])
         restricted = await keys.create_key(

@@ -1,7 +1,7 @@
 import pytest
 
 from service.errors import BadRequest
-from service.signals.routes import prefer_wait
+from service.route_params import prefer_wait
 
 
 @pytest.mark.parametrize(

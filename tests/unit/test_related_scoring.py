@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from service.db.queries import queries
-from service.related.embeddings import vector_literal
-from service.related.features import (
+from service.embeddings import sized, vector_literal
+from service.similarity.features import (
     Candidate,
     Rarity,
     Subject,
@@ -20,8 +20,7 @@ from service.related.features import (
     weighted_cosine,
     weighted_jaccard,
 )
-from service.related.repository import sized
-from service.related.scoring import SAME_STORY_FLOOR, describe, is_copy, rank_links, score_link
+from service.similarity.scoring import SAME_STORY_FLOOR, describe, is_copy, rank_links, score_link
 from service.stories.matching import StoryRule, choose_story, same_event
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

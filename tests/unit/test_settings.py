@@ -2,7 +2,8 @@ from ipaddress import ip_network
 
 import pytest
 
-from service.settings import LLMMode, SettingsError, load_settings
+from service.llm_settings import LLMMode
+from service.settings import SettingsError, load_settings
 
 
 def test_environment_names_are_the_contract(monkeypatch):

@@ -1,4 +1,4 @@
-from service.signals.taxonomy import entity_key, normalize_entities, normalize_topics, topic_slug
+from service.topics.taxonomy import entity_key, normalize_entities, normalize_topics, topic_slug
 
 
 def test_slugs_are_lowercase_hyphenated_and_stable():
@@ -28,7 +28,7 @@ def test_entity_keys_fold_case_and_space():
 
 
 def test_synonyms_merge_abbreviations_plurals_and_and():
-    from service.signals.taxonomy import is_synonym
+    from service.topics.taxonomy import is_synonym
 
     assert is_synonym("ai-infra", "ai-infrastructure")
     assert is_synonym("data-centers", "data-center")
@@ -38,7 +38,7 @@ def test_synonyms_merge_abbreviations_plurals_and_and():
 
 
 def test_unrelated_topics_do_not_merge():
-    from service.signals.taxonomy import is_synonym, synonym_target
+    from service.topics.taxonomy import is_synonym, synonym_target
 
     assert not is_synonym("car-industry", "cargo-industry")  # 3-letter prefix is too short
     assert not is_synonym("infra", "infrastructure")  # single words merge on plural only

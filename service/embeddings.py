@@ -7,21 +7,29 @@ here as one of our errors. A server that ignores ``dimensions`` (many local ones
 configuration error: it is logged once, clearly, and embeddings are switched off for the
 process, so related coverage carries on from entities, topics and text instead of
 retrying a request that can never succeed.
+
+The HNSW index the vectors are searched by is made here too, for the configured size
+(``ensure_embedding_index``, at start-up). A part the runtime holds, like the analysis
+client: it sits below the features that use it (stories/, related/) and imports none.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from typing import Any
 
 import openai
 
 from service.analysis.connections import model_http_client
+from service.db.queries import Query, queries
 from service.errors import LLMError, LLMInvalidOutput, LLMRateLimited, LLMTimeout, LLMUnavailable
-from service.related import repository
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+MAX_DIMS = 2000  # the signal_embeddings.dims CHECK, and pgvector's HNSW limit
 
 
 class EmbeddingsUnusable(LLMError):
@@ -142,5 +150,22 @@ async def ensure_embedding_index(pool: Any, dims: int) -> None:
     The first creation on a large table blocks writes to signal_embeddings while it builds.
     """
     async with pool.acquire() as conn, conn.transaction():
-        await repository.lock_embedding_index(conn)
-        await repository.create_embedding_index(conn, dims)
+        await lock_embedding_index(conn)
+        await create_embedding_index(conn, dims)
+
+
+async def lock_embedding_index(conn: Any) -> None:
+    await queries.lock_embedding_index.fetchval(conn)
+
+
+async def create_embedding_index(conn: Any, dims: int) -> None:
+    await conn.execute(sized(queries.create_embedding_index, dims).sql)
+
+
+@functools.lru_cache(maxsize=32)
+def sized(query: Query, dims: int) -> Query:
+    """A template query with ``{dims}`` set. Only a validated int is ever formatted in: a
+    typmod cannot be a bind parameter, and the index expression must match literally."""
+    if type(dims) is not int or not 1 <= dims <= MAX_DIMS:
+        raise ValueError(f"embedding dimensions must be an int in 1..{MAX_DIMS}, not {dims!r}")
+    return dataclasses.replace(query, sql=query.sql.replace("{dims}", str(dims)))

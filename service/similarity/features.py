@@ -36,7 +36,7 @@ class Subject:
     supplier_id: UUID | None = None
     """Whose supplied content it was made of (None: a fetched page, public)."""
     trigrams: frozenset[int] = frozenset()
-    """Its card's trigram codes (``signals.card_trigrams``; service.related.wording)."""
+    """Its card's trigram codes (``signals.card_trigrams``; service.similarity.wording)."""
 
     @property
     def entity_keys(self) -> frozenset[str]:
@@ -68,7 +68,7 @@ class Candidate:
     topic_ids: frozenset[int]
     text_similarity: float
     """pg_trgm's similarity of the two cards' headline, claim and key facts (0..1), from the
-    stored trigrams (service.related.wording)."""
+    stored trigrams (service.similarity.wording)."""
     cosine: float | None
     """Cosine similarity of the two embeddings (same model); None when either has none."""
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from service.related.features import (
+from service.similarity.features import (
     Candidate,
     Rarity,
     Subject,
