@@ -23,6 +23,7 @@ from typing import Any
 import openai
 
 from service.analysis.connections import model_http_client
+from service.db.connections import Connection, Executor, Pool
 from service.db.queries import Query, queries
 from service.errors import LLMError, LLMInvalidOutput, LLMRateLimited, LLMTimeout, LLMUnavailable
 from service.settings import Settings
@@ -143,7 +144,7 @@ def vector_literal(vector: list[float]) -> str:
     return "[" + ",".join(repr(float(v)) for v in vector) + "]"
 
 
-async def ensure_embedding_index(pool: Any, dims: int) -> None:
+async def ensure_embedding_index(pool: Pool, dims: int) -> None:
     """Create, once, the HNSW index serving nearest-neighbour search at ``dims``.
 
     Idempotent and safe when several processes start at once (an advisory lock orders them).
@@ -154,11 +155,11 @@ async def ensure_embedding_index(pool: Any, dims: int) -> None:
         await create_embedding_index(conn, dims)
 
 
-async def lock_embedding_index(conn: Any) -> None:
+async def lock_embedding_index(conn: Connection) -> None:
     await queries.lock_embedding_index.fetchval(conn)
 
 
-async def create_embedding_index(conn: Any, dims: int) -> None:
+async def create_embedding_index(conn: Executor, dims: int) -> None:
     await conn.execute(sized(queries.create_embedding_index, dims).sql)
 
 

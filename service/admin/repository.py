@@ -13,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
+from service.db.connections import Executor
 from service.db.queries import queries
 from service.errors import Conflict
 
@@ -86,7 +87,7 @@ def _key(row: Any) -> PartnerKeyRow:
 
 
 async def create_partner(
-    conn: Any, name: str, rate_per_second: float | None, burst: int | None
+    conn: Executor, name: str, rate_per_second: float | None, burst: int | None
 ) -> UUID | None:
     """The new partner's id; None when the name is taken."""
     value: UUID | None = await queries.admin_create_partner.fetchval(
@@ -95,12 +96,12 @@ async def create_partner(
     return value
 
 
-async def list_partners(conn: Any, partner_id: UUID | None = None) -> list[PartnerRow]:
+async def list_partners(conn: Executor, partner_id: UUID | None = None) -> list[PartnerRow]:
     return [_partner(row) for row in await queries.admin_list_partners.fetch(conn, id=partner_id)]
 
 
 async def update_partner(
-    conn: Any, partner_id: UUID, *, name: Change, rate_per_second: Change, burst: Change
+    conn: Executor, partner_id: UUID, *, name: Change, rate_per_second: Change, burst: Change
 ) -> bool:
     """Apply the changes; False when there is no such partner (409 on a taken name)."""
     try:
@@ -119,19 +120,21 @@ async def update_partner(
     return row is not None
 
 
-async def set_partner_disabled(conn: Any, partner_id: UUID, disabled: bool) -> bool:
+async def set_partner_disabled(conn: Executor, partner_id: UUID, disabled: bool) -> bool:
     """False when there is no such partner."""
     row = await queries.admin_set_partner_disabled.fetchrow(conn, id=partner_id, disabled=disabled)
     return row is not None
 
 
-async def list_partner_keys(conn: Any, partner_id: UUID, key_id: UUID | None = None) -> list[PartnerKeyRow]:
+async def list_partner_keys(
+    conn: Executor, partner_id: UUID, key_id: UUID | None = None
+) -> list[PartnerKeyRow]:
     rows = await queries.admin_list_partner_keys.fetch(conn, partner_id=partner_id, key_id=key_id)
     return [_key(row) for row in rows]
 
 
 async def update_partner_key(
-    conn: Any,
+    conn: Executor,
     partner_id: UUID,
     key_id: UUID,
     *,
@@ -157,7 +160,7 @@ async def update_partner_key(
     return row is not None
 
 
-async def revoke_partner_key(conn: Any, partner_id: UUID, key_id: UUID) -> bool:
+async def revoke_partner_key(conn: Executor, partner_id: UUID, key_id: UUID) -> bool:
     """False when the partner has no such key."""
     row = await queries.admin_revoke_partner_key.fetchrow(conn, partner_id=partner_id, key_id=key_id)
     return row is not None

@@ -28,6 +28,7 @@ from schemas.admin import (
 )
 from service.admin import repository
 from service.admin.repository import Change, PartnerKeyRow, PartnerRow
+from service.db.connections import Executor
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.keys import service as keys
 from service.runtime import Runtime
@@ -118,7 +119,7 @@ def _name(value: Any) -> Any:
 # --- partners ------------------------------------------------------------------------------------
 
 
-async def _partner(rt: Runtime, conn: Any, partner_id: UUID) -> Partner:
+async def _partner(rt: Runtime, conn: Executor, partner_id: UUID) -> Partner:
     rows = await repository.list_partners(conn, partner_id)
     if not rows:
         raise NotFound(f"no partner {partner_id}", reason="unknown_partner")
@@ -173,7 +174,7 @@ async def set_partner_disabled(rt: Runtime, partner_id: UUID, *, disabled: bool)
 # --- keys of a partner --------------------------------------------------------------------------
 
 
-async def _key(rt: Runtime, conn: Any, partner_id: UUID, key_id: UUID) -> PartnerKey:
+async def _key(rt: Runtime, conn: Executor, partner_id: UUID, key_id: UUID) -> PartnerKey:
     rows = await repository.list_partner_keys(conn, partner_id, key_id)
     if not rows:
         await _partner(rt, conn, partner_id)  # 404 for the partner first, if that is what is missing

@@ -30,7 +30,6 @@ import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 
@@ -38,6 +37,7 @@ from schemas.alerts import AlertMatchedData, AlertRef
 from schemas.base import json_encoder
 from service.alerts import repository
 from service.alerts.repository import NewMatch
+from service.db.connections import Connection
 from service.keys.suppliers import EVERY_SUPPLIER
 from service.runtime import Runtime
 from service.signals.repository import get_signal_cards
@@ -57,7 +57,7 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-async def _queue_deliveries(conn: Any, matches: list[NewMatch]) -> int:
+async def _queue_deliveries(conn: Connection, matches: list[NewMatch]) -> int:
     """One ``alert.matched`` message and delivery per match bound for an endpoint; how many."""
     bound = [m for m in matches if m.webhook_id is not None]
     if not bound:

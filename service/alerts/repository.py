@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from schemas.alerts import Alert, AlertLinks, AlertQueryView
+from service.db.connections import Connection, Executor
 from service.db.queries import queries
 from service.keys.suppliers import SupplierView
 from service.webhooks.repository import Owner
@@ -100,13 +101,13 @@ def _alert(row: Any) -> Alert:
 # --- alerts ---------------------------------------------------------------------------------------
 
 
-async def has_search_words(conn: Any, q: str) -> bool:
+async def has_search_words(conn: Executor, q: str) -> bool:
     """Whether ``q`` leaves words to look for once parsed (not only stop words)."""
     return bool(await queries.search_words_of.fetchval(conn, q=q))
 
 
 async def insert_alert(
-    conn: Any, owner: Owner, *, name: str, query: SavedQuery, webhook_id: UUID | None
+    conn: Executor, owner: Owner, *, name: str, query: SavedQuery, webhook_id: UUID | None
 ) -> UUID:
     # Triggers: alerts_index_anchors → alert_anchors, the matcher's index (README "Architecture").
     value: UUID = await queries.insert_alert.fetchval(
@@ -120,13 +121,13 @@ async def insert_alert(
     return value
 
 
-async def get_owned_alert(conn: Any, owner: Owner, alert_id: UUID) -> Alert | None:
+async def get_owned_alert(conn: Executor, owner: Owner, alert_id: UUID) -> Alert | None:
     row = await queries.get_owned_alert.fetchrow(conn, id=alert_id, **_caller(owner))
     return _alert(row) if row is not None else None
 
 
 async def list_owned_alerts(
-    conn: Any, owner: Owner, *, after: tuple[datetime, UUID] | None, limit: int
+    conn: Executor, owner: Owner, *, after: tuple[datetime, UUID] | None, limit: int
 ) -> list[Alert]:
     rows = await queries.list_owned_alerts.fetch(
         conn,
@@ -139,7 +140,7 @@ async def list_owned_alerts(
 
 
 async def update_owned_alert(
-    conn: Any,
+    conn: Executor,
     owner: Owner,
     alert_id: UUID,
     *,
@@ -166,12 +167,12 @@ async def update_owned_alert(
     return row is not None
 
 
-async def delete_owned_alert(conn: Any, owner: Owner, alert_id: UUID) -> bool:
+async def delete_owned_alert(conn: Executor, owner: Owner, alert_id: UUID) -> bool:
     row = await queries.delete_owned_alert.fetchrow(conn, id=alert_id, **_caller(owner))
     return row is not None
 
 
-async def webhook_of_key(conn: Any, webhook_id: UUID, api_key_id: UUID) -> bool:
+async def webhook_of_key(conn: Executor, webhook_id: UUID, api_key_id: UUID) -> bool:
     """Whether the key created that endpoint."""
     return (
         await queries.webhook_of_key.fetchval(conn, webhook_id=webhook_id, api_key_id=api_key_id) is not None
@@ -179,7 +180,7 @@ async def webhook_of_key(conn: Any, webhook_id: UUID, api_key_id: UUID) -> bool:
 
 
 async def owning_key_of_alert(
-    conn: Any, owner: Owner, alert_id: UUID
+    conn: Executor, owner: Owner, alert_id: UUID
 ) -> tuple[UUID, list[int] | None] | None:
     """The alert's key and its topic restriction now, if ``owner`` manages the alert."""
     row = await queries.owning_key_of_alert.fetchrow(conn, id=alert_id, **_caller(owner))
@@ -189,7 +190,7 @@ async def owning_key_of_alert(
 
 
 async def list_matches(
-    conn: Any,
+    conn: Executor,
     alert_id: UUID,
     *,
     after_id: int | None,
@@ -211,17 +212,17 @@ async def list_matches(
 # --- the matcher ----------------------------------------------------------------------------------
 
 
-async def lock_match_cursor(conn: Any) -> tuple[int, int] | None:
+async def lock_match_cursor(conn: Connection) -> tuple[int, int] | None:
     """The matcher's position, locked until the transaction ends (None: another holds it)."""
     row = await queries.lock_alert_match_cursor.fetchrow(conn)
     return (int(row["xid"]), int(row["id"])) if row is not None else None
 
 
-async def advance_match_cursor(conn: Any, xid: int, change_id: int) -> None:
+async def advance_match_cursor(conn: Executor, xid: int, change_id: int) -> None:
     await queries.advance_alert_match_cursor.execute(conn, xid=xid, id=change_id)
 
 
-async def pending_changes(conn: Any, after: tuple[int, int], limit: int) -> list[PendingChange]:
+async def pending_changes(conn: Executor, after: tuple[int, int], limit: int) -> list[PendingChange]:
     rows = await queries.pending_signal_changes.fetch(
         conn, after_xid=after[0], after_id=after[1], limit=limit
     )
@@ -237,7 +238,7 @@ async def pending_changes(conn: Any, after: tuple[int, int], limit: int) -> list
     ]
 
 
-async def insert_matches(conn: Any, changes: list[PendingChange]) -> list[NewMatch]:
+async def insert_matches(conn: Executor, changes: list[PendingChange]) -> list[NewMatch]:
     """Match the changed signals against every alert; the matches that are new."""
     rows = await queries.insert_alert_matches.fetch(
         conn, signal_ids=[c.signal_id for c in changes], changed_at=[c.changed_at for c in changes]
@@ -257,13 +258,17 @@ async def insert_matches(conn: Any, changes: list[PendingChange]) -> list[NewMat
     ]
 
 
-async def percolate_signal(conn: Any, signal_id: UUID) -> list[UUID]:
+async def percolate_signal(conn: Executor, signal_id: UUID) -> list[UUID]:
     """The alerts a current signal matches now (nothing is stored)."""
     return [r["id"] for r in await queries.percolate_signal.fetch(conn, signal_id=signal_id)]
 
 
 async def insert_messages(
-    conn: Any, ids: list[str], bodies: list[str], topic_ids: list[list[int]], supplier_ids: list[UUID | None]
+    conn: Executor,
+    ids: list[str],
+    bodies: list[str],
+    topic_ids: list[list[int]],
+    supplier_ids: list[UUID | None],
 ) -> None:
     await queries.insert_alert_messages.execute(
         conn,

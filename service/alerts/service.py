@@ -13,7 +13,6 @@ owns the alert.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -21,6 +20,7 @@ import msgspec
 from schemas.alerts import Alert, AlertCreate, AlertMatch, AlertMatchPage, AlertPage, AlertQuery, AlertUpdate
 from service.alerts import repository
 from service.alerts.repository import SavedQuery
+from service.db.connections import Executor
 from service.errors import InvalidRequest, NotFound
 from service.keys.repository import StoredKey
 from service.keys.suppliers import supplier_view
@@ -40,7 +40,7 @@ class _MatchPosition(msgspec.Struct, forbid_unknown_fields=True):
     m: int
 
 
-async def _saved_query(conn: Any, key: StoredKey, query: AlertQuery) -> SavedQuery:
+async def _saved_query(conn: Executor, key: StoredKey, query: AlertQuery) -> SavedQuery:
     """``query`` checked for ``key`` and resolved to ids; 422 when it cannot match anything
     the key may see."""
     if all(v is None for v in (query.q, query.topic, query.entity, query.source, query.lang)):
@@ -72,7 +72,7 @@ async def _saved_query(conn: Any, key: StoredKey, query: AlertQuery) -> SavedQue
     )
 
 
-async def _check_webhook(conn: Any, webhook_id: UUID, api_key_id: UUID) -> None:
+async def _check_webhook(conn: Executor, webhook_id: UUID, api_key_id: UUID) -> None:
     if not await repository.webhook_of_key(conn, webhook_id, api_key_id):
         raise InvalidRequest(
             f"no webhook {webhook_id} of the key that owns the alert", reason="unknown_webhook"

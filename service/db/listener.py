@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import asyncpg
 
@@ -44,14 +43,14 @@ class Listener:
         """Call ``callback(payload)`` for every notification on ``channel``."""
         assert self._conn is not None, "Listener.start() first"
 
-        def deliver(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-            callback(payload)
+        def deliver(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+            callback(str(payload))  # always a str: asyncpg types it as object
 
         await self._conn.add_listener(channel, deliver)
         if on_lost is not None:
             self._on_lost.append(on_lost)
 
-    def _terminated(self, _conn: Any) -> None:
+    def _terminated(self, _conn: object) -> None:
         log.warning("the LISTEN connection was lost; notifications may have been missed")
         for callback in self._on_lost:
             callback()

@@ -75,12 +75,12 @@ async def migrate(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> li
                 )
         done: list[str] = []
         for migration in migrations:
-            row = applied.get(migration.version)
-            if row is not None:
-                if row["checksum"] != migration.checksum:
+            stored = applied.get(migration.version)
+            if stored is not None:
+                if stored["checksum"] != migration.checksum:
                     raise StartupError(
                         f"migration {migration.name}.sql was edited after it was applied "
-                        f"(applied checksum {row['checksum'][:12]}…, file {migration.checksum[:12]}…). "
+                        f"(applied checksum {stored['checksum'][:12]}…, file {migration.checksum[:12]}…). "
                         "Restore the file and add a new numbered migration for the change."
                     )
                 continue

@@ -1,31 +1,38 @@
 """Named SQL queries loaded once from sql/queries/*.sql.
 
-The files use aiosql's format (``-- name: get_signal_cards`` and a one-line comment),
-so they stay readable by aiosql tools; this loader is the small equivalent the issue
-allows: it turns ``:name`` parameters into asyncpg's ``$n`` once at import and then
-calls asyncpg directly, so a named query costs exactly what a hand-written one does
-(the list endpoints are benchmarked against bare asyncpg).
+The files borrow aiosql's notation (``-- name: get_signal_cards`` and a one-line comment)
+but this loader is their only reader: a condition several queries share is written once as
+``-- fragment: name`` (never run alone) and pulled in by a line ``-- include: name``, e.g.
+the list filters every list page applies alike, and aiosql knows neither line. The loader
+turns ``:name`` parameters into asyncpg's ``$n`` once at import and then calls asyncpg
+directly, so a named query costs exactly what a hand-written one does (the list endpoints
+are benchmarked against bare asyncpg).
 
     rows = await queries.get_signal_cards.fetch(conn, ids=[signal_id])
 
-A condition several queries share is written once as ``-- fragment: name`` (same file
-format, never run alone) and pulled in by a line ``-- include: name``, e.g. the list
-filters that every list page applies alike.
+``queries`` is a ``service.db.catalog.Queries``: a class generated from the files, one
+annotated attribute per named query, so mypy refuses a misspelt name. After adding,
+renaming or removing a query, regenerate it (tests/unit/test_query_catalog.py checks it):
+
+    python -m service.db.queries --write
 """
 
 from __future__ import annotations
 
 import re
+import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from service.db.catalog import Queries
+from service.db.connections import Executor
 from service.db.paths import QUERIES_DIR
 
-Executor = Any
-"""An asyncpg Connection or Pool (asyncpg ships no type information)."""
+CATALOG_PATH = Path(__file__).with_name("catalog.py")
 
 # aiosql's operator suffixes (^ $ ! ...) are accepted and ignored: the call site picks
 # fetch / fetchrow / fetchval / execute.
@@ -130,18 +137,69 @@ def load_queries(folder: Path = QUERIES_DIR) -> dict[str, Query]:
     return {name: _compile(name, _include(name, body, fragments)) for name, body in bodies.items()}
 
 
-class _Queries:
-    def __init__(self, named: dict[str, Query]) -> None:
-        self._named = named
-
-    def __getattr__(self, name: str) -> Query:
-        try:
-            return self._named[name]
-        except KeyError:
-            raise AttributeError(f"no query named {name} in sql/queries") from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._named
+def _first_sentence(doc: str) -> str:
+    return re.split(r"(?<=[.?!])\s+(?=[A-Z(:])", doc, maxsplit=1)[0]
 
 
-queries = _Queries(load_queries())
+def render_catalog(folder: Path = QUERIES_DIR) -> str:
+    """The text of service/db/catalog.py for the named queries in ``folder``."""
+    named = load_queries(folder)
+    lines = [
+        '"""Every named query in sql/queries, one typed attribute each: generated, do not edit.',
+        "",
+        "Regenerate with ``python -m service.db.queries --write`` (service/db/queries.py).",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import TYPE_CHECKING",
+        "",
+        "if TYPE_CHECKING:",
+        "    from service.db.queries import Query",
+        "",
+        "",
+        "class Queries:",
+        '    """The named queries; ``service.db.queries.queries`` is the one instance."""',
+    ]
+    for path in sorted(folder.glob("*.sql")):
+        names = [
+            m["name"] for m in _NAME_RE.finditer(path.read_text(encoding="utf-8")) if m["kind"] == "name"
+        ]
+        if not names:
+            continue
+        lines += ["", f"    # {path.name}"]
+        for name in names:
+            doc = _first_sentence(named[name].doc).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+            if doc.endswith('"'):  # it would merge with the closing quotes
+                doc = doc[:-1] + '\\"'
+            lines.append(f"    {name}: Query")
+            lines.append(
+                textwrap.fill(doc, width=106, initial_indent='    """', subsequent_indent="    ") + '"""'
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _bind(named: dict[str, Query]) -> Queries:
+    bound = Queries()
+    for name, query in named.items():
+        setattr(bound, name, query)
+    return bound
+
+
+queries = _bind(load_queries())
+
+
+def main(argv: list[str]) -> int:
+    """``--write`` regenerates service/db/catalog.py; without it, exit 1 if it is stale."""
+    text = render_catalog()
+    if "--write" in argv:
+        CATALOG_PATH.write_text(text, encoding="utf-8")
+        return 0
+    if CATALOG_PATH.read_text(encoding="utf-8") != text:
+        print("service/db/catalog.py is stale: run python -m service.db.queries --write", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -19,10 +19,11 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 
+from service.db.connections import Connection, Pool
 from service.errors import Contended
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,8 @@ PAUSE_SECONDS = (0.05, 0.25)
 
 
 async def run_in_transaction(
-    pool: asyncpg.Pool,
-    work: Callable[[Any], Awaitable[T]],
+    pool: Pool,
+    work: Callable[[Connection], Awaitable[T]],
     *,
     what: str,
     retry_on: tuple[type[Exception], ...] = (),

@@ -8,12 +8,12 @@ one outside them answers 404 as an unknown one would.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from schemas.digests import Digest, DigestListItem
+from service.db.connections import Executor
 from service.digests import repository
 from service.digests.feeds import FEED_SIZE, feed_title, render_digest_feed
 from service.digests.periods import Period, period_window
@@ -32,7 +32,7 @@ from service.topics.visibility import is_hidden
 MAX_LIMIT = 100
 
 
-async def find_topic(conn: Any, slug: str | None, allowed: tuple[int, ...] | None) -> TopicRow | None:
+async def find_topic(conn: Executor, slug: str | None, allowed: tuple[int, ...] | None) -> TopicRow | None:
     """The topic a slug or alias names (None for none given); 404 for an unknown one, and
     the same 404 for one outside ``allowed`` (a restricted key's topics: it does not learn
     that the topic exists, nor its label). Briefings are written from public signals only, so

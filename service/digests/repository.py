@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from service.db.connections import Connection, Executor
 from service.db.queries import queries
 from service.digests.selection import Candidate
 from service.digests.writing import SourceSignal, WrittenDigest
@@ -85,7 +86,7 @@ def _job(row: Any) -> DigestJobRow | None:
 
 
 async def list_candidates(
-    conn: Any, *, since: datetime, until: datetime, topic_id: int | None
+    conn: Executor, *, since: datetime, until: datetime, topic_id: int | None
 ) -> list[Candidate]:
     rows = await queries.digest_candidates.fetch(conn, since=since, until=until, topic_id=topic_id)
     return [
@@ -100,11 +101,15 @@ async def list_candidates(
     ]
 
 
-async def period_has_signals(conn: Any, *, since: datetime, until: datetime, topic_id: int | None) -> bool:
+async def period_has_signals(
+    conn: Executor, *, since: datetime, until: datetime, topic_id: int | None
+) -> bool:
     return bool(await queries.period_has_signals.fetchval(conn, since=since, until=until, topic_id=topic_id))
 
 
-async def get_source_signals(conn: Any, ids: list[UUID], coverage: dict[UUID, int]) -> list[SourceSignal]:
+async def get_source_signals(
+    conn: Executor, ids: list[UUID], coverage: dict[UUID, int]
+) -> list[SourceSignal]:
     """The card fields of ``ids``, in the order given."""
     rows = {row["id"]: row for row in await queries.digest_cards.fetch(conn, ids=ids)}
     return [
@@ -129,7 +134,7 @@ async def get_source_signals(conn: Any, ids: list[UUID], coverage: dict[UUID, in
 
 
 async def insert_digest(
-    conn: Any,
+    conn: Connection,
     *,
     period: str,
     period_start: date,
@@ -175,12 +180,12 @@ async def insert_digest(
     return digest_id
 
 
-async def get_digest(conn: Any, digest_id: UUID) -> DigestRow | None:
+async def get_digest(conn: Executor, digest_id: UUID) -> DigestRow | None:
     return _digest(await queries.get_digest.fetchrow(conn, id=digest_id))
 
 
 async def latest_digest(
-    conn: Any, *, period: str, topic_id: int | None, period_start: date | None
+    conn: Executor, *, period: str, topic_id: int | None, period_start: date | None
 ) -> DigestRow | None:
     row = await queries.latest_digest.fetchrow(
         conn, period=period, topic_id=topic_id, period_start=period_start
@@ -189,7 +194,7 @@ async def latest_digest(
 
 
 async def list_digests_page(
-    conn: Any,
+    conn: Executor,
     *,
     period: str | None,
     topic_id: int | None,
@@ -216,7 +221,7 @@ async def list_digests_page(
 
 
 async def insert_digest_job(
-    conn: Any,
+    conn: Executor,
     *,
     period: str,
     period_start: date,
@@ -237,7 +242,7 @@ async def insert_digest_job(
 
 
 async def get_active_digest_job_for_requester(
-    conn: Any, *, period: str, period_start: date, topic_id: int | None, api_key_id: UUID | None
+    conn: Executor, *, period: str, period_start: date, topic_id: int | None, api_key_id: UUID | None
 ) -> DigestJobRow | None:
     row = await queries.get_active_digest_job_for_requester.fetchrow(
         conn, period=period, period_start=period_start, topic_id=topic_id, api_key_id=api_key_id
@@ -246,7 +251,7 @@ async def get_active_digest_job_for_requester(
 
 
 async def insert_follower_digest_job(
-    conn: Any, *, period: str, period_start: date, topic_id: int | None, api_key_id: UUID | None
+    conn: Connection, *, period: str, period_start: date, topic_id: int | None, api_key_id: UUID | None
 ) -> DigestJobRow | None:
     """A job following the one writing this briefing; None when none is in flight any more."""
     row = await queries.insert_follower_digest_job.fetchrow(
@@ -255,17 +260,17 @@ async def insert_follower_digest_job(
     return _job(row)
 
 
-async def get_digest_job(conn: Any, job_id: UUID) -> DigestJobRow | None:
+async def get_digest_job(conn: Executor, job_id: UUID) -> DigestJobRow | None:
     return _job(await queries.get_digest_job.fetchrow(conn, id=job_id))
 
 
-async def start_digest_job(conn: Any, job_id: UUID) -> DigestJobRow | None:
+async def start_digest_job(conn: Executor, job_id: UUID) -> DigestJobRow | None:
     """The job, now writing, with its attempt counted; None if it is already final."""
     return _job(await queries.start_digest_job.fetchrow(conn, id=job_id))
 
 
 async def finish_digest_job(
-    conn: Any,
+    conn: Executor,
     job_id: UUID,
     *,
     status: str,
@@ -288,5 +293,5 @@ async def finish_digest_job(
     await queries.finish_digest_followers.execute(conn, id=job_id)
 
 
-async def requeue_digest_job(conn: Any, job_id: UUID) -> None:
+async def requeue_digest_job(conn: Executor, job_id: UUID) -> None:
     await queries.requeue_digest_job.execute(conn, id=job_id)

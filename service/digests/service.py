@@ -23,6 +23,7 @@ from uuid import UUID
 import msgspec
 
 from schemas.digests import DigestRequest
+from service.db.connections import Executor
 from service.digests import repository
 from service.digests.periods import Period, PeriodWindow, period_window, previous_period
 from service.digests.present import to_item
@@ -244,7 +245,7 @@ async def _write(rt: Runtime, job: DigestJobRow, stopping: asyncio.Event | None)
     return digest_id
 
 
-async def announce_digest(conn: Any, digest: DigestRow) -> None:
+async def announce_digest(conn: Executor, digest: DigestRow) -> None:
     """Record the ``digest.published`` webhook event (the list item's fields) in the
     transaction that stores the briefing: the event exists exactly when the briefing does.
     A topic briefing reaches endpoints filtered on its topic; a general one, unfiltered ones."""

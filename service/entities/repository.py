@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from service.db.connections import Executor
 from service.db.queries import queries
 from service.keys.suppliers import SupplierView
 from service.time_window import DayPieces
@@ -50,7 +51,7 @@ def like_prefix(q: str) -> str:
 
 
 async def list_entities_page(
-    conn: Any,
+    conn: Executor,
     *,
     sort: Literal["count", "name", "relevance"],
     type_: str | None,
@@ -103,7 +104,7 @@ async def list_entities_page(
 
 
 async def entity_window_counts(
-    conn: Any,
+    conn: Executor,
     ids: list[int],
     since: datetime,
     until: datetime,
@@ -118,13 +119,13 @@ async def entity_window_counts(
     return {row["id"]: row["count"] for row in rows}
 
 
-async def get_entity(conn: Any, entity_id: int, suppliers: SupplierView) -> EntityRecord | None:
+async def get_entity(conn: Executor, entity_id: int, suppliers: SupplierView) -> EntityRecord | None:
     row = await queries.get_entity_by_id.fetchrow(conn, id=entity_id, **suppliers.params())
     return None if row is None else EntityRecord(**dict(row))
 
 
 async def entity_named_on_topics(
-    conn: Any, entity_id: int, topic_ids: list[int], suppliers: SupplierView
+    conn: Executor, entity_id: int, topic_ids: list[int], suppliers: SupplierView
 ) -> bool:
     return bool(
         await queries.entity_named_on_topics.fetchval(
@@ -134,7 +135,7 @@ async def entity_named_on_topics(
 
 
 async def entity_signal_counts(
-    conn: Any, entity_id: int, now: datetime, restrict_topics: list[int] | None = None
+    conn: Executor, entity_id: int, now: datetime, restrict_topics: list[int] | None = None
 ) -> tuple[int, int, int]:
     """Current signals naming the entity in the day, 7 days and 30 days before ``now``."""
     row = await queries.entity_signal_counts.fetchrow(
@@ -145,7 +146,7 @@ async def entity_signal_counts(
 
 
 async def entity_cooccurrences(
-    conn: Any, entity_id: int, *, sample: int, limit: int, restrict_topics: list[int] | None = None
+    conn: Executor, entity_id: int, *, sample: int, limit: int, restrict_topics: list[int] | None = None
 ) -> Cooccurrences:
     """The top entities and topics on the entity's newest ``sample`` current signals."""
     rows = await queries.entity_cooccurrences.fetch(

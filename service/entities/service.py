@@ -18,6 +18,7 @@ from schemas.entities import (
 )
 from schemas.problems import FieldError
 from schemas.topics import TimeWindow
+from service.db.connections import Executor
 from service.entities import repository
 from service.errors import BadRequest, NotFound
 from service.keys.suppliers import PUBLIC_ONLY, SupplierView
@@ -49,7 +50,7 @@ class _EntitiesCursor(msgspec.Struct, frozen=True):
 
 async def resolve_topic_filter(
     rt: Runtime,
-    conn: Any,
+    conn: Executor,
     slugs: tuple[str, ...],
     allowed_topics: list[int] | None,
     suppliers: SupplierView,

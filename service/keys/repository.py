@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 
 from schemas.keys import ApiKey
+from service.db.connections import Executor
 from service.db.queries import queries
 
 
@@ -31,11 +32,11 @@ class StoredKey(msgspec.Struct, kw_only=True, frozen=True):
     burst: int | None = None
 
 
-async def insert_api_key(conn: Any, **fields: Any) -> Any:
+async def insert_api_key(conn: Executor, **fields: Any) -> Any:
     return await queries.insert_api_key.fetchrow(conn, **fields)
 
 
-async def get_api_key_by_hash(conn: Any, key_hash: bytes) -> StoredKey | None:
+async def get_api_key_by_hash(conn: Executor, key_hash: bytes) -> StoredKey | None:
     row = await queries.get_api_key_by_hash.fetchrow(conn, key_hash=key_hash)
     if row is None:
         return None
@@ -71,19 +72,19 @@ def api_key_from_row(row: Any) -> ApiKey:
     )
 
 
-async def list_api_keys(conn: Any) -> list[ApiKey]:
+async def list_api_keys(conn: Executor) -> list[ApiKey]:
     return [api_key_from_row(row) for row in await queries.list_api_keys.fetch(conn)]
 
 
-async def revoke_api_key(conn: Any, ident: str) -> list[ApiKey]:
+async def revoke_api_key(conn: Executor, ident: str) -> list[ApiKey]:
     return [api_key_from_row(row) for row in await queries.revoke_api_key.fetch(conn, ident=ident)]
 
 
-async def touch_api_key(conn: Any, key_id: UUID) -> None:
+async def touch_api_key(conn: Executor, key_id: UUID) -> None:
     await queries.touch_api_key.execute(conn, id=key_id)
 
 
-async def upsert_partner(conn: Any, name: str, rate_per_second: float | None, burst: int | None) -> Any:
+async def upsert_partner(conn: Executor, name: str, rate_per_second: float | None, burst: int | None) -> Any:
     return await queries.insert_partner.fetchrow(
         conn, name=name, rate_per_second=rate_per_second, burst=burst
     )

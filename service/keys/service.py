@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from schemas.keys import SCOPES, ApiKey, ApiKeyCreated
+from service.db.connections import Executor
 from service.errors import Forbidden, InvalidRequest, Unauthorized
 from service.keys import repository
 from service.keys.cache import KeyCache
@@ -47,7 +48,7 @@ def validate_scopes(scopes: list[str]) -> list[str]:
 
 
 async def create_key(
-    conn: Any,
+    conn: Executor,
     *,
     name: str,
     scopes: list[str],
@@ -92,11 +93,11 @@ async def create_key(
     )
 
 
-async def list_keys(conn: Any) -> list[ApiKey]:
+async def list_keys(conn: Executor) -> list[ApiKey]:
     return await repository.list_api_keys(conn)
 
 
-async def revoke_key(conn: Any, ident: str) -> list[ApiKey]:
+async def revoke_key(conn: Executor, ident: str) -> list[ApiKey]:
     """Revoke by id or visible prefix; returns the revoked keys (empty: nothing matched)."""
     return await repository.revoke_api_key(conn, ident)
 
@@ -115,7 +116,7 @@ def parse_bearer(header: str | None) -> str:
 
 
 async def authenticate(
-    db: Any,
+    db: Executor,
     header: str | None,
     cache: KeyCache | None = None,
     *,
@@ -177,7 +178,7 @@ def require_scope(key: StoredKey, scope: str) -> None:
 
 
 async def ensure_partner(
-    conn: Any, name: str, *, rate_per_second: float | None = None, burst: int | None = None
+    conn: Executor, name: str, *, rate_per_second: float | None = None, burst: int | None = None
 ) -> Any:
     """The partner called ``name``, created if it does not exist yet."""
     if not name.strip():

@@ -23,14 +23,10 @@ import msgspec
 
 from service.analysis.prompt import ARTICLE_PATTERN
 from service.digests.prompt import SIGNALS_PATTERN
+from service.llmstub.article_reading import STOPWORDS
 from service.llmstub.digest_draft import draft_from_prompt, plan_from_prompt
 from service.llmstub.schema_fill import fit_to_schema, minimal_instance, resolve
-from service.llmstub.signal_draft import (
-    STOPWORDS,
-    STUB_LABEL,
-    draft_from_article,
-    replacement_details,
-)
+from service.llmstub.signal_draft import STUB_LABEL, draft_from_article, replacement_details
 from service.llmstub.translate import translation
 
 Shape = Literal["tools", "json_schema", "json_object", "json_prompt", "text"]

@@ -16,8 +16,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 import uvicorn
@@ -29,6 +28,13 @@ from litestar.params import FromPath
 from service.analysis.probe import PROBE_SCHEMA_NAME
 from service.listening import bound_url, listen, serve_on
 from service.llmstub.behaviour import call_written_as_text, choice_kind, digest, refusal, too_long
+from service.llmstub.errors import (
+    StubError,
+    decode_body,
+    on_http_error,
+    on_stub_error,
+    on_unexpected_error,
+)
 from service.llmstub.faults import Fault, StubState, faulty_answer, normal_answer
 from service.llmstub.generate import (
     DEFAULT_DIMENSIONS,
@@ -48,46 +54,6 @@ log = logging.getLogger("service.llmstub")
 
 MODEL_CREATED = 1_767_225_600  # 2026-01-01: a fixed date keeps /v1/models deterministic
 MAX_DIMENSIONS = 8192
-
-T = TypeVar("T")
-
-_ERROR_KINDS = {
-    400: ("invalid_request_error", None),
-    401: ("authentication_error", "invalid_api_key"),
-    403: ("permission_error", None),
-    404: ("invalid_request_error", "not_found"),
-    405: ("invalid_request_error", "method_not_allowed"),
-    429: ("requests", "rate_limit_exceeded"),
-    503: ("server_error", "service_unavailable"),
-}
-
-
-class StubError(Exception):
-    """An error the stub answers in OpenAI's error shape."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.error_type, default_code = _ERROR_KINDS.get(
-            status, ("server_error" if status >= 500 else "invalid_request_error", None)
-        )
-        self.code = code or default_code
-        self.headers = dict(headers or {})
-
-
-def _decode(body: bytes, kind: type[T]) -> T:
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except msgspec.DecodeError as exc:
-        raise StubError(400, f"invalid request body: {exc}") from exc
 
 
 def _fault_error(fault: Fault) -> StubError:
@@ -139,7 +105,7 @@ async def chat_completions(
         summary["probe"] = _is_probe(raw)
         fault = None if summary["probe"] else stub.next_fault()
         summary["fault"] = fault.kind if fault else None
-        chat = _decode(raw, ChatRequest)
+        chat = decode_body(raw, ChatRequest)
         summary.update(model=chat.model, messages=len(chat.messages))
         if not chat.messages:
             raise StubError(400, "'messages' must contain at least one message")
@@ -223,7 +189,7 @@ async def props(stub: NamedDependency[StubState]) -> Response[Any]:
 @post("/_stub/behaviour", status_code=200)
 async def set_behaviour(request: Request[Any, Any, Any], stub: NamedDependency[StubState]) -> Any:
     """Change how the stub behaves (the fields given); answers the behaviour now."""
-    changes = _decode(await request.body(), dict[str, Any])
+    changes = decode_body(await request.body(), dict[str, Any])
     try:
         behaviour = stub.set_behaviour(changes)
     except (msgspec.ValidationError, ValueError) as exc:
@@ -256,7 +222,7 @@ async def embeddings(request: Request[Any, Any, Any], stub: NamedDependency[Stub
     """Deterministic feature-hashed embeddings, as floats or base64 float32."""
     summary: dict[str, Any] = {"model": None, "inputs": 0, "status": 200}
     try:
-        embed = _decode(await request.body(), EmbeddingRequest)
+        embed = decode_body(await request.body(), EmbeddingRequest)
         summary["model"] = embed.model
         try:
             texts = embedding_inputs(embed)
@@ -302,7 +268,7 @@ async def retrieve_model(model_id: FromPath[str]) -> dict[str, Any]:
 @post("/_stub/faults", status_code=200)
 async def push_faults(request: Request[Any, Any, Any], stub: NamedDependency[StubState]) -> dict[str, Any]:
     """Queue a JSON list of faults; each later chat completion consumes one, in order."""
-    faults = _decode(await request.body(), list[Fault])
+    faults = decode_body(await request.body(), list[Fault])
     pending = stub.push_faults(faults)
     log.info("stub.faults queued=%d pending=%d", len(faults), pending)
     return {"queued": len(faults), "pending": pending}
@@ -336,30 +302,6 @@ async def reset(stub: NamedDependency[StubState]) -> dict[str, Any]:
     return {"reset": True}
 
 
-def _error_response(exc: StubError) -> Response[Any]:
-    body = {"error": {"message": exc.message, "type": exc.error_type, "param": None, "code": exc.code}}
-    return Response(content=body, status_code=exc.status, headers=exc.headers)
-
-
-def _on_stub_error(_request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    assert isinstance(exc, StubError)
-    return _error_response(exc)
-
-
-def _on_http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    assert isinstance(exc, HTTPException)
-    message = str(exc.detail)
-    log.info("%s %s status=%d", request.method, request.url.path, exc.status_code)
-    if exc.status_code == 404:
-        message = f"Unknown request URL: {request.method} {request.url.path}."
-    return _error_response(StubError(exc.status_code, message, headers=exc.headers))
-
-
-def _on_unexpected_error(_request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("llm stub failed", exc_info=exc)
-    return _error_response(StubError(500, f"the stub failed: {type(exc).__name__}"))
-
-
 def create_stub_app(state: StubState | None = None) -> Litestar:
     """The stub as an ASGI app; pass a StubState to script faults and read counters in-process."""
     stub_state = state or StubState()
@@ -384,9 +326,9 @@ def create_stub_app(state: StubState | None = None) -> Litestar:
         ],
         dependencies={"stub": Provide(provide_state, sync_to_thread=False)},
         exception_handlers={
-            StubError: _on_stub_error,
-            HTTPException: _on_http_error,
-            Exception: _on_unexpected_error,
+            StubError: on_stub_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected_error,
         },
         openapi_config=None,
         # Logging belongs to the host (the CLI, or pytest): do not reconfigure the root logger.

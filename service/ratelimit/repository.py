@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
+from service.db.connections import Executor
 from service.db.queries import queries
 
 
-async def take_tokens(db: Any, key_id: UUID, *, rate: float, burst: int, want: int = 1) -> tuple[float, int]:
+async def take_tokens(
+    db: Executor, key_id: UUID, *, rate: float, burst: int, want: int = 1
+) -> tuple[float, int]:
     """Refill the bucket and take up to ``want`` whole tokens: (tokens left, tokens taken).
 
     ``db`` is a pool or a connection; the statement runs on its own (autocommit).
@@ -18,7 +20,7 @@ async def take_tokens(db: Any, key_id: UUID, *, rate: float, burst: int, want: i
     return float(row["tokens"]), int(row["taken"])
 
 
-async def take_token(db: Any, key_id: UUID, *, rate: float, burst: int) -> tuple[float, bool]:
+async def take_token(db: Executor, key_id: UUID, *, rate: float, burst: int) -> tuple[float, bool]:
     """Take one token if one is there: (tokens left, taken)."""
     tokens, taken = await take_tokens(db, key_id, rate=rate, burst=burst)
     return tokens, taken > 0

@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from service.db.connections import Executor
 from service.errors import RateLimited, SignalsError
 from service.keys.repository import StoredKey
 from service.ratelimit import repository
@@ -216,7 +217,7 @@ class Levels:
         return tokens + held
 
 
-async def take(db: Any, bucket: UUID, limit: Limit, levels: Levels | None = None) -> Decision:
+async def take(db: Executor, bucket: UUID, limit: Limit, levels: Levels | None = None) -> Decision:
     """Take a token from ``bucket`` (one database round trip) and, when ``levels`` lets this
     process lease, up to ``LEASE_MAX - 1`` more. The decision counts the bucket as this
     process sees it (its lease included); ``levels`` has recorded it before anything else runs."""
@@ -248,7 +249,7 @@ def _apply(decision: Decision, state: MutableMapping[str, Any]) -> RateLimited |
 
 
 async def enforce(
-    db: Any,
+    db: Executor,
     state: MutableMapping[str, Any],
     bucket: UUID,
     limit: Limit,

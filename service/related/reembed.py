@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
+from service.db.connections import Pool
 from service.db.queries import queries
 from service.embeddings import Embedder, ensure_embedding_index, vector_literal
 from service.related import repository
@@ -29,7 +29,7 @@ class ReembedResult:
     embedded: int
 
 
-async def count_pending(pool: Any, embedder: Embedder) -> int:
+async def count_pending(pool: Pool, embedder: Embedder) -> int:
     async with pool.acquire() as conn:
         return int(
             await queries.count_signals_to_reembed.fetchval(
@@ -39,7 +39,7 @@ async def count_pending(pool: Any, embedder: Embedder) -> int:
 
 
 async def reembed(
-    pool: Any, embedder: Embedder, *, batch: int = 64, progress: Callable[[int], None] | None = None
+    pool: Pool, embedder: Embedder, *, batch: int = 64, progress: Callable[[int], None] | None = None
 ) -> ReembedResult:
     """Embed every current signal lacking a vector from ``embedder``'s model; how many were."""
     await ensure_embedding_index(pool, embedder.dimensions)

@@ -3,10 +3,10 @@ named queries (the candidates it is compared with: service/stories/candidates.py
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from schemas.related import RelatedSignal, RelatedSignalLinks
+from service.db.connections import Connection, Executor
 from service.db.queries import queries
 from service.keys.suppliers import SupplierView
 from service.similarity.features import Subject
@@ -15,7 +15,7 @@ from service.similarity.wording import trigram_codes
 # --- the signal being related ---------------------------------------------------------------------
 
 
-async def get_subject(conn: Any, signal_id: UUID) -> tuple[Subject, bool] | None:
+async def get_subject(conn: Executor, signal_id: UUID) -> tuple[Subject, bool] | None:
     """The signal as relating sees it, and whether it is current; None if it does not exist."""
     row = await queries.get_signal_for_relating.fetchrow(conn, id=signal_id)
     if row is None:
@@ -41,13 +41,13 @@ async def get_subject(conn: Any, signal_id: UUID) -> tuple[Subject, bool] | None
 # --- embeddings -----------------------------------------------------------------------------------
 
 
-async def embedding_exists(conn: Any, signal_id: UUID, model: str, dims: int) -> bool:
+async def embedding_exists(conn: Executor, signal_id: UUID, model: str, dims: int) -> bool:
     return bool(
         await queries.signal_embedding_exists.fetchval(conn, signal_id=signal_id, model=model, dims=dims)
     )
 
 
-async def store_embedding(conn: Any, signal_id: UUID, model: str, dims: int, literal: str) -> None:
+async def store_embedding(conn: Executor, signal_id: UUID, model: str, dims: int, literal: str) -> None:
     await queries.upsert_signal_embedding.execute(
         conn, signal_id=signal_id, model=model, dims=dims, embedding=literal
     )
@@ -56,15 +56,15 @@ async def store_embedding(conn: Any, signal_id: UUID, model: str, dims: int, lit
 # --- stored links ------------------------------------------------------------------------------------
 
 
-async def lock_related_writes(conn: Any) -> None:
+async def lock_related_writes(conn: Connection) -> None:
     await queries.lock_related_writes.fetchval(conn)
 
 
-async def delete_related_of_signal(conn: Any, signal_id: UUID) -> None:
+async def delete_related_of_signal(conn: Executor, signal_id: UUID) -> None:
     await queries.delete_related_of_signal.execute(conn, signal_id=signal_id)
 
 
-async def upsert_related_links(conn: Any, links: list[tuple[UUID, UUID, float, str, bool]]) -> None:
+async def upsert_related_links(conn: Executor, links: list[tuple[UUID, UUID, float, str, bool]]) -> None:
     """Store (signal_id, related_id, score, reason, same_story) rows."""
     if not links:
         return
@@ -78,29 +78,29 @@ async def upsert_related_links(conn: Any, links: list[tuple[UUID, UUID, float, s
     )
 
 
-async def delete_links_to_other_versions(conn: Any, article_id: UUID, signal_id: UUID) -> None:
+async def delete_links_to_other_versions(conn: Executor, article_id: UUID, signal_id: UUID) -> None:
     await queries.delete_links_to_other_versions.execute(conn, article_id=article_id, signal_id=signal_id)
 
 
-async def trim_related_lists(conn: Any, signal_ids: list[UUID], keep: int) -> None:
+async def trim_related_lists(conn: Executor, signal_ids: list[UUID], keep: int) -> None:
     if signal_ids:
         await queries.trim_related_lists.execute(conn, signal_ids=signal_ids, keep=keep)
 
 
-async def mark_signal_related(conn: Any, signal_id: UUID) -> None:
+async def mark_signal_related(conn: Executor, signal_id: UUID) -> None:
     await queries.mark_signal_related.execute(conn, signal_id=signal_id)
 
 
 # --- reads -------------------------------------------------------------------------------------------
 
 
-async def signal_is_known(conn: Any, signal_id: UUID, suppliers: SupplierView) -> bool:
+async def signal_is_known(conn: Executor, signal_id: UUID, suppliers: SupplierView) -> bool:
     """Whether the signal exists for a reader who sees ``suppliers``."""
     return bool(await queries.signal_is_known.fetchval(conn, id=signal_id, **suppliers.params()))
 
 
 async def list_related_signals(
-    conn: Any,
+    conn: Executor,
     signal_id: UUID,
     limit: int,
     restrict_topics: list[int] | None = None,

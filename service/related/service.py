@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
 from uuid import UUID
 
 from schemas.related import RelatedSignals
+from service.db.connections import Executor
 from service.embeddings import EmbeddingDimensionMismatch, EmbeddingsUnusable, vector_literal
 from service.errors import NotFound
 from service.keys.suppliers import SupplierView
@@ -155,7 +155,7 @@ async def _find_related(
 
 
 async def _features(
-    conn: Any, subject: Subject, ids: list[UUID], search: StorySearch | None
+    conn: Executor, subject: Subject, ids: list[UUID], search: StorySearch | None
 ) -> list[Candidate]:
     """How each of ``ids`` compares to the subject, in order. Those the story search compared
     are reused with their story read again (a signal's wording and meaning do not change, and

@@ -9,9 +9,9 @@ as an update), and the stories involved are recomputed (lead, count, dates).
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
+from service.db.connections import Connection
 from service.db.transactions import run_in_transaction
 from service.errors import NotFound
 from service.runtime import Runtime
@@ -22,7 +22,7 @@ async def delete_signal(rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[i
     """Delete one signal; 404 when it does not exist or lies outside ``allowed_topics``.
     A transaction PostgreSQL rolls back to break a deadlock runs again."""
 
-    async def work(conn: Any) -> None:
+    async def work(conn: Connection) -> None:
         # Story assignment takes this lock too: no relate job re-counts a story meanwhile.
         await repository.lock_story_assignment(conn)
         row = await repository.lock_signal_for_deletion(conn, signal_id)

@@ -15,6 +15,7 @@ import msgspec
 
 from schemas.jobs import Job, JobError, JobLinks, JobLLMUsage, JobRetry
 from service.analysis.structured import LLMUsage
+from service.db.connections import Connection, Executor
 from service.db.queries import queries
 from service.errors import PROBLEM_BASE
 
@@ -116,12 +117,12 @@ def _job(row: Any) -> JobRecord | None:
     return JobRecord(**dict(row))
 
 
-async def insert_job(conn: Any, **fields: Any) -> JobRecord | None:
+async def insert_job(conn: Executor, **fields: Any) -> JobRecord | None:
     return _job(await queries.insert_job.fetchrow(conn, **fields))
 
 
 async def get_active_job_for_submitter(
-    conn: Any, dedupe_url: str, api_key_id: UUID | None
+    conn: Executor, dedupe_url: str, api_key_id: UUID | None
 ) -> JobRecord | None:
     row = await queries.get_active_job_for_submitter.fetchrow(
         conn, dedupe_url=dedupe_url, api_key_id=api_key_id
@@ -129,29 +130,29 @@ async def get_active_job_for_submitter(
     return _job(row)
 
 
-async def insert_follower_job(conn: Any, **fields: Any) -> JobRecord | None:
+async def insert_follower_job(conn: Connection, **fields: Any) -> JobRecord | None:
     return _job(await queries.insert_follower_job.fetchrow(conn, **fields))
 
 
-async def get_job_by_idempotency_key(conn: Any, api_key_id: UUID | None, key: str) -> JobRecord | None:
+async def get_job_by_idempotency_key(conn: Executor, api_key_id: UUID | None, key: str) -> JobRecord | None:
     row = await queries.get_job_by_idempotency_key.fetchrow(conn, api_key_id=api_key_id, idempotency_key=key)
     return _job(row)
 
 
-async def get_job_by_id(conn: Any, job_id: UUID) -> JobRecord | None:
+async def get_job_by_id(conn: Executor, job_id: UUID) -> JobRecord | None:
     return _job(await queries.get_job_by_id.fetchrow(conn, id=job_id))
 
 
-async def start_job_attempt(conn: Any, job_id: UUID) -> JobRecord | None:
+async def start_job_attempt(conn: Executor, job_id: UUID) -> JobRecord | None:
     return _job(await queries.start_job_attempt.fetchrow(conn, id=job_id))
 
 
-async def set_job_status(conn: Any, job_id: UUID, attempt: int, status: str) -> None:
+async def set_job_status(conn: Executor, job_id: UUID, attempt: int, status: str) -> None:
     await queries.set_job_status.execute(conn, id=job_id, attempt=attempt, status=status)
 
 
 async def finish_job_done(
-    conn: Any, job_id: UUID, attempt: int, *, signal_id: UUID, article_id: UUID, reused: bool
+    conn: Executor, job_id: UUID, attempt: int, *, signal_id: UUID, article_id: UUID, reused: bool
 ) -> bool:
     """Mark the job done and copy that onto its followers (call inside a transaction)."""
     # Triggers: jobs_notify_finished → NOTIFY signals_job_finished (README "Architecture").
@@ -164,7 +165,7 @@ async def finish_job_done(
 
 
 async def finish_job_failed(
-    conn: Any,
+    conn: Executor,
     job_id: UUID,
     attempt: int,
     *,
@@ -196,7 +197,7 @@ async def finish_job_failed(
 
 
 async def retry_job_later(
-    conn: Any, job_id: UUID, attempt: int, *, delay_seconds: float, error: Any, llm_usage: Any | None
+    conn: Executor, job_id: UUID, attempt: int, *, delay_seconds: float, error: Any, llm_usage: Any | None
 ) -> datetime | None:
     """Put a running job back to wait ``delay_seconds`` for another attempt (``error``: the
     passing failure, a SignalsError); the next attempt's time, or None if the attempt lost it."""
@@ -216,6 +217,6 @@ async def retry_job_later(
     return at
 
 
-async def hand_back_job(conn: Any, job_id: UUID, attempt: int) -> bool:
+async def hand_back_job(conn: Executor, job_id: UUID, attempt: int) -> bool:
     """A stopping worker's running job goes back to ``queued`` (False: the attempt lost it)."""
     return await queries.hand_back_job.fetchval(conn, id=job_id, attempt=attempt) is not None

@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
+from service.db.connections import Executor
 from service.signals import repository
 from service.topics.slugs import topic_ids_for
 from service.topics.taxonomy import normalize_entities
 
 
 async def resolve_topics_and_entities(
-    conn: Any, topic_labels: list[str], entities: list[tuple[str, str]], *, public: bool = True
+    conn: Executor, topic_labels: list[str], entities: list[tuple[str, str]], *, public: bool = True
 ) -> tuple[list[int], list[int]]:
     """Topic and entity ids for the model's labels and names (creating what is new), in order:
     stored on the signal when it is inserted, then linked by ``link_topics_and_entities``.
@@ -22,7 +22,7 @@ async def resolve_topics_and_entities(
 
 
 async def link_topics_and_entities(
-    conn: Any, signal_id: UUID, topic_ids: list[int], entity_ids: list[int]
+    conn: Executor, signal_id: UUID, topic_ids: list[int], entity_ids: list[int]
 ) -> None:
     """The link rows of a stored signal. A topic merged away since it was resolved raises
     TopicsChanged (the transaction must be run again)."""

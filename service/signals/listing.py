@@ -18,6 +18,7 @@ from uuid import UUID
 import msgspec
 
 from schemas.signals import EntityRef, SignalCardPage, SignalLinks, SignalListItem, SignalPage, Topic
+from service.db.connections import Executor
 from service.errors import BadRequest, NotFound
 from service.keys.suppliers import PUBLIC_ONLY, SupplierView
 from service.pagination import decode_cursor_as, encode_cursor
@@ -101,7 +102,7 @@ def _cursor_query(query: SignalQuery) -> dict[str, Any]:
     return bound
 
 
-async def _params(rt: Runtime, conn: Any, query: SignalQuery) -> dict[str, Any]:
+async def _params(rt: Runtime, conn: Executor, query: SignalQuery) -> dict[str, Any]:
     """SQL parameters for ``query``: names resolved to ids, bounds checked."""
     if not 1 <= query.limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_parameter")

@@ -13,11 +13,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from service.analysis.client import Analysis, usage_of
 from service.analysis.prompt import PROMPT_VERSION, ArticleForPrompt
+from service.db.connections import Connection
 from service.db.transactions import run_in_transaction
 from service.errors import LLMNotConfigured, SignalsError, TopicsChanged
 from service.ingest.canonical import canonicalize_url, choose_canonical
@@ -199,7 +199,7 @@ async def _store_signal(
     it linked to the merged-away topic: resolving the labels again finds the surviving topic).
     The LLM is never asked again."""
 
-    async def work(conn: Any) -> UUID:
+    async def work(conn: Connection) -> UUID:
         return await _store_signal_once(conn, job, article_id, content_hash, analysis)
 
     return await run_in_transaction(
@@ -208,7 +208,7 @@ async def _store_signal(
 
 
 async def _store_signal_once(
-    conn: Any, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
+    conn: Connection, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
 ) -> UUID:
     """The signal, its links, its relate job and the job's "done", on ``conn`` (in the caller's
     transaction)."""

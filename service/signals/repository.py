@@ -22,6 +22,7 @@ from schemas.signals import (
     Source,
     Topic,
 )
+from service.db.connections import Connection, Executor
 from service.db.queries import queries
 from service.errors import TopicsChanged
 from service.keys.suppliers import SupplierView
@@ -35,7 +36,7 @@ NO_SUPPLIER = UUID(int=0)
 
 
 async def upsert_article(
-    conn: Any, *, canonical_url: str | None, supplier_id: UUID | None = None, **fields: Any
+    conn: Executor, *, canonical_url: str | None, supplier_id: UUID | None = None, **fields: Any
 ) -> tuple[UUID, str | None]:
     """Store the article; return its id and the content hash it had before (None: new).
 
@@ -61,7 +62,7 @@ async def upsert_article(
 
 
 async def find_analysed_copy(
-    conn: Any, *, canonical_url: str, content_hash: str, prompt_version: str, supplier_id: UUID | None
+    conn: Executor, *, canonical_url: str, content_hash: str, prompt_version: str, supplier_id: UUID | None
 ) -> tuple[UUID, UUID] | None:
     """(article id, signal id) of this exact text already analysed at this URL, fetched or sent
     by ``supplier_id``; None if there is none."""
@@ -76,7 +77,7 @@ async def find_analysed_copy(
 
 
 async def get_article(
-    conn: Any, article_id: UUID, restrict_topics: list[int] | None = None, *, suppliers: SupplierView
+    conn: Executor, article_id: UUID, restrict_topics: list[int] | None = None, *, suppliers: SupplierView
 ) -> Article | None:
     """The article, unless it is content another supplier sent (None, as for an unknown id)."""
     row = await queries.get_article_by_id.fetchrow(
@@ -111,7 +112,7 @@ async def get_article(
 
 
 async def find_signal_for_content(
-    conn: Any, *, article_id: UUID, content_hash: str, prompt_version: str
+    conn: Executor, *, article_id: UUID, content_hash: str, prompt_version: str
 ) -> UUID | None:
     value: UUID | None = await queries.find_signal_for_content.fetchval(
         conn, article_id=article_id, content_hash=content_hash, prompt_version=prompt_version
@@ -119,31 +120,31 @@ async def find_signal_for_content(
     return value
 
 
-async def insert_signal(conn: Any, **fields: Any) -> UUID | None:
+async def insert_signal(conn: Executor, **fields: Any) -> UUID | None:
     # Triggers: signals_log_insert → signal_changes → webhook_events; day counts (README "Architecture").
     value: UUID | None = await queries.insert_signal.fetchval(conn, **fields)
     return value
 
 
-async def make_signal_current(conn: Any, signal_id: UUID) -> list[UUID]:
+async def make_signal_current(conn: Executor, signal_id: UUID) -> list[UUID]:
     """Make an older version its article's current signal again; the stories to refresh."""
     # Triggers: signals_log_restore → signal_changes → webhook_events; day counts (README "Architecture").
     return [row["story_id"] for row in await queries.make_signal_current.fetch(conn, signal_id=signal_id)]
 
 
-async def supersede_article_signals(conn: Any, article_id: UUID, signal_id: UUID) -> None:
+async def supersede_article_signals(conn: Executor, article_id: UUID, signal_id: UUID) -> None:
     # Triggers: signals_count_days_update: the old version leaves the day counts (README "Architecture").
     await queries.supersede_article_signals.execute(conn, article_id=article_id, signal_id=signal_id)
 
 
-async def link_signal_topics(conn: Any, signal_id: UUID, topic_ids: list[int]) -> None:
+async def link_signal_topics(conn: Executor, signal_id: UUID, topic_ids: list[int]) -> None:
     try:
         await queries.link_signal_topics.execute(conn, signal_id=signal_id, topic_ids=topic_ids)
     except asyncpg.ForeignKeyViolationError as exc:
         raise TopicsChanged("a topic was merged away while this signal was linked to it") from exc
 
 
-async def entity_ids_for(conn: Any, entities: list[tuple[str, str, str]]) -> list[int]:
+async def entity_ids_for(conn: Executor, entities: list[tuple[str, str, str]]) -> list[int]:
     """Ids of the (name, type, key) entities in order, storing the ones not seen before."""
     if not entities:
         return []
@@ -153,20 +154,20 @@ async def entity_ids_for(conn: Any, entities: list[tuple[str, str, str]]) -> lis
     return [row["id"] for row in await queries.entity_ids_for_keys.fetch(conn, types=types, keys=keys)]
 
 
-async def link_signal_entities(conn: Any, signal_id: UUID, entity_ids: list[int]) -> None:
+async def link_signal_entities(conn: Executor, signal_id: UUID, entity_ids: list[int]) -> None:
     if entity_ids:
         await queries.link_signal_entities.execute(conn, signal_id=signal_id, entity_ids=entity_ids)
 
 
 async def get_signal(
-    conn: Any, signal_id: UUID, restrict_topics: list[int] | None = None, *, suppliers: SupplierView
+    conn: Executor, signal_id: UUID, restrict_topics: list[int] | None = None, *, suppliers: SupplierView
 ) -> Signal | None:
     cards = await get_signal_cards(conn, [signal_id], restrict_topics, suppliers=suppliers)
     return cards[0] if cards else None
 
 
 async def get_signal_cards(
-    conn: Any, ids: list[UUID], restrict_topics: list[int] | None = None, *, suppliers: SupplierView
+    conn: Executor, ids: list[UUID], restrict_topics: list[int] | None = None, *, suppliers: SupplierView
 ) -> list[Signal]:
     """Full cards for ``ids`` that ``suppliers`` sees, in the order given (unknown ids and
     other suppliers' signals are left out). With ``restrict_topics`` a card's related
@@ -242,7 +243,7 @@ RELEVANCE_TIERS = (2, 1, 0)
 """sort=relevance: headline matches, then other card matches (both ranked), then text-only matches."""
 
 
-async def list_signal_rows(conn: Any, *, relevance: bool, **params: Any) -> list[Any]:
+async def list_signal_rows(conn: Executor, *, relevance: bool, **params: Any) -> list[Any]:
     """Rows of one list page (plus one, to tell whether another page follows).
 
     By relevance, the tiers run in order from the cursor's, each only while the page is not
@@ -273,13 +274,13 @@ async def list_signal_rows(conn: Any, *, relevance: bool, **params: Any) -> list
     return rows
 
 
-async def search_snippets(conn: Any, ids: list[UUID], q: str) -> dict[UUID, str]:
+async def search_snippets(conn: Executor, ids: list[UUID], q: str) -> dict[UUID, str]:
     rows = await queries.search_snippets.fetch(conn, ids=ids, q=q)
     return {row["id"]: row["snippet"] for row in rows}
 
 
 async def existing_entity_ids(
-    conn: Any, ids: list[int], restrict_topics: list[int] | None = None, *, suppliers: SupplierView
+    conn: Executor, ids: list[int], restrict_topics: list[int] | None = None, *, suppliers: SupplierView
 ) -> set[int]:
     """Which of ``ids`` exist for the reader (for a key restricted to ``restrict_topics``: are
     named on them; an entity only other suppliers' content names does not)."""
@@ -290,7 +291,7 @@ async def existing_entity_ids(
 
 
 async def signal_has_any_topic(
-    conn: Any, signal_id: UUID, topic_ids: list[int], *, suppliers: SupplierView
+    conn: Executor, signal_id: UUID, topic_ids: list[int], *, suppliers: SupplierView
 ) -> bool:
     """Whether the signal, if ``suppliers`` sees it, carries one of ``topic_ids``."""
     return bool(
@@ -300,7 +301,7 @@ async def signal_has_any_topic(
     )
 
 
-async def article_has_signal_on_topics(conn: Any, article_id: UUID, topic_ids: list[int]) -> bool:
+async def article_has_signal_on_topics(conn: Executor, article_id: UUID, topic_ids: list[int]) -> bool:
     return bool(await queries.article_has_signal_on_topics.fetchval(conn, id=article_id, topic_ids=topic_ids))
 
 
@@ -311,28 +312,28 @@ async def article_has_signal_on_topics(conn: Any, article_id: UUID, topic_ids: l
 # needs nothing above it; story placement (service/stories/placement.py) uses both too.
 
 
-async def lock_story_assignment(conn: Any) -> None:
+async def lock_story_assignment(conn: Connection) -> None:
     await queries.lock_story_assignment.fetchval(conn)
 
 
-async def refresh_story(conn: Any, story_id: UUID) -> None:
+async def refresh_story(conn: Executor, story_id: UUID) -> None:
     await queries.refresh_story.fetchrow(conn, story_id=story_id)
 
 
 # --- deletion -----------------------------------------------------------------------------------
 
 
-async def lock_signal_for_deletion(conn: Any, signal_id: UUID) -> Any:
+async def lock_signal_for_deletion(conn: Connection, signal_id: UUID) -> Any:
     """The signal's article, story, currency and topics, row-locked; None when it does not exist."""
     return await queries.lock_signal_for_deletion.fetchrow(conn, id=signal_id)
 
 
-async def delete_signal(conn: Any, signal_id: UUID) -> None:
+async def delete_signal(conn: Executor, signal_id: UUID) -> None:
     # Triggers: signals_log_delete → a signal_changes tombstone; day counts (README "Architecture").
     await queries.delete_signal.execute(conn, id=signal_id)
 
 
-async def restore_newest_version(conn: Any, article_id: UUID) -> Any:
+async def restore_newest_version(conn: Executor, article_id: UUID) -> Any:
     """Make the article's newest remaining version current; its id and story, or None."""
     # Triggers: signals_log_restore → signal_changes → webhook_events; day counts (README "Architecture").
     return await queries.restore_newest_version.fetchrow(conn, article_id=article_id)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
+from service.db.connections import Connection, Executor
 from service.db.queries import Query, queries
 from service.embeddings import sized
 from service.runtime import Runtime
@@ -42,7 +43,7 @@ NEWEST_PER_CANDIDATE = 4
 # --- the search ------------------------------------------------------------------------------------
 
 
-async def nearest_ids(rt: Runtime, conn: Any, subject: Subject, *, use_meaning: bool) -> list[UUID]:
+async def nearest_ids(rt: Runtime, conn: Connection, subject: Subject, *, use_meaning: bool) -> list[UUID]:
     """The signals nearest the subject in meaning, best first (in a transaction)."""
     if not use_meaning or rt.embedder is None:
         return []
@@ -53,7 +54,7 @@ async def nearest_ids(rt: Runtime, conn: Any, subject: Subject, *, use_meaning: 
 
 
 async def candidate_ids(
-    conn: Any,
+    conn: Executor,
     subject: Subject,
     *,
     within: tuple[datetime, datetime] | None = None,
@@ -72,7 +73,7 @@ async def candidate_ids(
     return ids
 
 
-async def similar_wording(conn: Any, subject: Subject) -> list[UUID]:
+async def similar_wording(conn: Executor, subject: Subject) -> list[UUID]:
     """Signals sharing the rarest words of the subject's headline and claim."""
     headline = subject.title + " " + subject.summary
     return await signals_with_similar_text(conn, subject.id, headline, TEXT_CANDIDATES)
@@ -89,7 +90,7 @@ EF_SEARCH = 400
 
 
 async def nearest_by_embedding(
-    conn: Any, signal_id: UUID, model: str, dims: int, k: int
+    conn: Connection, signal_id: UUID, model: str, dims: int, k: int
 ) -> dict[UUID, float]:
     """Up to ``k`` current signals nearest in meaning, with their cosine similarity.
 
@@ -105,7 +106,7 @@ async def nearest_by_embedding(
 
 
 async def signals_sharing_entities(
-    conn: Any,
+    conn: Executor,
     signal_id: UUID,
     keys: list[str],
     *,
@@ -144,7 +145,7 @@ async def signals_sharing_entities(
 
 
 async def signals_sharing_topics(
-    conn: Any,
+    conn: Executor,
     signal_id: UUID,
     topic_ids: list[int],
     k: int,
@@ -173,7 +174,7 @@ def _sharing_query(column: Literal["entity_ids", "topic_ids"]) -> Query:
 
 
 async def _signals_sharing(
-    conn: Any,
+    conn: Executor,
     column: Literal["entity_ids", "topic_ids"],
     signal_id: UUID,
     spelled: list[tuple[int, K]],
@@ -208,7 +209,7 @@ def _signals_per_key(spellings: list[Any]) -> dict[str, int]:
     return counts
 
 
-async def read_whole_budget(conn: Any) -> float:
+async def read_whole_budget(conn: Executor) -> float:
     """How many signals the candidates of the rarest names or topics may number together
     before the commoner ones are read newest first only."""
     total = int(await queries.current_signal_estimate.fetchval(conn))
@@ -216,7 +217,7 @@ async def read_whole_budget(conn: Any) -> float:
 
 
 async def signals_with_similar_text(
-    conn: Any, signal_id: UUID, text: str, k: int, *, max_share: float = TEXT_MAX_SHARE
+    conn: Executor, signal_id: UUID, text: str, k: int, *, max_share: float = TEXT_MAX_SHARE
 ) -> list[UUID]:
     """Signals sharing the text's rarest words: as many of them as may match ``max_share`` of
     all signals together (by the planner's statistics), and at least the rarest."""
@@ -226,7 +227,7 @@ async def signals_with_similar_text(
     return [row["signal_id"] for row in rows]
 
 
-async def candidate_features(conn: Any, subject: Subject, ids: list[UUID]) -> list[Candidate]:
+async def candidate_features(conn: Executor, subject: Subject, ids: list[UUID]) -> list[Candidate]:
     """How each of ``ids`` (current ones only) compares to the signal."""
     if not ids:
         return []
@@ -250,7 +251,7 @@ async def candidate_features(conn: Any, subject: Subject, ids: list[UUID]) -> li
     ]
 
 
-async def rarity(conn: Any, keys: set[str], topic_ids: set[int]) -> Rarity:
+async def rarity(conn: Executor, keys: set[str], topic_ids: set[int]) -> Rarity:
     """How common each entity key and topic is among current signals."""
     total = int(await queries.current_signal_estimate.fetchval(conn))
     entity_counts: dict[str, int] = {}

@@ -12,9 +12,9 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
+from service.db.connections import Connection, Executor
 from service.runtime import Runtime
 from service.signals import repository as signals
 from service.similarity.features import Candidate, Rarity, Subject
@@ -76,7 +76,7 @@ async def assign_story(
     return story_id, search
 
 
-async def _placed_story(conn: Any, subject: Subject) -> UUID | None:
+async def _placed_story(conn: Executor, subject: Subject) -> UUID | None:
     """The story the signal is already in, or that its article's other versions are in."""
     story_id = await repository.story_of_signal(conn, subject.id)
     if story_id is None:
@@ -85,7 +85,7 @@ async def _placed_story(conn: Any, subject: Subject) -> UUID | None:
 
 
 async def search_story(
-    rt: Runtime, conn: Any, subject: Subject, rule: StoryRule, *, use_meaning: bool
+    rt: Runtime, conn: Connection, subject: Subject, rule: StoryRule, *, use_meaning: bool
 ) -> StorySearch:
     """Current signals that may report the subject's event, compared with it. Run inside a
     transaction; the placement log's mark is read before anything else."""
@@ -112,7 +112,7 @@ async def search_story(
 
 async def place_in_story(
     rt: Runtime,
-    conn: Any,
+    conn: Connection,
     subject: Subject,
     search: StorySearch | None,
     rule: StoryRule,
@@ -142,7 +142,7 @@ async def place_in_story(
 
 
 async def _brought_up_to_date(
-    conn: Any, subject: Subject, search: StorySearch
+    conn: Executor, subject: Subject, search: StorySearch
 ) -> tuple[list[Candidate], Rarity]:
     """The search's candidates with the stories they are in now (those no longer current
     dropped), plus the signals placed since it began; rarity for any names it lacked."""

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from schemas.stories import StorySignal, StorySignalLinks, StorySource
+from service.db.connections import Executor
 from service.db.queries import queries
 
 
@@ -39,26 +40,26 @@ def _story(row: Any) -> StoryRow:
 # --- membership (the relate job, under the story lock) ----------------------------------------------
 
 
-async def story_placement_mark(conn: Any) -> int:
+async def story_placement_mark(conn: Executor) -> int:
     """Where the placement log stands for a search about to begin."""
     return int(await queries.story_placement_mark.fetchval(conn))
 
 
-async def signals_placed_since(conn: Any, mark: int) -> list[UUID]:
+async def signals_placed_since(conn: Executor, mark: int) -> list[UUID]:
     rows = await queries.signals_placed_since.fetch(conn, mark=mark)
     return [row["signal_id"] for row in rows]
 
 
-async def record_story_placement(conn: Any, signal_id: UUID) -> int:
+async def record_story_placement(conn: Executor, signal_id: UUID) -> int:
     """Logs the placement (under the lock); its number in commit order."""
     return int(await queries.record_story_placement.fetchval(conn, signal_id=signal_id))
 
 
-async def prune_story_placements(conn: Any, keep_seconds: float) -> None:
+async def prune_story_placements(conn: Executor, keep_seconds: float) -> None:
     await queries.prune_story_placements.execute(conn, keep_seconds=keep_seconds)
 
 
-async def current_story_of_signals(conn: Any, ids: list[UUID]) -> dict[UUID, UUID | None]:
+async def current_story_of_signals(conn: Executor, ids: list[UUID]) -> dict[UUID, UUID | None]:
     """The story of each of ``ids`` now; signals no longer current are left out."""
     if not ids:
         return {}
@@ -66,24 +67,24 @@ async def current_story_of_signals(conn: Any, ids: list[UUID]) -> dict[UUID, UUI
     return {row["id"]: row["story_id"] for row in rows}
 
 
-async def story_of_signal(conn: Any, signal_id: UUID) -> UUID | None:
+async def story_of_signal(conn: Executor, signal_id: UUID) -> UUID | None:
     value: UUID | None = await queries.story_of_signal.fetchval(conn, id=signal_id)
     return value
 
 
-async def story_of_other_versions(conn: Any, article_id: UUID, signal_id: UUID) -> UUID | None:
+async def story_of_other_versions(conn: Executor, article_id: UUID, signal_id: UUID) -> UUID | None:
     value: UUID | None = await queries.story_of_other_versions.fetchval(
         conn, article_id=article_id, signal_id=signal_id
     )
     return value
 
 
-async def create_story(conn: Any, signal_id: UUID) -> UUID:
+async def create_story(conn: Executor, signal_id: UUID) -> UUID:
     value: UUID = await queries.create_story.fetchval(conn, signal_id=signal_id)
     return value
 
 
-async def set_signal_story(conn: Any, signal_id: UUID, story_id: UUID) -> None:
+async def set_signal_story(conn: Executor, signal_id: UUID, story_id: UUID) -> None:
     await queries.set_signal_story.execute(conn, signal_id=signal_id, story_id=story_id)
 
 
@@ -91,7 +92,7 @@ async def set_signal_story(conn: Any, signal_id: UUID, story_id: UUID) -> None:
 
 
 async def list_stories_page(
-    conn: Any,
+    conn: Executor,
     *,
     after_seen: datetime | None,
     after_id: UUID | None,
@@ -123,7 +124,9 @@ async def list_stories_page(
     return [_story(row) for row in rows]
 
 
-async def get_story(conn: Any, story_id: UUID, restrict_topics: list[int] | None = None) -> StoryRow | None:
+async def get_story(
+    conn: Executor, story_id: UUID, restrict_topics: list[int] | None = None
+) -> StoryRow | None:
     if restrict_topics is not None:
         row = await queries.get_story_restricted.fetchrow(conn, id=story_id, topic_ids=restrict_topics)
     else:
@@ -132,7 +135,7 @@ async def get_story(conn: Any, story_id: UUID, restrict_topics: list[int] | None
 
 
 async def story_signals(
-    conn: Any, story_id: UUID, limit: int, restrict_topics: list[int] | None = None
+    conn: Executor, story_id: UUID, limit: int, restrict_topics: list[int] | None = None
 ) -> list[StorySignal]:
     rows = await queries.story_signals.fetch(
         conn, story_id=story_id, limit=limit, restrict_topics=restrict_topics
@@ -154,7 +157,7 @@ async def story_signals(
 
 
 async def story_sources(
-    conn: Any, story_id: UUID, restrict_topics: list[int] | None = None
+    conn: Executor, story_id: UUID, restrict_topics: list[int] | None = None
 ) -> list[StorySource]:
     rows = await queries.story_sources.fetch(conn, story_id=story_id, restrict_topics=restrict_topics)
     return [

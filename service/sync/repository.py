@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
+from service.db.connections import Executor
 from service.db.queries import queries
 from service.keys.suppliers import SupplierView
 
@@ -36,7 +36,7 @@ class ChangeScan:
 
 
 async def scan_changes(
-    conn: Any,
+    conn: Executor,
     *,
     after_xid: int,
     after_id: int,

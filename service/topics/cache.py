@@ -13,9 +13,9 @@ A cached topic is public, and public for good.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
 
 from service.db.cache import NotifiedCache
+from service.db.connections import Executor
 from service.keys.suppliers import SupplierView
 from service.topics import repository
 from service.topics.visibility import is_hidden
@@ -29,7 +29,7 @@ class TopicCache(NotifiedCache[str, int]):
 
     async def resolve(
         self,
-        conn: Any,
+        conn: Executor,
         slugs: list[str],
         allowed: Collection[int] | None,
         suppliers: SupplierView,

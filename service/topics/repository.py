@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from service.db.connections import Connection, Executor
 from service.db.queries import queries
 from service.keys.suppliers import SupplierView
 from service.time_window import DayPieces
@@ -51,7 +52,7 @@ class BucketRow(msgspec.Struct, kw_only=True, frozen=True):
 
 
 async def count_topics_page(
-    conn: Any,
+    conn: Executor,
     *,
     sort: Literal["count", "trending"],
     since: datetime,
@@ -80,14 +81,14 @@ async def count_topics_page(
     return [TopicCountRow(**dict(row)) for row in rows]
 
 
-async def get_topic_by_slug_or_alias(conn: Any, slug: str, suppliers: SupplierView) -> TopicRow | None:
+async def get_topic_by_slug_or_alias(conn: Executor, slug: str, suppliers: SupplierView) -> TopicRow | None:
     """The topic ``slug`` names, with whether a reader seeing ``suppliers`` may know it."""
     row = await queries.get_topic_by_slug_or_alias.fetchrow(conn, slug=slug, **suppliers.params())
     return None if row is None else TopicRow(**dict(row))
 
 
 async def resolve_topic_slugs_for_reader(
-    conn: Any, slugs: list[str], suppliers: SupplierView
+    conn: Executor, slugs: list[str], suppliers: SupplierView
 ) -> dict[str, ResolvedTopic]:
     """The topic each slug names (directly or through an alias); unknown slugs are left out."""
     rows = await queries.resolve_topic_slugs_for_reader.fetch(conn, slugs=slugs, **suppliers.params())
@@ -97,7 +98,7 @@ async def resolve_topic_slugs_for_reader(
     }
 
 
-async def topic_signal_counts(conn: Any, topic_id: int, now: datetime) -> tuple[int, int, int]:
+async def topic_signal_counts(conn: Executor, topic_id: int, now: datetime) -> tuple[int, int, int]:
     """Current signals of the topic in the day, 7 days and 30 days before ``now``."""
     row = await queries.topic_signal_counts.fetchrow(conn, topic_id=topic_id, now=now)
     assert row is not None
@@ -105,7 +106,7 @@ async def topic_signal_counts(conn: Any, topic_id: int, now: datetime) -> tuple[
 
 
 async def topic_timeline(
-    conn: Any, topic_id: int, interval: str, since: datetime, until: datetime
+    conn: Executor, topic_id: int, interval: str, since: datetime, until: datetime
 ) -> list[BucketRow]:
     rows = await queries.topic_timeline.fetch(
         conn,
@@ -118,7 +119,7 @@ async def topic_timeline(
     return [BucketRow(**dict(row)) for row in rows]
 
 
-async def lock_topics(conn: Any, ids: list[int]) -> dict[int, str]:
+async def lock_topics(conn: Connection, ids: list[int]) -> dict[int, str]:
     """Lock the topics (FOR UPDATE, id order) inside the caller's transaction; id → slug."""
     return {row["id"]: row["slug"] for row in await queries.lock_topics_for_merge.fetch(conn, ids=ids)}
 
@@ -128,7 +129,7 @@ def _affected(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def merge_topic(conn: Any, *, source_id: int, source_slug: str, target_id: int) -> int:
+async def merge_topic(conn: Executor, *, source_id: int, source_slug: str, target_id: int) -> int:
     """Move every signal of the source topic to the target, record the aliases and delete the
     source. Must run inside a transaction holding both topics' locks. Returns signals moved."""
     # Triggers: signals_count_days_update, signals_make_names_public; nothing logged (README "Architecture").
@@ -150,21 +151,21 @@ async def merge_topic(conn: Any, *, source_id: int, source_slug: str, target_id:
 # --- the vocabulary: slugs, aliases and new topics (a new signal's labels) -------------------------
 
 
-async def resolve_topic_slugs(conn: Any, slugs: list[str]) -> dict[str, int | None]:
+async def resolve_topic_slugs(conn: Executor, slugs: list[str]) -> dict[str, int | None]:
     rows = await queries.resolve_topic_slugs.fetch(conn, slugs=slugs)
     return {row["slug"]: row["topic_id"] for row in rows}
 
 
-async def topics_with_slug_prefix(conn: Any, prefix: str) -> list[tuple[int, str]]:
+async def topics_with_slug_prefix(conn: Executor, prefix: str) -> list[tuple[int, str]]:
     return [
         (row["id"], row["slug"]) for row in await queries.topics_with_slug_prefix.fetch(conn, prefix=prefix)
     ]
 
 
-async def insert_topic_alias(conn: Any, alias: str, topic_id: int, source: str) -> None:
+async def insert_topic_alias(conn: Executor, alias: str, topic_id: int, source: str) -> None:
     await queries.insert_topic_alias.execute(conn, alias=alias, topic_id=topic_id, source=source)
 
 
-async def upsert_topic(conn: Any, slug: str, label: str) -> int:
+async def upsert_topic(conn: Executor, slug: str, label: str) -> int:
     value: int = await queries.upsert_topic.fetchval(conn, slug=slug, label=label)
     return value

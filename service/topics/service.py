@@ -4,7 +4,7 @@ and merging one topic into another."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
@@ -21,6 +21,7 @@ from schemas.topics import (
     TopicRef,
     TopicTimeline,
 )
+from service.db.connections import Connection, Executor
 from service.db.transactions import run_in_transaction
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.keys.suppliers import EVERY_SUPPLIER, SupplierView
@@ -126,7 +127,7 @@ async def list_topics(
 
 
 async def _find_topic(
-    conn: Any, slug: str, allowed_topics: tuple[int, ...] | None, suppliers: SupplierView
+    conn: Executor, slug: str, allowed_topics: tuple[int, ...] | None, suppliers: SupplierView
 ) -> TopicRow:
     """The topic ``slug`` names (normalised like the model's labels, then through aliases), or
     404; the same 404 for a key restricted to other topics, and for a topic only other
@@ -232,7 +233,7 @@ async def merge_topics(rt: Runtime, slug: str, into: str) -> TopicMerge:
     aliases become the target's aliases, and the source topic is deleted. A transaction
     PostgreSQL rolls back to break a deadlock runs again."""
 
-    async def work(conn: Any) -> tuple[TopicRow, int, TopicRow | None]:
+    async def work(conn: Connection) -> tuple[TopicRow, int, TopicRow | None]:
         source = await _find_topic(conn, slug, None, EVERY_SUPPLIER)
         if source.slug != topic_slug(slug):
             raise InvalidRequest(

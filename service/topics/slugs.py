@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from typing import Any
 
+from service.db.connections import Executor
 from service.errors import InvalidRequest
 from service.keys.suppliers import EVERY_SUPPLIER, SupplierView
 from service.topics import repository
@@ -18,7 +18,7 @@ from service.topics.visibility import is_hidden
 log = logging.getLogger(__name__)
 
 
-async def topic_ids_for(conn: Any, labels: list[str], *, record_aliases: bool = True) -> list[int]:
+async def topic_ids_for(conn: Executor, labels: list[str], *, record_aliases: bool = True) -> list[int]:
     """Topic ids for the model's labels, in order, without repeats.
 
     A slug seen before (as a topic or an alias) maps to its topic. A new slug that is a
@@ -45,7 +45,7 @@ async def topic_ids_for(conn: Any, labels: list[str], *, record_aliases: bool = 
     return ids
 
 
-async def _new_topic(conn: Any, slug: str, label: str, *, record_alias: bool) -> int:
+async def _new_topic(conn: Executor, slug: str, label: str, *, record_alias: bool) -> int:
     """The topic a slug not seen before stands for: an existing one it spells, or a new one."""
     candidates = await repository.topics_with_slug_prefix(conn, slug[:2])
     target = synonym_target(slug, [c for _, c in candidates])
@@ -59,7 +59,7 @@ async def _new_topic(conn: Any, slug: str, label: str, *, record_alias: bool) ->
 
 
 async def topic_ids_for_slugs(
-    conn: Any,
+    conn: Executor,
     slugs: list[str],
     *,
     allowed: Collection[int] | None = None,

@@ -26,12 +26,11 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
-from pgqueuer import AsyncpgDriver, Queries
-
+from service.db.connections import Connection, Executor
 from service.errors import SignalsError
+from service.jobs.queue import queue_on
 from service.runtime import Runtime
 from service.webhooks import repository
 from service.webhooks.repository import ClaimedDelivery
@@ -55,12 +54,12 @@ class DeliveryBusy(Exception):
         self.seconds = seconds
 
 
-async def enqueue_deliveries(conn: Any, delivery_ids: list[UUID], delay: float = 0.0) -> None:
+async def enqueue_deliveries(conn: Connection, delivery_ids: list[UUID], delay: float = 0.0) -> None:
     """Queue one delivery job per id, in the caller's transaction (they commit together)."""
     if not delivery_ids:
         return
     after = timedelta(seconds=delay) if delay > 0 else None
-    await Queries(AsyncpgDriver(conn)).enqueue(
+    await queue_on(conn).enqueue(
         [DELIVER_WEBHOOK] * len(delivery_ids),
         [delivery_id.bytes for delivery_id in delivery_ids],
         [0] * len(delivery_ids),
@@ -138,7 +137,7 @@ async def deliver_webhook(rt: Runtime, delivery_id: UUID) -> None:
 
 
 async def _finish(
-    conn: Any,
+    conn: Connection,
     claim: ClaimedDelivery,
     result: AttemptResult,
     outcome: Outcome,
@@ -176,7 +175,7 @@ async def _finish(
     )
 
 
-async def _not_claimed(conn: Any, delivery_id: UUID) -> None:
+async def _not_claimed(conn: Executor, delivery_id: UUID) -> None:
     state = await repository.delivery_state(conn, delivery_id)
     if state is None:
         return  # its endpoint was deleted

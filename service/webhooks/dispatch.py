@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 
 from schemas.base import json_encoder
+from service.db.connections import Executor
 from service.keys.suppliers import EVERY_SUPPLIER
 from service.runtime import Runtime
 from service.signals.repository import get_signal_cards
@@ -45,7 +46,7 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-async def _bodies(conn: Any, events: list[PendingEvent]) -> dict[int, str]:
+async def _bodies(conn: Executor, events: list[PendingEvent]) -> dict[int, str]:
     """The JSON body of every event that has subscribers (signal events: the card as it is now;
     a signal deleted since is not announced)."""
     wanted = [e.signal_id for e in events if e.subscribers and e.signal_id is not None]

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.webhooks import EVENT_TYPES
+from service.db.connections import Executor
 from service.webhooks import repository
 
 PUBLISHABLE = frozenset(EVENT_TYPES) - {"signal.created", "signal.updated"}
 
 
-async def publish_event(conn: Any, event_type: str, data: dict[str, Any], topic_ids: list[int]) -> None:
+async def publish_event(conn: Executor, event_type: str, data: dict[str, Any], topic_ids: list[int]) -> None:
     """Record ``event_type`` with ``data`` (the body's ``data``, JSON-encodable) for the
     endpoints subscribed to it; ``topic_ids`` are the topics it concerns (an endpoint with a
     topic filter gets it only when one matches; an empty list reaches unfiltered endpoints only).

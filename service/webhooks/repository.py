@@ -10,6 +10,7 @@ from uuid import UUID
 import msgspec
 
 from schemas.webhooks import Delivery, DeliveryAttempt, Webhook, WebhookLinks
+from service.db.connections import Connection, Executor
 from service.db.queries import queries
 
 
@@ -63,19 +64,19 @@ def _webhook(row: Any) -> Webhook:
 # --- endpoints ----------------------------------------------------------------------------------
 
 
-async def insert_webhook(conn: Any, owner: Owner, **fields: Any) -> UUID:
+async def insert_webhook(conn: Executor, owner: Owner, **fields: Any) -> UUID:
     value: UUID = await queries.insert_webhook.fetchval(
         conn, partner_id=owner.partner_id, api_key_id=owner.api_key_id, **fields
     )
     return value
 
 
-async def get_owned_webhook(conn: Any, owner: Owner, webhook_id: UUID) -> Webhook | None:
+async def get_owned_webhook(conn: Executor, owner: Owner, webhook_id: UUID) -> Webhook | None:
     row = await queries.get_owned_webhook.fetchrow(conn, id=webhook_id, **_caller(owner))
     return _webhook(row) if row is not None else None
 
 
-async def get_owning_key(conn: Any, owner: Owner, webhook_id: UUID) -> OwningKey | None:
+async def get_owning_key(conn: Executor, owner: Owner, webhook_id: UUID) -> OwningKey | None:
     """The key that created the endpoint, if ``owner`` manages it."""
     row = await queries.get_owning_key.fetchrow(conn, id=webhook_id, **_caller(owner))
     if row is None:
@@ -84,7 +85,7 @@ async def get_owning_key(conn: Any, owner: Owner, webhook_id: UUID) -> OwningKey
 
 
 async def list_owned_webhooks(
-    conn: Any, owner: Owner, *, after: tuple[datetime, UUID] | None, limit: int
+    conn: Executor, owner: Owner, *, after: tuple[datetime, UUID] | None, limit: int
 ) -> list[Webhook]:
     rows = await queries.list_owned_webhooks.fetch(
         conn,
@@ -96,7 +97,7 @@ async def list_owned_webhooks(
     return [_webhook(row) for row in rows]
 
 
-async def update_owned_webhook(conn: Any, owner: Owner, webhook_id: UUID, **changes: Any) -> bool:
+async def update_owned_webhook(conn: Executor, owner: Owner, webhook_id: UUID, **changes: Any) -> bool:
     """Apply ``changes`` (keys: url, description, event_types, topic_ids, enabled)."""
     params: dict[str, Any] = {}
     for name, column in (
@@ -112,13 +113,13 @@ async def update_owned_webhook(conn: Any, owner: Owner, webhook_id: UUID, **chan
     return row is not None
 
 
-async def delete_owned_webhook(conn: Any, owner: Owner, webhook_id: UUID) -> bool:
+async def delete_owned_webhook(conn: Executor, owner: Owner, webhook_id: UUID) -> bool:
     row = await queries.delete_owned_webhook.fetchrow(conn, id=webhook_id, **_caller(owner))
     return row is not None
 
 
 async def rotate_owned_webhook_secret(
-    conn: Any, owner: Owner, webhook_id: UUID, *, secret_ciphertext: str, overlap_seconds: int
+    conn: Executor, owner: Owner, webhook_id: UUID, *, secret_ciphertext: str, overlap_seconds: int
 ) -> Any:
     return await queries.rotate_owned_webhook_secret.fetchrow(
         conn,
@@ -151,7 +152,7 @@ def _delivery(row: Any) -> Delivery:
 
 
 async def list_deliveries(
-    conn: Any,
+    conn: Executor,
     webhook_id: UUID,
     *,
     after: tuple[datetime, UUID] | None = None,
@@ -169,14 +170,14 @@ async def list_deliveries(
     return [_delivery(row) for row in rows]
 
 
-async def insert_redelivery(conn: Any, webhook_id: UUID, delivery_id: UUID) -> UUID | None:
+async def insert_redelivery(conn: Executor, webhook_id: UUID, delivery_id: UUID) -> UUID | None:
     value: UUID | None = await queries.insert_redelivery.fetchval(
         conn, webhook_id=webhook_id, delivery_id=delivery_id
     )
     return value
 
 
-async def topic_slugs_by_id(conn: Any, ids: list[int]) -> dict[int, str]:
+async def topic_slugs_by_id(conn: Executor, ids: list[int]) -> dict[int, str]:
     return {row["id"]: row["slug"] for row in await queries.topic_slugs_by_id.fetch(conn, ids=ids)}
 
 
@@ -194,14 +195,14 @@ class PendingEvent:
     subscribers: list[UUID]
 
 
-async def lock_dispatch_cursor(conn: Any) -> tuple[int, int] | None:
+async def lock_dispatch_cursor(conn: Connection) -> tuple[int, int] | None:
     """The dispatcher's position, locked to the end of the transaction; None when another
     dispatcher holds it."""
     row = await queries.lock_dispatch_cursor.fetchrow(conn)
     return (int(row["xid"]), int(row["id"])) if row is not None else None
 
 
-async def pending_events(conn: Any, after: tuple[int, int], limit: int) -> list[PendingEvent]:
+async def pending_events(conn: Executor, after: tuple[int, int], limit: int) -> list[PendingEvent]:
     rows = await queries.pending_webhook_events.fetch(
         conn, after_xid=after[0], after_id=after[1], limit=limit
     )
@@ -219,12 +220,12 @@ async def pending_events(conn: Any, after: tuple[int, int], limit: int) -> list[
     ]
 
 
-async def advance_dispatch_cursor(conn: Any, xid: int, event_id: int) -> None:
+async def advance_dispatch_cursor(conn: Executor, xid: int, event_id: int) -> None:
     await queries.advance_dispatch_cursor.execute(conn, xid=xid, id=event_id)
 
 
 async def insert_messages(
-    conn: Any, *, ids: list[str], events: list[PendingEvent], bodies: list[str]
+    conn: Executor, *, ids: list[str], events: list[PendingEvent], bodies: list[str]
 ) -> None:
     """Store one message per event (in the same order as ``ids`` and ``bodies``), with the
     event's topics, while the events are still in the outbox."""
@@ -238,7 +239,7 @@ async def insert_messages(
     )
 
 
-async def insert_deliveries(conn: Any, webhook_ids: list[UUID], message_ids: list[str]) -> list[UUID]:
+async def insert_deliveries(conn: Executor, webhook_ids: list[UUID], message_ids: list[str]) -> list[UUID]:
     rows = await queries.insert_webhook_deliveries.fetch(
         conn, webhook_ids=webhook_ids, message_ids=message_ids
     )
@@ -263,7 +264,7 @@ class ClaimedDelivery:
     body: str
 
 
-async def claim_delivery(conn: Any, delivery_id: UUID, lease_seconds: float) -> ClaimedDelivery | None:
+async def claim_delivery(conn: Executor, delivery_id: UUID, lease_seconds: float) -> ClaimedDelivery | None:
     row = await queries.claim_delivery.fetchrow(conn, id=delivery_id, lease_seconds=lease_seconds)
     if row is None:
         return None
@@ -289,7 +290,7 @@ class DeliveryState:
     """Why the endpoint's key may no longer deliver the message (revoked, narrowed, ...), if so."""
 
 
-async def delivery_state(conn: Any, delivery_id: UUID) -> DeliveryState | None:
+async def delivery_state(conn: Executor, delivery_id: UUID) -> DeliveryState | None:
     row = await queries.delivery_state.fetchrow(conn, id=delivery_id)
     if row is None:
         return None
@@ -301,20 +302,20 @@ async def delivery_state(conn: Any, delivery_id: UUID) -> DeliveryState | None:
     )
 
 
-async def finish_attempt(conn: Any, **fields: Any) -> bool:
+async def finish_attempt(conn: Executor, **fields: Any) -> bool:
     """Record the attempt and move the delivery on; False when the attempt no longer held it."""
     return await queries.finish_attempt.fetchrow(conn, **fields) is not None
 
 
-async def fail_undeliverable(conn: Any, delivery_id: UUID, error: str) -> bool:
+async def fail_undeliverable(conn: Executor, delivery_id: UUID, error: str) -> bool:
     """End a delivery that may not be sent as failed with ``error``; False when it was not
     pending (or left sending by a dead worker) any more."""
     return await queries.fail_undeliverable.fetchrow(conn, id=delivery_id, error=error) is not None
 
 
-async def disable_webhook(conn: Any, webhook_id: UUID, reason: str) -> None:
+async def disable_webhook(conn: Executor, webhook_id: UUID, reason: str) -> None:
     await queries.disable_webhook.execute(conn, id=webhook_id, reason=reason)
 
 
-async def insert_event(conn: Any, event_type: str, data: dict[str, Any], topic_ids: list[int]) -> None:
+async def insert_event(conn: Executor, event_type: str, data: dict[str, Any], topic_ids: list[int]) -> None:
     await queries.insert_webhook_event.execute(conn, type=event_type, data=data, topic_ids=topic_ids)

@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from service.db.connections import Pool
 from service.db.queries import queries
 from service.runtime import Runtime
 
@@ -31,7 +31,7 @@ def _deleted(status: str) -> int:
 
 
 async def prune_webhook_history(
-    pool: Any, *, keep: timedelta, now: datetime | None = None, batch: int = BATCH
+    pool: Pool, *, keep: timedelta, now: datetime | None = None, batch: int = BATCH
 ) -> tuple[int, int]:
     """Delete webhook history older than ``keep``; return (messages, events) deleted."""
     before = (now or datetime.now(UTC)) - keep

@@ -39,6 +39,7 @@ from schemas.webhooks import (
     WebhookPage,
     WebhookUpdate,
 )
+from service.db.connections import Executor
 from service.errors import FetchFailed, FetchRefused, Forbidden, InvalidRequest, NotFound, WebhookUrlRefused
 from service.ingest.addresses import resolve_checked
 from service.ingest.fetch import check_url
@@ -100,7 +101,7 @@ def _within(*restrictions: list[int] | None) -> set[int] | None:
 
 
 async def _topic_ids(
-    conn: Any, key: StoredKey, slugs: list[str] | None, *, owner_topics: list[int] | None = None
+    conn: Executor, key: StoredKey, slugs: list[str] | None, *, owner_topics: list[int] | None = None
 ) -> list[int] | None:
     """Topic ids an endpoint filters on (None: every topic), within the caller's restriction
     and ``owner_topics`` (the restriction of the key that owns the endpoint, as it is now); no

@@ -19,6 +19,7 @@ from service.analysis.model import SignalDraft
 from service.analysis.prompt import ArticleForPrompt, build_messages
 from service.analysis.schema import cite_sentences, wire_schema
 from service.analysis.sentences import split_sentences
+from service.llmstub.article_reading import find_entities, pick_topics
 from service.llmstub.faults import replace_evidence, violate_schema
 from service.llmstub.generate import (
     ChatRequest,
@@ -29,7 +30,7 @@ from service.llmstub.generate import (
     read_ask,
 )
 from service.llmstub.schema_fill import fit_to_schema, minimal_instance
-from service.llmstub.signal_draft import draft_from_article, find_entities, pick_topics
+from service.llmstub.signal_draft import draft_from_article
 
 # --- schema-driven objects --------------------------------------------------------------------
 
