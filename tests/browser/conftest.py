@@ -7,20 +7,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from service.app import create_app
-from tests.support.clients import stub_llm
-from tests.support.reader_world import build_world
-from tests.support.servers import running_asgi
+from tests.support import reader_pages
 
 CHROMIUM = os.environ.get("SIGNALS_CHROMIUM", "/usr/bin/chromium")  # another build: set its path
 INSTALL = "apt-get update && apt-get install -y chromium"
@@ -35,16 +31,9 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="module")
-def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[str]:
-    settings = make_settings(**stub_llm(stub), llm_http_retries=0, digest_daily_at=None)
-    with running_asgi(create_app(settings, worker=True)) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def world(database_url: str, api: str) -> SimpleNamespace:
-    return await build_world(database_url, api)
+# The API with its worker and the world it serves (signals, stories, keys): fixtures of
+# tests/support/reader_pages.py, each browser test module's own.
+api, world = reader_pages.api, reader_pages.world
 
 
 @pytest.fixture(scope="module")

@@ -6,35 +6,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
 
 import pytest
 from pydantic import BaseModel, ValidationInfo, model_validator
 
-from service.analysis.client import Analyzer
 from service.errors import LLMError
 from service.llm_settings import LLMMode
+from tests.support import analyzer as support
 from tests.support.analyzer import (
     SHAPES,
     TODAY,
-    analyzers,
     article,
     assert_quoted_by_offsets,
     requests,
     sent_bodies,
 )
 
-
-@pytest.fixture(autouse=True)
-def _fresh_stub(stub: SimpleNamespace) -> None:
-    stub.state.reset()
-
-
-@pytest.fixture
-async def analyzer(stub: SimpleNamespace) -> AsyncIterator[Callable[..., Analyzer]]:
-    async with analyzers(stub) as make:
-        yield make
+# The stub cleared before each test, and analyzers on it: tests/support/analyzer.py's fixtures.
+fresh_stub, analyzer = support.fresh_stub, support.analyzer
 
 
 # --- every mode, one call -------------------------------------------------------------------------

@@ -4,8 +4,6 @@ what failed (unusable citations, quotes, other languages, loops), and the failur
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
 
 import pytest
 
@@ -15,9 +13,9 @@ from service.analysis.translation import Card
 from service.errors import AnalysisUngrounded, LLMInvalidOutput, LLMNotConfigured, LLMTruncated
 from service.llm_settings import LLMMode
 from service.settings import Settings
+from tests.support import analyzer as support
 from tests.support.analyzer import (
     TODAY,
-    analyzers,
     article,
     assert_quoted_by_offsets,
     requests,
@@ -44,15 +42,8 @@ JAPANESE = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _fresh_stub(stub: SimpleNamespace) -> None:
-    stub.state.reset()
-
-
-@pytest.fixture
-async def analyzer(stub: SimpleNamespace) -> AsyncIterator[Callable[..., Analyzer]]:
-    async with analyzers(stub) as make:
-        yield make
+# The stub cleared before each test, and analyzers on it: tests/support/analyzer.py's fixtures.
+fresh_stub, analyzer = support.fresh_stub, support.analyzer
 
 
 # --- weak models: re-asks only for what failed ----------------------------------------------------

@@ -5,44 +5,22 @@ and a deadlock while storing. Each failure is typed and stores no signal."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from types import SimpleNamespace
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 import httpx
 import pytest
 
+from tests.support import clients, signals_api
 from tests.support.articles import article_page, article_text
-from tests.support.clients import keyed_client
-from tests.support.signals_api import (
-    chat_calls,
-    count,
-    signals_api,
-    wait_job,
-    writer_and_reader_keys,
-)
+from tests.support.signals_api import chat_calls, count, wait_job
 
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture(scope="module")
-def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[str]:
-    with signals_api(make_settings, stub) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def keys(database_url: str) -> SimpleNamespace:
-    return await writer_and_reader_keys(database_url)
-
-
-@pytest.fixture
-async def client(api: str, keys: SimpleNamespace, stub: SimpleNamespace) -> AsyncIterator[httpx.AsyncClient]:
-    stub.state.reset()
-    async with keyed_client(api, keys.writer) as http:
-        yield http
+# The API with its worker, its keys and a writer's client (fixtures of
+# tests/support/signals_api.py and clients.py), this module's own.
+api, keys, client = signals_api.api, signals_api.keys, clients.client
 
 
 # --- pages that must not be analysed -----------------------------------------------------------------

@@ -6,42 +6,23 @@ PostgreSQL, real sockets."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
-from types import SimpleNamespace
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from service.app import create_app
 from service.db.database import init_connection
 from service.keys import service as keys_service
 from service.topics.slugs import topic_ids_for_slugs
-from tests.support.daily_counts import D0, DAY, analyst_keys
+from tests.support import daily_counts, reads_api
+from tests.support.daily_counts import D0, DAY
 from tests.support.pages import all_pages
 from tests.support.seeding import SeedSignal, seed_signal
-from tests.support.servers import running_asgi
 
-
-@pytest.fixture(scope="module")
-def api(make_settings: Any) -> Iterator[str]:
-    with running_asgi(create_app(make_settings(), worker=False)) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def keys(database_url: str) -> SimpleNamespace:
-    return await analyst_keys(database_url)
-
-
-@pytest.fixture
-async def http(api: str, keys: SimpleNamespace) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=api, headers={"Authorization": f"Bearer {keys.reader}"}, timeout=30
-    ) as client:
-        yield client
+# The API without its worker, the module's keys and a reader's client (fixtures of
+# tests/support/reads_api.py and daily_counts.py), this module's own.
+api, keys, http = reads_api.api, daily_counts.keys, reads_api.http
 
 
 def recount_topics(rows: list[asyncpg.Record], since: datetime, until: datetime) -> dict[str, int]:

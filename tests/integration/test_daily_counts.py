@@ -9,25 +9,21 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
-from service.app import create_app
 from service.db.database import init_connection
 from service.db.embedded import with_database
 from service.db.migrate import migrate
 from service.db.paths import MIGRATIONS_DIR
-from tests.support.daily_counts import D0, DAY, analyst_keys
+from tests.support import daily_counts, reads_api
+from tests.support.daily_counts import D0, DAY
 from tests.support.seeding import SeedSignal, seed_signal
-from tests.support.servers import running_asgi
 
 TOPIC_RECOUNT = """
 SELECT t.id, (s.created_at AT TIME ZONE 'UTC')::date AS day, count(*)::int AS signals,
@@ -59,15 +55,9 @@ async def assert_counts_match(db: asyncpg.Connection) -> set[tuple[Any, ...]]:
     return topics
 
 
-@pytest.fixture(scope="module")
-def api(make_settings: Any) -> Iterator[str]:
-    with running_asgi(create_app(make_settings(), worker=False)) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def keys(database_url: str) -> SimpleNamespace:
-    return await analyst_keys(database_url)
+# The API without its worker, the module's keys (fixtures of
+# tests/support/reads_api.py and daily_counts.py), this module's own.
+api, keys = reads_api.api, daily_counts.keys
 
 
 async def topic_id(db: asyncpg.Connection, slug: str) -> int:

@@ -4,10 +4,7 @@ cursor, problems for bad reads, and the Atom, RSS and JSON feeds."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
-from types import SimpleNamespace
-from typing import Any
 
 import asyncpg
 import feedparser
@@ -17,29 +14,16 @@ from standardwebhooks import Webhook as Verifier
 
 from service.db.database import init_connection
 from service.keys.service import create_key
-from tests.support.clients import keyed_client
-from tests.support.digests_api import digests_api, seed_day, write, writer_and_reader_keys
+from tests.support import clients, digests_api
+from tests.support.digests_api import seed_day, write
 from tests.support.receivers import Receiver, eventually, running_receiver
 
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture(scope="module")
-def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[str]:
-    with digests_api(make_settings, stub) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def keys(database_url: str) -> SimpleNamespace:
-    return await writer_and_reader_keys(database_url)
-
-
-@pytest.fixture
-async def client(api: str, keys: SimpleNamespace, stub: SimpleNamespace) -> AsyncIterator[httpx.AsyncClient]:
-    stub.state.reset()
-    async with keyed_client(api, keys.writer) as http:
-        yield http
+# The API with its worker, its keys and a writer's client (fixtures of
+# tests/support/digests_api.py and clients.py), this module's own.
+api, keys, client = digests_api.api, digests_api.keys, clients.client
 
 
 # --- a briefing on a topic ----------------------------------------------------------------------

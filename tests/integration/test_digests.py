@@ -5,46 +5,21 @@ them here; reading them, and briefings on a topic, in tests/integration/test_dig
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
-from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 
-from tests.support.clients import keyed_client
-from tests.support.digests_api import (
-    BUDGET,
-    chat_calls,
-    digests_api,
-    make_story,
-    markers,
-    seed_day,
-    write,
-    writer_and_reader_keys,
-)
+from tests.support import clients, digests_api
+from tests.support.digests_api import BUDGET, make_story, markers, seed_day, write
+from tests.support.signals_api import chat_calls
 
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture(scope="module")
-def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[str]:
-    with digests_api(make_settings, stub) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def keys(database_url: str) -> SimpleNamespace:
-    return await writer_and_reader_keys(database_url)
-
-
-@pytest.fixture
-async def client(api: str, keys: SimpleNamespace, stub: SimpleNamespace) -> AsyncIterator[httpx.AsyncClient]:
-    stub.state.reset()
-    async with keyed_client(api, keys.writer) as http:
-        yield http
+# The API with its worker, its keys and a writer's client (fixtures of
+# tests/support/digests_api.py and clients.py), this module's own.
+api, keys, client = digests_api.api, digests_api.keys, clients.client
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Iterator
 from typing import Literal
 
 import httpx
@@ -16,7 +15,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from service.analysis.model import SignalDraft
-from service.llmstub import GenerationContext, StubState, create_stub_app, register_generator
+from service.llmstub import GenerationContext, StubState, register_generator
+from tests.support import llm_stub_calls as calls
 from tests.support.llm_stub_calls import (
     MODE_SHAPES,
     PROSE_FIELDS,
@@ -25,29 +25,9 @@ from tests.support.llm_stub_calls import (
     messages,
     tools,
 )
-from tests.support.servers import running_asgi
 
-
-@pytest.fixture(scope="module")
-def stub() -> StubState:
-    return StubState()
-
-
-@pytest.fixture(scope="module")
-def base_url(stub: StubState) -> Iterator[str]:
-    with running_asgi(create_stub_app(stub)) as base:
-        yield base
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stub(stub: StubState) -> None:
-    stub.reset()
-
-
-@pytest.fixture
-async def client(base_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="test", max_retries=0) as the_client:
-        yield the_client
+# The stub and its client: tests/support/llm_stub_calls.py's fixtures, this module's own.
+stub, base_url, fresh_stub, client = calls.stub, calls.base_url, calls.fresh_stub, calls.client
 
 
 # --- answers ----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -11,8 +10,8 @@ import openai
 import pytest
 
 from service.analysis.probe import PROBE_MESSAGES, PROBE_SCHEMA, PROBE_SCHEMA_NAME, PROBE_VALUE
-from service.llmstub import StubState, create_stub_app
-from tests.support.servers import running_asgi
+from service.llmstub import StubState
+from tests.support import llm_stub_calls as calls
 
 SCHEMA = {
     "type": "object",
@@ -25,26 +24,8 @@ TOOL = [{"type": "function", "function": {"name": "Answer", "parameters": SCHEMA
 ASK = [{"role": "user", "content": "Say something."}]
 
 
-@pytest.fixture(scope="module")
-def stub() -> StubState:
-    return StubState()
-
-
-@pytest.fixture(scope="module")
-def base_url(stub: StubState) -> Iterator[str]:
-    with running_asgi(create_stub_app(stub)) as base:
-        yield base
-
-
-@pytest.fixture(autouse=True)
-def _fresh(stub: StubState) -> None:
-    stub.reset()
-
-
-@pytest.fixture
-async def client(base_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="k", max_retries=0) as the_client:
-        yield the_client
+# The stub and its client: tests/support/llm_stub_calls.py's fixtures, this module's own.
+stub, base_url, fresh_stub, client = calls.stub, calls.base_url, calls.fresh_stub, calls.client
 
 
 async def test_behaviour_is_set_over_http_read_back_and_reset(base_url: str, stub: StubState):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import instructor
@@ -15,38 +14,18 @@ import openai
 import pytest
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 
-from service.analysis.model import SignalDraft
-from service.llmstub import StubState, create_stub_app
+from service.llmstub import StubState
+from tests.support import llm_stub_calls as calls
 from tests.support.llm_stub_calls import (
     MODE_SHAPES,
     SENTENCES,
     analyse,
+    answer_text,
     grounded,
-    messages,
 )
-from tests.support.servers import running_asgi
 
-
-@pytest.fixture(scope="module")
-def stub() -> StubState:
-    return StubState()
-
-
-@pytest.fixture(scope="module")
-def base_url(stub: StubState) -> Iterator[str]:
-    with running_asgi(create_stub_app(stub)) as base:
-        yield base
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stub(stub: StubState) -> None:
-    stub.reset()
-
-
-@pytest.fixture
-async def client(base_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="test", max_retries=0) as the_client:
-        yield the_client
+# The stub and its client: tests/support/llm_stub_calls.py's fixtures, this module's own.
+stub, base_url, fresh_stub, client = calls.stub, calls.base_url, calls.fresh_stub, calls.client
 
 
 # --- faults -----------------------------------------------------------------------------------
@@ -122,21 +101,13 @@ async def test_truncate_fault_stops_at_the_length_limit(
 ):
     stub.push_faults([{"kind": "truncate"}])
     with pytest.raises(IncompleteOutputException) as caught:
-        await instructor.from_openai(client, mode=mode).chat.completions.create(
-            model="signals-stub",
-            messages=messages(),
-            response_model=SignalDraft,
-            max_retries=2,
-            max_tokens=700,
-        )
+        await analyse(client, mode, max_retries=2, max_tokens=700)
     completion = caught.value.last_completion
     choice = completion.choices[0]
     assert choice.finish_reason == "length"
     assert completion.usage.completion_tokens == 700
-    message = choice.message
-    text = message.tool_calls[0].function.arguments if message.tool_calls else message.content
     with pytest.raises(json.JSONDecodeError):
-        json.loads(text)
+        json.loads(answer_text(choice.message))
     assert stub.stats()["chat_completions"] == 1  # a cut-off answer is not re-asked
 
 
@@ -188,13 +159,9 @@ async def test_malformed_json_fault_cannot_be_parsed(
 ):
     stub.push_faults([{"kind": "malformed_json"}])
     with pytest.raises(InstructorRetryException) as caught:
-        await instructor.from_openai(client, mode=mode).chat.completions.create(
-            model="signals-stub", messages=messages(), response_model=SignalDraft, max_retries=0
-        )
-    message = caught.value.last_completion.choices[0].message
-    text = message.tool_calls[0].function.arguments if message.tool_calls else message.content
+        await analyse(client, mode)
     with pytest.raises(json.JSONDecodeError):
-        json.loads(text)
+        json.loads(answer_text(caught.value.last_completion.choices[0].message))
 
 
 async def test_faults_over_http_are_consumed_in_order_and_can_be_cleared(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -20,6 +20,7 @@ from service.app import create_app
 from service.keys import service as keys
 from service.ratelimit import repository as buckets
 from service.ratelimit import service as ratelimit
+from tests.support import rate_limits
 from tests.support.rate_limits import (
     BURST,
     RATE,
@@ -27,26 +28,12 @@ from tests.support.rate_limits import (
     bearer,
     drain,
     limit_of,
-    limited_settings,
     new_key,
 )
 from tests.support.servers import running_asgi
 
-
-@pytest.fixture(scope="module")
-def api2(make_settings: Any) -> Iterator[str]:
-    """A second API process on the same database (its own pool, key cache and clock)."""
-    with running_asgi(create_app(limited_settings(make_settings), worker=False)) as base:
-        yield base
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
+# A second API process and a connection: tests/support/rate_limits.py's fixtures, this module's own.
+api2, conn = rate_limits.api2, rate_limits.conn
 
 
 # --- reads that take their token beside the handler ------------------------------------------------
@@ -296,27 +283,30 @@ async def test_a_statement_takes_as_many_whole_tokens_as_it_wants_and_finds(conn
     assert await buckets.take_tokens(conn, uuid4(), rate=2.0, burst=3, want=16) == (0.0, 3)
 
 
-async def test_concurrent_statements_never_take_a_token_twice(database_url):
+async def all_at_once(
+    database_url: str, take: Callable[[asyncpg.Pool], Awaitable[tuple[float, int]]], times: int
+) -> list[tuple[float, int]]:
+    """``take`` run ``times`` at once on a pool of ten connections: what each call returned."""
     pool = await asyncpg.create_pool(database_url, min_size=10, max_size=10)
     try:
-        key_id = uuid4()
-        results = await asyncio.gather(
-            *(buckets.take_token(pool, key_id, rate=0.001, burst=25) for _ in range(200))
-        )
+        return list(await asyncio.gather(*(take(pool) for _ in range(times))))
     finally:
         await pool.close()
+
+
+async def test_concurrent_statements_never_take_a_token_twice(database_url):
+    key_id = uuid4()
+    results = await all_at_once(
+        database_url, lambda pool: buckets.take_token(pool, key_id, rate=0.001, burst=25), 200
+    )
     assert sum(taken for _, taken in results) == 25
     assert min(tokens for tokens, _ in results) >= 0
 
 
 async def test_concurrent_leases_never_take_a_token_twice(database_url):
-    pool = await asyncpg.create_pool(database_url, min_size=10, max_size=10)
-    try:
-        key_id = uuid4()
-        results = await asyncio.gather(
-            *(buckets.take_tokens(pool, key_id, rate=0.001, burst=100, want=7) for _ in range(40))
-        )
-    finally:
-        await pool.close()
+    key_id = uuid4()
+    results = await all_at_once(
+        database_url, lambda pool: buckets.take_tokens(pool, key_id, rate=0.001, burst=100, want=7), 40
+    )
     assert sum(taken for _, taken in results) == 100
     assert min(tokens for tokens, _ in results) >= 0

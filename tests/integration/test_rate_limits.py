@@ -6,16 +6,16 @@ taken (beside the handler, leases, the statement) is tests/integration/test_rate
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
-import asyncpg
 import httpx
 import pytest
 
 from service.app import create_app
 from service.keys import service as keys
+from tests.support import rate_limits
 from tests.support.rate_limits import (
     BURST,
     RATE,
@@ -42,13 +42,6 @@ def api(settings: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def api2(settings: Any) -> Iterator[str]:
-    """A second API process on the same database (its own pool, key cache and clock)."""
-    with running_asgi(create_app(settings, worker=False)) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
 def public_api(make_settings: Any) -> Iterator[str]:
     settings = make_settings(
         public_read=True,
@@ -61,13 +54,8 @@ def public_api(make_settings: Any) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
+# A second API process and a connection: tests/support/rate_limits.py's fixtures, this module's own.
+api2, conn = rate_limits.api2, rate_limits.conn
 
 
 async def test_exactly_burst_requests_pass_then_429_with_retry_after(api, conn):

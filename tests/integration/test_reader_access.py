@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,22 +14,17 @@ import httpx
 import pytest
 
 from service.keys import service as keys
+from tests.support import reader_pages
 from tests.support.clients import connected
-from tests.support.reader_pages import PUBLIC_URL, doc, origin, public_reader_api, reader_api, sign_in, texts
-from tests.support.reader_world import RAIL_SIGNALS, build_world
+from tests.support.reader_pages import PUBLIC_URL, doc, origin, public_reader_api, sign_in, texts
+from tests.support.reader_world import RAIL_SIGNALS
 
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[str]:
-    with reader_api(make_settings, stub) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def world(database_url: str, api: str) -> SimpleNamespace:
-    return await build_world(database_url, api)
+# The API with its worker and the world it serves (signals, stories, keys): fixtures of
+# tests/support/reader_pages.py, this module's own.
+api, world = reader_pages.api, reader_pages.world
 
 
 @pytest.fixture(scope="module")

@@ -4,34 +4,19 @@ the page headers; who may read them is tests/integration/test_reader_access.py's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from types import SimpleNamespace
-from typing import Any
-
 import httpx
 import pytest
 
-from tests.support.reader_pages import doc, reader_api, sign_in, texts
-from tests.support.reader_world import (
-    HOSTILE_EVIDENCE,
-    HOSTILE_TITLE,
-    SHOWCASE,
-    SHOWCASE_DETAILS,
-    build_world,
-)
+from tests.support import reader_pages
+from tests.support.reader_pages import doc, sign_in, texts
+from tests.support.reader_world import HOSTILE_EVIDENCE, HOSTILE_TITLE, SHOWCASE, SHOWCASE_DETAILS
 
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[str]:
-    with reader_api(make_settings, stub) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def world(database_url: str, api: str) -> SimpleNamespace:
-    return await build_world(database_url, api)
+# The API with its worker and the world it serves (signals, stories, keys): fixtures of
+# tests/support/reader_pages.py, this module's own.
+api, world = reader_pages.api, reader_pages.world
 
 
 # --- what the pages say ---------------------------------------------------------------------------

@@ -7,27 +7,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
 from service.app import create_app
+from tests.support import reads_api, topics_api
 from tests.support.problems import assert_problem
 from tests.support.servers import running_asgi
-from tests.support.topics_api import W0, seed, topic_id, topic_keys
+from tests.support.topics_api import W0, seed, topic_id
 
-
-@pytest.fixture(scope="module")
-def api(make_settings: Any) -> Iterator[str]:
-    with running_asgi(create_app(make_settings(), worker=False)) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def keys(database_url: str) -> SimpleNamespace:
-    return await topic_keys(database_url)
+# The API without its worker, the module's keys (fixtures of
+# tests/support/reads_api.py and topics_api.py), this module's own.
+api, keys = reads_api.api, topics_api.keys
 
 
 # --- merging ----------------------------------------------------------------------------------

@@ -5,43 +5,25 @@ tests/integration/test_topic_merge.py's). Signals are stored through the reposit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from service.app import create_app
 from service.db.database import init_connection
 from service.db.queries import queries
 from service.pagination import encode_cursor
 from service.time_window import DayPieces
+from tests.support import reads_api, topics_api
 from tests.support.pages import all_pages
 from tests.support.problems import assert_problem
-from tests.support.servers import running_asgi
-from tests.support.topics_api import W0, W1, seed, topic_id, topic_keys
+from tests.support.topics_api import W0, W1, seed, topic_id
 
-
-@pytest.fixture(scope="module")
-def api(make_settings: Any) -> Iterator[str]:
-    with running_asgi(create_app(make_settings(), worker=False)) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def keys(database_url: str) -> SimpleNamespace:
-    return await topic_keys(database_url)
-
-
-@pytest.fixture
-async def http(api: str, keys: SimpleNamespace) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=api, headers={"Authorization": f"Bearer {keys.reader}"}, timeout=30
-    ) as client:
-        yield client
+# The API without its worker, the module's keys and a reader's client (fixtures of
+# tests/support/reads_api.py and topics_api.py), this module's own.
+api, keys, http = reads_api.api, topics_api.keys, reads_api.http
 
 
 async def connect(database_url: str) -> asyncpg.Connection:

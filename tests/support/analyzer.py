@@ -1,5 +1,7 @@
 """What the analysis client's tests share: an article, analyzers on the LLM stub, and what
-the stub was sent."""
+the stub was sent; and two fixtures, ``analyzer`` (``analyzers`` per test) and ``fresh_stub``
+(autouse: the stub's faults and stats cleared before each test), which a module takes by
+assignment (``analyzer = support.analyzer``) as if written there."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from contextlib import asynccontextmanager
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from service.analysis.client import Analyzer
 from service.analysis.prompt import ArticleForPrompt
@@ -53,6 +57,17 @@ async def analyzers(stub: SimpleNamespace) -> AsyncIterator[Callable[..., Analyz
     yield make
     for one in made:
         await one.aclose()
+
+
+@pytest.fixture(autouse=True)
+def fresh_stub(stub: SimpleNamespace) -> None:
+    stub.state.reset()
+
+
+@pytest.fixture
+async def analyzer(stub: SimpleNamespace) -> AsyncIterator[Callable[..., Analyzer]]:
+    async with analyzers(stub) as make:
+        yield make
 
 
 def requests(stub: SimpleNamespace) -> list[dict[str, Any]]:

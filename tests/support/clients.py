@@ -1,5 +1,5 @@
-"""Clients the integration tests open: the API with a key, PostgreSQL set up as the service
-sets it up, and the settings that point the API at the LLM stub."""
+"""Clients the integration tests open: the API with a key (and the ``client`` fixture, a writer's),
+PostgreSQL set up as the service sets it up, and the settings that point the API at the LLM stub."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from service.db.database import init_connection
 
@@ -33,3 +34,12 @@ async def connected(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def client(api: str, keys: SimpleNamespace, stub: SimpleNamespace) -> AsyncIterator[httpx.AsyncClient]:
+    """The writer's client of the module's ``api`` (its ``keys``), with the stub's faults and
+    stats cleared; a module takes it by assignment (``client = clients.client``)."""
+    stub.state.reset()
+    async with keyed_client(api, keys.writer) as http:
+        yield http

@@ -1,11 +1,13 @@
 """The API that briefing tests run against (its worker, the LLM stub), their keys, and the
-days of signals they seed; shared by the writing and the reading modules."""
+days of signals they seed; shared by the writing and the reading modules.
+
+``api`` and ``keys`` are fixtures: a module takes them by assignment (``api = digests_api.api``)
+and they are then that module's own, one API and one set of keys per module."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -13,13 +15,15 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+import pytest
 from cryptography.fernet import Fernet
 
 from service.app import create_app
-from service.keys.service import create_key
 from service.settings import Settings
 from service.signals import repository as signals_repository
 from service.stories import repository as stories
+from tests.support import signals_api
+from tests.support.clients import stub_llm
 from tests.support.seeding import SeedSignal, seed_signal
 from tests.support.servers import running_asgi
 
@@ -30,12 +34,11 @@ TOPICS = ["AI infrastructure", "Energy policy", "Chips", "Rail"]
 FERNET_KEY = Fernet.generate_key().decode()
 
 
-@contextmanager
-def digests_api(make_settings: Callable[..., Settings], stub: SimpleNamespace) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def api(make_settings: Callable[..., Settings], stub: SimpleNamespace) -> Iterator[str]:
+    """The API with its worker, its model calls sent to the ``stub``."""
     settings = make_settings(
-        openai_base_url=f"{stub.base}/v1",
-        openai_api_key="test-key",
-        llm_model="signals-stub",
+        **stub_llm(stub),
         llm_http_retries=0,
         llm_timeout_seconds=10,
         digest_daily_at=None,  # the schedule has its own tests; here it must not fire
@@ -46,16 +49,10 @@ def digests_api(make_settings: Callable[..., Settings], stub: SimpleNamespace) -
         yield base
 
 
-async def writer_and_reader_keys(database_url: str) -> SimpleNamespace:
-    conn = await asyncpg.connect(database_url)
-    try:
-        writer = await create_key(
-            conn, name="writer", scopes=["signals:read", "signals:write", "webhooks:manage"]
-        )
-        reader = await create_key(conn, name="reader", scopes=["signals:read"])
-    finally:
-        await conn.close()
-    return SimpleNamespace(writer=writer.key, reader=reader.key)
+@pytest.fixture(scope="module")
+async def keys(database_url: str) -> SimpleNamespace:
+    """signals_api's reader and writer; the writer also manages webhooks (topic briefings')."""
+    return await signals_api.writer_and_reader_keys(database_url, "webhooks:manage")
 
 
 def noon(day: date, minutes: int = 0) -> datetime:
@@ -96,10 +93,6 @@ async def write(client: httpx.AsyncClient, day: date, period: str = "daily", **b
     return await client.post(
         "/v1/digests", json={"period": period, "date": day.isoformat(), **body}, headers={"Prefer": "wait=30"}
     )
-
-
-def chat_calls(stub: SimpleNamespace) -> int:
-    return int(stub.state.stats()["chat_completions"])
 
 
 def markers(text: str) -> set[int]:

@@ -1,18 +1,23 @@
-"""What the LLM stub's tests share: the article they send, the prompt built from it, and
-the two ways they ask (instructor's tools mode, or any mode for a SignalDraft)."""
+"""What the LLM stub's tests share: the stub on loopback and a client of it (fixtures), the
+article they send, the prompt built from it, the two ways they ask (instructor's tools mode, or
+any mode for a SignalDraft) and how an answer's text is read."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
 
 import instructor
 import openai
+import pytest
 
 from service.analysis.citations import resolve
 from service.analysis.model import SignalDraft
 from service.analysis.prompt import ArticleForPrompt, build_messages
 from service.analysis.sentences import split_sentences
+from service.llmstub import StubState, create_stub_app
+from tests.support.servers import running_asgi
 
 ARTICLE = """\
 Northwind Energy will build a 400-megawatt battery storage plant on the site of the former \
@@ -85,3 +90,36 @@ async def analyse(
         model="signals-stub", messages=messages(), response_model=SignalDraft, **options
     )
     return result
+
+
+def answer_text(message: Any) -> str:
+    """What an answer says: its tool call's arguments, or its content in the JSON modes."""
+    text: str = message.tool_calls[0].function.arguments if message.tool_calls else message.content
+    return text
+
+
+# Fixtures: a module takes them by assignment (``stub = llm_stub_calls.stub``); module-scoped
+# ones are then that module's own, as if written there (one stub server per module).
+
+
+@pytest.fixture(scope="module")
+def stub() -> StubState:
+    """The stub's state, driven directly (this module's, not conftest's ``stub``)."""
+    return StubState()
+
+
+@pytest.fixture(scope="module")
+def base_url(stub: StubState) -> Iterator[str]:
+    with running_asgi(create_stub_app(stub)) as base:
+        yield base
+
+
+@pytest.fixture(autouse=True)
+def fresh_stub(stub: StubState) -> None:
+    stub.reset()
+
+
+@pytest.fixture
+async def client(base_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="test", max_retries=0) as the_client:
+        yield the_client

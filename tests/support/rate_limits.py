@@ -1,18 +1,23 @@
-"""What the rate-limit tests share: a small bucket, keys to spend it, and how a limited
-answer reads (RateLimit, RateLimit-Policy, Retry-After and the problem body)."""
+"""What the rate-limit tests share: a small bucket, keys to spend it, how a limited answer
+reads (RateLimit, RateLimit-Policy, Retry-After and the problem body), and two fixtures: a
+second API process (``api2``) and a connection (``conn``). A module takes those by assignment
+(``conn = rate_limits.conn``); ``api2`` is then that module's own, as if written there."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
 import httpx
+import pytest
 
+from service.app import create_app
 from service.keys import service as keys
 from service.settings import Settings
+from tests.support.servers import running_asgi
 
 RATE = 0.05  # one token every 20 s: nothing refills during a test unless it waits on purpose
 BURST = 5
@@ -66,3 +71,19 @@ def assert_rate_limited(response: httpx.Response) -> int:
     # the draft: Retry-After never earlier than the end of the effective window
     assert remaining == 0 and reset == retry_after
     return retry_after
+
+
+@pytest.fixture(scope="module")
+def api2(make_settings: Callable[..., Settings]) -> Iterator[str]:
+    """A second API process on the same database (its own pool, key cache and clock)."""
+    with running_asgi(create_app(limited_settings(make_settings), worker=False)) as base:
+        yield base
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()

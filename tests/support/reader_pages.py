@@ -1,5 +1,8 @@
 """The reader pages' servers and a browser's ways with them (the sign-in cookie, parsed HTML),
-shared by the modules that test the pages' access rules and what the pages say."""
+shared by the modules that test the pages' access rules and what the pages say; and their
+fixtures, ``api`` (with its worker) and ``world`` (tests/support/reader_world.py). A module takes
+those by assignment (``api = reader_pages.api``); they are then that module's own, as if
+written there: one server and one world per module."""
 
 from __future__ import annotations
 
@@ -10,21 +13,28 @@ from typing import Any
 
 import httpx
 import lxml.html
+import pytest
 
 from service.app import create_app
 from service.settings import Settings
 from tests.support.clients import stub_llm
+from tests.support.reader_world import build_world
 from tests.support.servers import running_asgi
 
 PUBLIC_URL = "https://reader.example"
 
 
-@contextmanager
-def reader_api(make_settings: Callable[..., Settings], stub: SimpleNamespace) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def api(make_settings: Callable[..., Settings], stub: SimpleNamespace) -> Iterator[str]:
     """Keys needed (no SIGNALS_PUBLIC_READ); runs the worker that writes the briefing."""
     settings = make_settings(**stub_llm(stub), llm_http_retries=0, digest_daily_at=None)
     with running_asgi(create_app(settings, worker=True)) as base:
         yield base
+
+
+@pytest.fixture(scope="module")
+async def world(database_url: str, api: str) -> SimpleNamespace:
+    return await build_world(database_url, api)
 
 
 @contextmanager

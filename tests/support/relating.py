@@ -20,6 +20,7 @@ import httpx
 from service.related.service import relate_signal
 from service.runtime import open_runtime
 from service.settings import Settings
+from tests.support import signals_api
 from tests.support.site import FakeSite
 from tests.support.story_articles import LabelledArticle, pairwise_scores
 
@@ -45,13 +46,8 @@ def keyed_client(base: str, key: str) -> httpx.AsyncClient:
 
 
 async def wait_job(client: httpx.AsyncClient, job_id: str, seconds: float = 90) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        job = (await client.get(f"/v1/jobs/{job_id}")).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        assert asyncio.get_running_loop().time() < deadline, f"job stuck in {job['status']}"
-        await asyncio.sleep(0.1)
+    """tests/support/signals_api.py's wait, longer: these jobs fetch their article first."""
+    return await signals_api.wait_job(client, job_id, seconds)
 
 
 def publish(site: FakeSite, article: LabelledArticle, html: str | None = None) -> str:

@@ -1,29 +1,33 @@
-"""The API that POST /v1/signals tests run against (its worker, the LLM stub), their keys and
-client, and what they wait for and count; shared by the happy-path and the failure modules."""
+"""The API that POST /v1/signals tests run against (its worker, the LLM stub), their keys, and
+what they wait for and count; shared by the happy-path and the failure modules (their writer's
+client is tests/support/clients.py's ``client``).
+
+``api`` and ``keys`` are fixtures: a module takes them by assignment (``api = signals_api.api``)
+and they are then that module's own, one API and one set of keys per module."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from service.app import create_app
 from service.keys.service import create_key
 from service.settings import Settings
+from tests.support.clients import stub_llm
 from tests.support.servers import running_asgi
 
 
-@contextmanager
-def signals_api(make_settings: Callable[..., Settings], stub: SimpleNamespace) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def api(make_settings: Callable[..., Settings], stub: SimpleNamespace) -> Iterator[str]:
+    """The API with its worker, its model calls sent to the ``stub``."""
     settings = make_settings(
-        openai_base_url=f"{stub.base}/v1",
-        openai_api_key="test-key",
-        llm_model="signals-stub",
+        **stub_llm(stub),
         llm_http_retries=1,
         llm_timeout_seconds=3,
         job_heartbeat_seconds=10,
@@ -34,14 +38,22 @@ def signals_api(make_settings: Callable[..., Settings], stub: SimpleNamespace) -
         yield base
 
 
-async def writer_and_reader_keys(database_url: str) -> SimpleNamespace:
+async def writer_and_reader_keys(database_url: str, *more_writer_scopes: str) -> SimpleNamespace:
+    """A reader, and a writer (signals:read and signals:write, and ``more_writer_scopes``)."""
     conn = await asyncpg.connect(database_url)
     try:
-        writer = await create_key(conn, name="writer", scopes=["signals:read", "signals:write"])
+        writer = await create_key(
+            conn, name="writer", scopes=["signals:read", "signals:write", *more_writer_scopes]
+        )
         reader = await create_key(conn, name="reader", scopes=["signals:read"])
     finally:
         await conn.close()
     return SimpleNamespace(writer=writer.key, reader=reader.key)
+
+
+@pytest.fixture(scope="module")
+async def keys(database_url: str) -> SimpleNamespace:
+    return await writer_and_reader_keys(database_url)
 
 
 async def wait_job(client: httpx.AsyncClient, job_id: str, seconds: float = 60) -> dict[str, Any]:

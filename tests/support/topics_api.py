@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
+import pytest
 
 from service.keys.service import create_key
 from tests.support.seeding import SeedSignal, seed_signal
@@ -27,6 +28,12 @@ async def topic_keys(database_url: str) -> SimpleNamespace:
     finally:
         await conn.close()
     return SimpleNamespace(reader=reader.key, writer=writer.key, admin=admin.key)
+
+
+@pytest.fixture(scope="module")
+async def keys(database_url: str) -> SimpleNamespace:
+    """The module's keys (topic_keys), as a fixture: a module takes it by assignment."""
+    return await topic_keys(database_url)
 
 
 async def seed(db: asyncpg.Connection, title: str, topics: list[str], at: datetime, **kw: Any) -> Any:
