@@ -74,7 +74,7 @@ async def main() -> None:
             got = await repository.get_subject(conn, rng.choice(ids))
             assert got is not None
             subject = got[0]
-            nearest = await candidates.nearest_ids(rt, conn, subject, use_meaning=True)
+            nearest = await candidates.nearest_ids(rt.embedder, conn, subject, use_meaning=True)
             more = await candidates.candidate_ids(conn, subject, text=True)
             state["subject"], state["ids"] = subject, list(dict.fromkeys(nearest + more))
             sizes.append(len(state["ids"]))

@@ -121,7 +121,7 @@ async def main() -> None:
                         )
                     assert job is not None
                     started = time.perf_counter()
-                    await write_digest_job(rt, job.id)
+                    await write_digest_job(rt.db.pool, rt.settings, rt.analyzer, job.id)
                     walls.append(time.perf_counter() - started)
                     async with rt.db.pool.acquire() as c:
                         done = await repository.get_digest_job(c, job.id)

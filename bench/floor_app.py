@@ -54,7 +54,9 @@ def litestar_app() -> Litestar:
 
     @get("/floor")
     async def floor(request: Request[Any, Any, Any], topic: str) -> SignalPage | SignalCardPage:
-        return await list_signals(request.app.state.runtime, _query(topic))
+        return await list_signals(
+            request.app.state.runtime.db.pool, request.app.state.runtime.topic_cache, _query(topic)
+        )
 
     @get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -85,7 +87,9 @@ def asgi_app() -> Callable[[Message, Any, Any], Awaitable[None]]:
             await answer(send, _HEALTH)
             return
         topic = parse_qs(scope["query_string"].decode())["topic"][0]
-        await answer(send, _encode(await list_signals(runtime[0], _query(topic))))
+        await answer(
+            send, _encode(await list_signals(runtime[0].db.pool, runtime[0].topic_cache, _query(topic)))
+        )
 
     return app
 

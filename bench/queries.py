@@ -112,7 +112,9 @@ async def measure(
 
     async def service_list(topic: str) -> bytes:
         """The endpoint's own code below HTTP (service.signals.listing) in this process."""
-        return _encode(await list_signals(rt, SignalQuery(topics=(topic,), lang="en", limit=20)))
+        return _encode(
+            await list_signals(rt.db.pool, rt.topic_cache, SignalQuery(topics=(topic,), lang="en", limit=20))
+        )
 
     # A second API process with rate limits off: how much of the gap is the token bucket's
     # per-request write. The service layer in this process (the same DSN: a second handle on

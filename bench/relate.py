@@ -142,7 +142,7 @@ async def main() -> None:
             found["now"].append(set(got))
 
         async def candidates(s: Subject) -> list[UUID]:
-            nearest = await search_reads.nearest_ids(rt, conn, s, use_meaning=True)
+            nearest = await search_reads.nearest_ids(rt.embedder, conn, s, use_meaning=True)
             return nearest + await search_reads.candidate_ids(conn, s, text=False)
 
         async def features(s: Subject) -> None:
@@ -157,7 +157,7 @@ async def main() -> None:
             await search_reads.rarity(conn, set(), set(s.topic_ids).union(*(c.topic_ids for c in feats)))
 
         async def nearest(s: Subject) -> None:
-            await search_reads.nearest_ids(rt, conn, s, use_meaning=True)
+            await search_reads.nearest_ids(rt.embedder, conn, s, use_meaning=True)
 
         async def names_in_window_before(s: Subject) -> None:
             since = s.created_at - rule.window

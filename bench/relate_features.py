@@ -59,7 +59,7 @@ async def main() -> None:
         async def step(reuse: bool) -> None:
             s = await subject()
             async with conn.transaction():  # the kNN's search options are local
-                search = await placement.search_story(rt, conn, s, rule, use_meaning=True)
+                search = await placement.search_story(rt.embedder, conn, s, rule, use_meaning=True)
             compared_now = len(search.candidates)
             async with conn.transaction():
                 more = await candidates.candidate_ids(conn, s, text=search.wording is None)

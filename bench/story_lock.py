@@ -72,7 +72,7 @@ async def main() -> None:
             try:
                 await conn.execute("UPDATE signals SET story_id = NULL WHERE id = $1", subj.id)
                 started = time.perf_counter()
-                story = await place_in_story(rt, conn, subj, search, rule, use_meaning=True)
+                story = await place_in_story(rt.embedder, conn, subj, search, rule, use_meaning=True)
                 held[label].append(time.perf_counter() - started)
             finally:
                 await tx.rollback()
@@ -86,7 +86,7 @@ async def main() -> None:
         async def now() -> None:
             subj = await subject()
             async with conn.transaction():
-                search = await search_story(rt, conn, subj, rule, use_meaning=True)
+                search = await search_story(rt.embedder, conn, subj, rule, use_meaning=True)
             await place(rt, subj, search, "now")
 
         whole = await interleaved({"before": before, "now": now}, args.rounds, rng, warmup=5, each_round=draw)

@@ -101,7 +101,9 @@ async def bare_pass(conn: asyncpg.Connection, limit: int, cards: bool) -> Counte
 async def service_pass(rt: Any, limit: int) -> Counted:
     cursor, seen = None, 0
     while True:
-        page = await pull_changes(rt, cursor=cursor, limit=limit, restrict=None, suppliers=PUBLIC_ONLY)
+        page = await pull_changes(
+            rt.db.pool, cursor=cursor, limit=limit, restrict=None, suppliers=PUBLIC_ONLY
+        )
         seen += sum(1 for item in page.items if item.signal is not None)
         cursor = page.cursor
         if not page.has_more:

@@ -181,7 +181,13 @@ async def main() -> None:
             urls = [f"{bases[i % len(bases)]}/hooks/{i}" for i in range(args.endpoints)]
             started = time.perf_counter()
             for url in urls:
-                await create_webhook(rt, key, WebhookCreate(url=url, topics=["fan-out-bench"]))
+                await create_webhook(
+                    rt.db.pool,
+                    rt.policy,
+                    rt.secret_box,
+                    key,
+                    WebhookCreate(url=url, topics=["fan-out-bench"]),
+                )
             print(f"{args.endpoints} endpoints created in {time.perf_counter() - started:.1f} s", flush=True)
 
             env = clean_env(

@@ -95,14 +95,14 @@ async def _analyze(settings: Settings, url: str) -> int:
 
     async with open_runtime(settings, extraction=True, waiter=True) as rt:
         submission = await service.submit_analysis(
-            rt, AnalyzeRequest(url=url), api_key_id=None, idempotency_key=None
+            rt.db.pool, rt.settings, rt.policy, AnalyzeRequest(url=url), api_key_id=None, idempotency_key=None
         )
         stop = asyncio.Event()
         worker = asyncio.create_task(run_worker(rt, stop))
         try:
             job = submission.job
             while job.status not in service.FINAL_STATUSES:
-                job = await service.wait_for_job(rt, job, service.MAX_WAIT_SECONDS)
+                job = await service.wait_for_job(rt.db.pool, rt.waiter, job, service.MAX_WAIT_SECONDS)
         finally:
             stop.set()
             with contextlib.suppress(Exception):
@@ -114,7 +114,7 @@ async def _analyze(settings: Settings, url: str) -> int:
             )
             return 1
         assert job.signal_id is not None
-        _print_json(await service.get_signal(rt, job.signal_id))
+        _print_json(await service.get_signal(rt.db.pool, job.signal_id))
         return 0
 
 

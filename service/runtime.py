@@ -22,11 +22,11 @@ from service.ratelimit.service import Levels
 from service.settings import Settings
 from service.topics.cache import TopicCache
 
-# The two arrows back up that remain (README "Architecture", Layers): the runtime sits below
-# signals/ because the features still take the whole Runtime (issue 26, item 4), yet it holds
-# webhooks/' sender and secret box, one per process. Both modules are leaves (errors, settings,
-# ingest/ only), so no cycle runs through them; once features take their parts instead, the
-# runtime moves up to the composition layer and these point down.
+# The two arrows back up that remain (README "Architecture", Layers): services take the parts
+# they use, but every feature's routes.py receives the Runtime by dependency injection (and
+# http.py's key check reads it), so the runtime sits below signals/, yet it holds webhooks/'
+# sender and secret box, one per process. Both modules are leaves (errors, settings, ingest/
+# only), so no cycle runs through them.
 from service.webhooks.secrets import SecretBox
 from service.webhooks.sender import WebhookSender
 

@@ -50,16 +50,16 @@ class PartnersAdminController(Controller):
     async def create_partner(
         self, rt: NamedDependency[Runtime], data: JSONBody[PartnerCreate]
     ) -> Response[Partner]:
-        partner = await service.create_partner(rt, data)
+        partner = await service.create_partner(rt.db.pool, rt.settings, data)
         return Response(partner, status_code=201, headers={"Location": partner.links.self})
 
     @get("/", opt=_ADMIN, summary="List partners", responses=AUTH_ERRORS)
     async def list_partners(self, rt: NamedDependency[Runtime]) -> PartnerList:
-        return await service.list_partners(rt)
+        return await service.list_partners(rt.db.pool, rt.settings)
 
     @get(_PARTNER, opt=_ADMIN, summary="A partner, its limits and key activity", responses=_NO_PARTNER)
     async def get_partner(self, rt: NamedDependency[Runtime], partner_id: FromPath[UUID]) -> Partner:
-        return await service.get_partner(rt, partner_id)
+        return await service.get_partner(rt.db.pool, rt.settings, partner_id)
 
     @patch(
         _PARTNER,
@@ -71,7 +71,7 @@ class PartnersAdminController(Controller):
     async def update_partner(
         self, rt: NamedDependency[Runtime], partner_id: FromPath[UUID], data: JSONBody[PartnerUpdate]
     ) -> Partner:
-        return await service.update_partner(rt, partner_id, data)
+        return await service.update_partner(rt.db.pool, rt.settings, partner_id, data)
 
     @post(
         _PARTNER + "/disable",
@@ -82,7 +82,7 @@ class PartnersAdminController(Controller):
         responses=_NO_PARTNER,
     )
     async def disable_partner(self, rt: NamedDependency[Runtime], partner_id: FromPath[UUID]) -> Partner:
-        return await service.set_partner_disabled(rt, partner_id, disabled=True)
+        return await service.set_partner_disabled(rt.db.pool, rt.settings, partner_id, disabled=True)
 
     @post(
         _PARTNER + "/enable",
@@ -92,7 +92,7 @@ class PartnersAdminController(Controller):
         responses=_NO_PARTNER,
     )
     async def enable_partner(self, rt: NamedDependency[Runtime], partner_id: FromPath[UUID]) -> Partner:
-        return await service.set_partner_disabled(rt, partner_id, disabled=False)
+        return await service.set_partner_disabled(rt.db.pool, rt.settings, partner_id, disabled=False)
 
     @post(
         _PARTNER + "/keys",
@@ -112,7 +112,7 @@ class PartnersAdminController(Controller):
     async def create_key(
         self, rt: NamedDependency[Runtime], partner_id: FromPath[UUID], data: JSONBody[PartnerKeyCreate]
     ) -> Response[PartnerKeyCreated]:
-        created = await service.create_partner_key(rt, partner_id, data)
+        created = await service.create_partner_key(rt.db.pool, rt.settings, partner_id, data)
         # The secret must not linger in any cache between here and the client.
         headers = {"Location": created.links.self, "Cache-Control": "no-store"}
         return Response(created, status_code=201, headers=headers)
@@ -124,13 +124,13 @@ class PartnersAdminController(Controller):
         responses=_NO_PARTNER,
     )
     async def list_keys(self, rt: NamedDependency[Runtime], partner_id: FromPath[UUID]) -> PartnerKeyList:
-        return await service.list_partner_keys(rt, partner_id)
+        return await service.list_partner_keys(rt.db.pool, rt.settings, partner_id)
 
     @get(_KEY, opt=_ADMIN, summary="One key of a partner", responses=_NO_KEY)
     async def get_key(
         self, rt: NamedDependency[Runtime], partner_id: FromPath[UUID], key_id: FromPath[UUID]
     ) -> PartnerKey:
-        return await service.get_partner_key(rt, partner_id, key_id)
+        return await service.get_partner_key(rt.db.pool, rt.settings, partner_id, key_id)
 
     @patch(
         _KEY,
@@ -149,7 +149,7 @@ class PartnersAdminController(Controller):
         key_id: FromPath[UUID],
         data: JSONBody[PartnerKeyUpdate],
     ) -> PartnerKey:
-        return await service.update_partner_key(rt, partner_id, key_id, data)
+        return await service.update_partner_key(rt.db.pool, rt.settings, partner_id, key_id, data)
 
     @delete(
         _KEY,
@@ -162,4 +162,4 @@ class PartnersAdminController(Controller):
     async def revoke_key(
         self, rt: NamedDependency[Runtime], partner_id: FromPath[UUID], key_id: FromPath[UUID]
     ) -> PartnerKey:
-        return await service.revoke_partner_key(rt, partner_id, key_id)
+        return await service.revoke_partner_key(rt.db.pool, rt.settings, partner_id, key_id)

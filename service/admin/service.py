@@ -28,10 +28,9 @@ from schemas.admin import (
 )
 from service.admin import repository
 from service.admin.repository import Change, PartnerKeyRow, PartnerRow
-from service.db.connections import Executor
+from service.db.connections import Executor, Pool
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.keys import service as keys
-from service.runtime import Runtime
 from service.settings import Settings
 from service.topics.slugs import topic_ids_for_slugs
 
@@ -119,38 +118,38 @@ def _name(value: Any) -> Any:
 # --- partners ------------------------------------------------------------------------------------
 
 
-async def _partner(rt: Runtime, conn: Executor, partner_id: UUID) -> Partner:
+async def _partner(settings: Settings, conn: Executor, partner_id: UUID) -> Partner:
     rows = await repository.list_partners(conn, partner_id)
     if not rows:
         raise NotFound(f"no partner {partner_id}", reason="unknown_partner")
-    return _partner_view(rt.settings, rows[0])
+    return _partner_view(settings, rows[0])
 
 
-async def create_partner(rt: Runtime, body: PartnerCreate) -> Partner:
+async def create_partner(pool: Pool, settings: Settings, body: PartnerCreate) -> Partner:
     """A new partner (409 when the name is taken)."""
     name = _name(body.name)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         partner_id = await repository.create_partner(conn, name, body.rate_per_second, body.burst)
         if partner_id is None:
             raise Conflict(f"a partner named {name!r} exists", reason="name_taken")
-        return await _partner(rt, conn, partner_id)
+        return await _partner(settings, conn, partner_id)
 
 
-async def list_partners(rt: Runtime) -> PartnerList:
-    async with rt.db.pool.acquire() as conn:
+async def list_partners(pool: Pool, settings: Settings) -> PartnerList:
+    async with pool.acquire() as conn:
         rows = await repository.list_partners(conn)
-    return PartnerList(items=[_partner_view(rt.settings, row) for row in rows])
+    return PartnerList(items=[_partner_view(settings, row) for row in rows])
 
 
-async def get_partner(rt: Runtime, partner_id: UUID) -> Partner:
-    async with rt.db.pool.acquire() as conn:
-        return await _partner(rt, conn, partner_id)
+async def get_partner(pool: Pool, settings: Settings, partner_id: UUID) -> Partner:
+    async with pool.acquire() as conn:
+        return await _partner(settings, conn, partner_id)
 
 
-async def update_partner(rt: Runtime, partner_id: UUID, body: PartnerUpdate) -> Partner:
+async def update_partner(pool: Pool, settings: Settings, partner_id: UUID, body: PartnerUpdate) -> Partner:
     """Rename the partner or change its limits; its keys use new limits from their next request."""
     name = _name(body.name)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         found = await repository.update_partner(
             conn,
             partner_id,
@@ -160,32 +159,36 @@ async def update_partner(rt: Runtime, partner_id: UUID, body: PartnerUpdate) -> 
         )
         if not found:
             raise NotFound(f"no partner {partner_id}", reason="unknown_partner")
-        return await _partner(rt, conn, partner_id)
+        return await _partner(settings, conn, partner_id)
 
 
-async def set_partner_disabled(rt: Runtime, partner_id: UUID, *, disabled: bool) -> Partner:
+async def set_partner_disabled(
+    pool: Pool, settings: Settings, partner_id: UUID, *, disabled: bool
+) -> Partner:
     """Disable (every key refused at once) or enable a partner; repeating either is harmless."""
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         if not await repository.set_partner_disabled(conn, partner_id, disabled):
             raise NotFound(f"no partner {partner_id}", reason="unknown_partner")
-        return await _partner(rt, conn, partner_id)
+        return await _partner(settings, conn, partner_id)
 
 
 # --- keys of a partner --------------------------------------------------------------------------
 
 
-async def _key(rt: Runtime, conn: Executor, partner_id: UUID, key_id: UUID) -> PartnerKey:
+async def _key(settings: Settings, conn: Executor, partner_id: UUID, key_id: UUID) -> PartnerKey:
     rows = await repository.list_partner_keys(conn, partner_id, key_id)
     if not rows:
-        await _partner(rt, conn, partner_id)  # 404 for the partner first, if that is what is missing
+        await _partner(settings, conn, partner_id)  # 404 for the partner first, if that is what is missing
         raise NotFound(f"partner {partner_id} has no key {key_id}", reason="unknown_key")
-    return _key_view(rt.settings, rows[0])
+    return _key_view(settings, rows[0])
 
 
-async def create_partner_key(rt: Runtime, partner_id: UUID, body: PartnerKeyCreate) -> PartnerKeyCreated:
+async def create_partner_key(
+    pool: Pool, settings: Settings, partner_id: UUID, body: PartnerKeyCreate
+) -> PartnerKeyCreated:
     """A new key for the partner; the answer is the only place the key ever appears."""
-    async with rt.db.pool.acquire() as conn:
-        await _partner(rt, conn, partner_id)
+    async with pool.acquire() as conn:
+        await _partner(settings, conn, partner_id)
         topic_ids = await topic_ids_for_slugs(conn, body.topics) if body.topics is not None else None
         created = await keys.create_key(
             conn,
@@ -196,29 +199,29 @@ async def create_partner_key(rt: Runtime, partner_id: UUID, body: PartnerKeyCrea
             rate_per_second=body.rate_per_second,
             burst=body.burst,
         )
-        view = await _key(rt, conn, partner_id, created.id)
+        view = await _key(settings, conn, partner_id, created.id)
     return PartnerKeyCreated(**msgspec.structs.asdict(view), key=created.key)
 
 
-async def list_partner_keys(rt: Runtime, partner_id: UUID) -> PartnerKeyList:
-    async with rt.db.pool.acquire() as conn:
-        await _partner(rt, conn, partner_id)
+async def list_partner_keys(pool: Pool, settings: Settings, partner_id: UUID) -> PartnerKeyList:
+    async with pool.acquire() as conn:
+        await _partner(settings, conn, partner_id)
         rows = await repository.list_partner_keys(conn, partner_id)
-    return PartnerKeyList(items=[_key_view(rt.settings, row) for row in rows])
+    return PartnerKeyList(items=[_key_view(settings, row) for row in rows])
 
 
-async def get_partner_key(rt: Runtime, partner_id: UUID, key_id: UUID) -> PartnerKey:
-    async with rt.db.pool.acquire() as conn:
-        return await _key(rt, conn, partner_id, key_id)
+async def get_partner_key(pool: Pool, settings: Settings, partner_id: UUID, key_id: UUID) -> PartnerKey:
+    async with pool.acquire() as conn:
+        return await _key(settings, conn, partner_id, key_id)
 
 
 async def update_partner_key(
-    rt: Runtime, partner_id: UUID, key_id: UUID, body: PartnerKeyUpdate
+    pool: Pool, settings: Settings, partner_id: UUID, key_id: UUID, body: PartnerKeyUpdate
 ) -> PartnerKey:
     """Rename a key, set or lift its topic restriction (slugs or aliases; 422 for unknown
     ones), or override its limits; the key's next request, in any process, sees the change."""
     name = _name(body.name)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         topic_ids: Any = body.topics
         if isinstance(body.topics, list):
             topic_ids = await topic_ids_for_slugs(conn, body.topics)
@@ -232,15 +235,15 @@ async def update_partner_key(
             burst=_change(body.burst),
         )
         if not found:
-            await _partner(rt, conn, partner_id)
+            await _partner(settings, conn, partner_id)
             raise NotFound(f"partner {partner_id} has no key {key_id}", reason="unknown_key")
-        return await _key(rt, conn, partner_id, key_id)
+        return await _key(settings, conn, partner_id, key_id)
 
 
-async def revoke_partner_key(rt: Runtime, partner_id: UUID, key_id: UUID) -> PartnerKey:
+async def revoke_partner_key(pool: Pool, settings: Settings, partner_id: UUID, key_id: UUID) -> PartnerKey:
     """Revoke a key (kept, with revoked_at, for the record); refused everywhere at once."""
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         if not await repository.revoke_partner_key(conn, partner_id, key_id):
-            await _partner(rt, conn, partner_id)
+            await _partner(settings, conn, partner_id)
             raise NotFound(f"partner {partner_id} has no key {key_id}", reason="unknown_key")
-        return await _key(rt, conn, partner_id, key_id)
+        return await _key(settings, conn, partner_id, key_id)

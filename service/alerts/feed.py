@@ -10,20 +10,20 @@ from typing import Literal
 from uuid import UUID
 
 from service.alerts.service import get_alert, list_matches
+from service.db.connections import Pool
 from service.feeds.render import FeedMeta, feed_item, render_atom, render_json
 from service.feeds.service import FEED_ITEMS, MEDIA_TYPES, RenderedFeed
 from service.keys.repository import StoredKey
-from service.runtime import Runtime
 
 AlertFeedFormat = Literal["atom", "json"]
 
 
 async def build_alert_feed(
-    rt: Runtime, key: StoredKey, alert_id: UUID, fmt: AlertFeedFormat, *, self_url: str, api_base: str
+    pool: Pool, key: StoredKey, alert_id: UUID, fmt: AlertFeedFormat, *, self_url: str, api_base: str
 ) -> RenderedFeed:
     """The alert's newest matches as ``fmt``; 404 unless the key manages the alert."""
-    alert = await get_alert(rt, key, alert_id)
-    page = await list_matches(rt, key, alert_id, limit=FEED_ITEMS, cursor=None)
+    alert = await get_alert(pool, key, alert_id)
+    page = await list_matches(pool, key, alert_id, limit=FEED_ITEMS, cursor=None)
     items = [feed_item(match.signal, api_base) for match in page.items]
     # the feed's entries are in match order: an item's time is when it matched
     items = [replace(item, published=match.matched_at) for item, match in zip(items, page.items, strict=True)]

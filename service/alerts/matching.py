@@ -37,9 +37,9 @@ from schemas.alerts import AlertMatchedData, AlertRef
 from schemas.base import json_encoder
 from service.alerts import repository
 from service.alerts.repository import NewMatch
-from service.db.connections import Connection
+from service.db.connections import Connection, Pool
+from service.db.database import Database
 from service.keys.suppliers import EVERY_SUPPLIER
-from service.runtime import Runtime
 from service.signals.repository import get_signal_cards
 from service.webhooks.delivery import enqueue_deliveries
 from service.webhooks.follow import drain, follow_outbox
@@ -89,10 +89,10 @@ async def _queue_deliveries(conn: Connection, matches: list[NewMatch]) -> int:
     return len(delivery_ids)
 
 
-async def match_batch(rt: Runtime, batch: int = BATCH) -> int | None:
+async def match_batch(pool: Pool, batch: int = BATCH) -> int | None:
     """Match the next ``batch`` ready changes; how many changes were handled (None: another
     matcher is running)."""
-    async with rt.db.pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, conn.transaction():
         position = await repository.lock_match_cursor(conn)
         if position is None:
             return None
@@ -107,14 +107,21 @@ async def match_batch(rt: Runtime, batch: int = BATCH) -> int | None:
     return len(changes)
 
 
-async def match_pending(rt: Runtime) -> int:
+async def match_pending(pool: Pool) -> int:
     """Match every ready change; how many were handled by this call."""
-    return await drain(lambda: match_batch(rt), BATCH)
+    return await drain(lambda: match_batch(pool), BATCH)
 
 
-async def run_matcher(rt: Runtime, stop: asyncio.Event) -> None:
+async def run_matcher(db: Database, poll_seconds: float, stop: asyncio.Event) -> None:
     """Match until ``stop`` is set (service.webhooks.follow: on each outbox NOTIFY, and every
     SIGNALS_WEBHOOK_POLL_SECONDS without one). Signals arrive one commit at a time: after a
     notification the matcher waits _GATHER_SECONDS, to match those of the next moment in one
     batch (one statement and transaction for several, not one each)."""
-    await follow_outbox(rt, stop, lambda: match_pending(rt), "alert matching", gather_seconds=_GATHER_SECONDS)
+    await follow_outbox(
+        db,
+        poll_seconds,
+        stop,
+        lambda: match_pending(db.pool),
+        "alert matching",
+        gather_seconds=_GATHER_SECONDS,
+    )

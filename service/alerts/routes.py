@@ -67,7 +67,7 @@ class AlertsController(Controller):
     async def create_alert(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], data: JSONBody[AlertCreate]
     ) -> Response[Alert]:
-        created = await service.create_alert(rt, _key(request), data)
+        created = await service.create_alert(rt.db.pool, _key(request), data)
         return Response(created, status_code=201, headers={"Location": created.links.self})
 
     @get(
@@ -83,7 +83,7 @@ class AlertsController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AlertPage:
-        page = await service.list_alerts(rt, _key(request), limit=limit, cursor=cursor)
+        page = await service.list_alerts(rt.db.pool, _key(request), limit=limit, cursor=cursor)
         if page.next is not None:
             page.next = next_page_link(request.scope, page.next)
         return page
@@ -92,7 +92,7 @@ class AlertsController(Controller):
     async def get_alert(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], alert_id: FromPath[UUID]
     ) -> Alert:
-        return await service.get_alert(rt, _key(request), alert_id)
+        return await service.get_alert(rt.db.pool, _key(request), alert_id)
 
     @patch(
         "/{alert_id:uuid}",
@@ -108,7 +108,7 @@ class AlertsController(Controller):
         alert_id: FromPath[UUID],
         data: JSONBody[AlertUpdate],
     ) -> Alert:
-        return await service.update_alert(rt, _key(request), alert_id, data)
+        return await service.update_alert(rt.db.pool, _key(request), alert_id, data)
 
     @delete(
         "/{alert_id:uuid}",
@@ -120,7 +120,7 @@ class AlertsController(Controller):
     async def delete_alert(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], alert_id: FromPath[UUID]
     ) -> None:
-        await service.delete_alert(rt, _key(request), alert_id)
+        await service.delete_alert(rt.db.pool, _key(request), alert_id)
 
     @get(
         "/{alert_id:uuid}/matches",
@@ -140,7 +140,7 @@ class AlertsController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AlertMatchPage:
-        page = await service.list_matches(rt, _key(request), alert_id, limit=limit, cursor=cursor)
+        page = await service.list_matches(rt.db.pool, _key(request), alert_id, limit=limit, cursor=cursor)
         if page.next is not None:
             page.next = next_page_link(request.scope, page.next)
         return page
@@ -215,7 +215,12 @@ class AlertFeedsController(Controller):
         alert_id, fmt = _parse_feed_name(feed_name)
         try:
             rendered = await build_alert_feed(
-                rt, _key(request), alert_id, fmt, self_url=feed_self_url(request), api_base=api_base(request)
+                rt.db.pool,
+                _key(request),
+                alert_id,
+                fmt,
+                self_url=feed_self_url(request),
+                api_base=api_base(request),
             )
         except NotFound:
             # the same answer whatever the name holds: nothing of it echoed back

@@ -20,12 +20,11 @@ import msgspec
 from schemas.alerts import Alert, AlertCreate, AlertMatch, AlertMatchPage, AlertPage, AlertQuery, AlertUpdate
 from service.alerts import repository
 from service.alerts.repository import SavedQuery
-from service.db.connections import Executor
+from service.db.connections import Executor, Pool
 from service.errors import InvalidRequest, NotFound
 from service.keys.repository import StoredKey
 from service.keys.suppliers import supplier_view
 from service.pagination import decode_cursor_as, encode_cursor
-from service.runtime import Runtime
 from service.signals.repository import existing_entity_ids, get_signal_cards
 from service.topics.slugs import topic_ids_for_slugs
 from service.webhooks.service import owner_of
@@ -79,9 +78,9 @@ async def _check_webhook(conn: Executor, webhook_id: UUID, api_key_id: UUID) -> 
         )
 
 
-async def create_alert(rt: Runtime, key: StoredKey, body: AlertCreate) -> Alert:
+async def create_alert(pool: Pool, key: StoredKey, body: AlertCreate) -> Alert:
     owner = owner_of(key)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         query = await _saved_query(conn, key, body.query)
         if body.webhook_id is not None:
             await _check_webhook(conn, body.webhook_id, key.id)
@@ -93,21 +92,21 @@ async def create_alert(rt: Runtime, key: StoredKey, body: AlertCreate) -> Alert:
     return alert
 
 
-async def get_alert(rt: Runtime, key: StoredKey, alert_id: UUID) -> Alert:
-    async with rt.db.pool.acquire() as conn:
+async def get_alert(pool: Pool, key: StoredKey, alert_id: UUID) -> Alert:
+    async with pool.acquire() as conn:
         alert = await repository.get_owned_alert(conn, owner_of(key), alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
     return alert
 
 
-async def list_alerts(rt: Runtime, key: StoredKey, *, limit: int, cursor: str | None) -> AlertPage:
+async def list_alerts(pool: Pool, key: StoredKey, *, limit: int, cursor: str | None) -> AlertPage:
     """The caller's alerts, oldest first; ``next`` is a cursor token or None."""
     after = None
     if cursor is not None:
         position = decode_cursor_as(cursor, "alerts", _Position)
         after = (position.c, position.i)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         items = await repository.list_owned_alerts(conn, owner_of(key), after=after, limit=limit + 1)
     token = None
     if len(items) > limit:
@@ -116,10 +115,10 @@ async def list_alerts(rt: Runtime, key: StoredKey, *, limit: int, cursor: str | 
     return AlertPage(items=items, next=token, limit=limit)
 
 
-async def update_alert(rt: Runtime, key: StoredKey, alert_id: UUID, body: AlertUpdate) -> Alert:
+async def update_alert(pool: Pool, key: StoredKey, alert_id: UUID, body: AlertUpdate) -> Alert:
     """Change what ``body`` sends (404 unless the caller manages the alert)."""
     owner = owner_of(key)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         owning = await repository.owning_key_of_alert(conn, owner, alert_id)
         if owning is None:
             raise NotFound(f"no alert {alert_id}")
@@ -146,14 +145,14 @@ async def update_alert(rt: Runtime, key: StoredKey, alert_id: UUID, body: AlertU
     return alert
 
 
-async def delete_alert(rt: Runtime, key: StoredKey, alert_id: UUID) -> None:
-    async with rt.db.pool.acquire() as conn:
+async def delete_alert(pool: Pool, key: StoredKey, alert_id: UUID) -> None:
+    async with pool.acquire() as conn:
         if not await repository.delete_owned_alert(conn, owner_of(key), alert_id):
             raise NotFound(f"no alert {alert_id}")
 
 
 async def list_matches(
-    rt: Runtime, key: StoredKey, alert_id: UUID, *, limit: int, cursor: str | None
+    pool: Pool, key: StoredKey, alert_id: UUID, *, limit: int, cursor: str | None
 ) -> AlertMatchPage:
     """The alert's matches, newest first, each with the signal's card as the caller may see it
     now (its topic restriction and supplier); ``next`` is a cursor token or None."""
@@ -163,7 +162,7 @@ async def list_matches(
         after = decode_cursor_as(cursor, "alert-matches", _MatchPosition, query=query).m
     restrict = key.allowed_topic_ids
     suppliers = supplier_view(key)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         if await repository.get_owned_alert(conn, owner_of(key), alert_id) is None:
             raise NotFound(f"no alert {alert_id}")
         rows = await repository.list_matches(

@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 
 from schemas.digests import Digest, DigestListItem
-from service.db.connections import Executor
+from service.db.connections import Executor, Pool
 from service.digests import repository
 from service.digests.feeds import FEED_SIZE, feed_title, render_digest_feed
 from service.digests.periods import Period, period_window
@@ -23,7 +23,6 @@ from service.errors import BadRequest, NotFound
 from service.feeds.service import FeedFormat, RenderedFeed
 from service.keys.suppliers import PUBLIC_ONLY
 from service.pagination import decode_cursor_as, encode_cursor
-from service.runtime import Runtime
 from service.topics import repository as topics
 from service.topics.repository import TopicRow
 from service.topics.taxonomy import topic_slug
@@ -52,8 +51,8 @@ def _visible(row: DigestRow | None, allowed: tuple[int, ...] | None) -> DigestRo
     return row
 
 
-async def get_digest(rt: Runtime, digest_id: UUID, *, allowed_topics: tuple[int, ...] | None) -> Digest:
-    async with rt.db.pool.acquire() as conn:
+async def get_digest(pool: Pool, digest_id: UUID, *, allowed_topics: tuple[int, ...] | None) -> Digest:
+    async with pool.acquire() as conn:
         row = _visible(await repository.get_digest(conn, digest_id), allowed_topics)
     if row is None:
         raise NotFound(f"no digest {digest_id}")
@@ -61,7 +60,7 @@ async def get_digest(rt: Runtime, digest_id: UUID, *, allowed_topics: tuple[int,
 
 
 async def latest_digest(
-    rt: Runtime,
+    pool: Pool,
     *,
     period: Period,
     topic: str | None,
@@ -70,7 +69,7 @@ async def latest_digest(
 ) -> Digest:
     """The latest version of the newest briefing (or of the period holding ``day``)."""
     start = period_window(period, day).start if day else None
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         found = await find_topic(conn, topic, allowed_topics)
         row = await repository.latest_digest(
             conn, period=period, topic_id=found.id if found else None, period_start=start
@@ -84,7 +83,7 @@ async def latest_digest(
 
 
 async def list_digests(
-    rt: Runtime,
+    pool: Pool,
     *,
     period: Period | None,
     topic: str | None,
@@ -95,12 +94,12 @@ async def list_digests(
 ) -> tuple[list[DigestListItem], str | None]:
     """A page of briefings (general ones, or one topic's) newest period first, and the next
     cursor. ``versions='all'`` lists every version, not only the latest of each period."""
-    rows, token = await _page(rt, period, topic, versions, limit, cursor, allowed_topics)
+    rows, token = await _page(pool, period, topic, versions, limit, cursor, allowed_topics)
     return [to_item(row) for row in rows], token
 
 
 async def digest_feed(
-    rt: Runtime,
+    pool: Pool,
     fmt: FeedFormat,
     *,
     period: Period | None,
@@ -110,16 +109,16 @@ async def digest_feed(
     allowed_topics: tuple[int, ...] | None,
 ) -> RenderedFeed:
     """The newest briefings (latest versions) as an Atom, RSS or JSON Feed document."""
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         found = await find_topic(conn, topic, allowed_topics)
-    rows, _ = await _page(rt, period, topic, "latest", FEED_SIZE, None, allowed_topics)
+    rows, _ = await _page(pool, period, topic, "latest", FEED_SIZE, None, allowed_topics)
     title = feed_title(period, found.label if found else None)
     digests = [to_digest(row) for row in rows]
     return render_digest_feed(fmt, digests, title=title, self_url=self_url, api_base=api_base)
 
 
 async def _page(
-    rt: Runtime,
+    pool: Pool,
     period: Period | None,
     topic: str | None,
     versions: str,
@@ -134,7 +133,7 @@ async def _page(
     if cursor is not None:
         position = decode_cursor_as(cursor, "digests", _Position, query=bound)
         after = (position.s, position.c, position.i)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         found = await find_topic(conn, topic, allowed_topics)
         rows = await repository.list_digests_page(
             conn,

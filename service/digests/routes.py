@@ -70,11 +70,15 @@ class DigestsController(Controller):
         wait = prefer_wait(prefer)  # every header is parsed before anything is written
         key = getattr(request.state, "api_key", None)
         job = await service.request_digest(
-            rt, data, api_key_id=key.id if key else None, allowed_topics=allowed_topics(request)
+            rt.db.pool,
+            rt.settings,
+            data,
+            api_key_id=key.id if key else None,
+            allowed_topics=allowed_topics(request),
         )
-        job = await service.wait_for_job(rt, job, wait) if wait else job
+        job = await service.wait_for_job(rt.db.pool, rt.waiter, job, wait) if wait else job
         if wait and job.status == "done" and job.digest_id is not None:
-            digest = await reading.get_digest(rt, job.digest_id, allowed_topics=None)
+            digest = await reading.get_digest(rt.db.pool, job.digest_id, allowed_topics=None)
             location = f"/v1/digests/{digest.id}"
             return Response(
                 digest,
@@ -120,7 +124,7 @@ class DigestsController(Controller):
         ] = None,
     ) -> DigestPage:
         items, token = await reading.list_digests(
-            rt,
+            rt.db.pool,
             period=period,
             topic=topic,
             versions=versions,
@@ -151,7 +155,7 @@ class DigestsController(Controller):
         day: Annotated[date | None, QueryParameter(name="date", description="A day of the period")] = None,
     ) -> Digest:
         return await reading.latest_digest(
-            rt, period=period, topic=topic, day=day, allowed_topics=allowed_topics(request)
+            rt.db.pool, period=period, topic=topic, day=day, allowed_topics=allowed_topics(request)
         )
 
     @get(
@@ -164,7 +168,7 @@ class DigestsController(Controller):
     async def get_digest(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], digest_id: FromPath[UUID]
     ) -> Digest:
-        return await reading.get_digest(rt, digest_id, allowed_topics=allowed_topics(request))
+        return await reading.get_digest(rt.db.pool, digest_id, allowed_topics=allowed_topics(request))
 
     @get(
         "/jobs/{job_id:uuid}",
@@ -181,7 +185,7 @@ class DigestsController(Controller):
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], job_id: FromPath[UUID]
     ) -> DigestJob:
         key = getattr(request.state, "api_key", None)
-        return to_job(await service.get_job_for(rt, job_id, key))
+        return to_job(await service.get_job_for(rt.db.pool, job_id, key))
 
 
 _FEED_DESCRIPTION = (
@@ -241,7 +245,7 @@ class DigestFeedsController(Controller):
         if_modified_since: str | None,
     ) -> Response[bytes]:
         feed = await reading.digest_feed(
-            rt,
+            rt.db.pool,
             fmt,
             period=period,
             topic=topic,

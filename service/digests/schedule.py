@@ -28,9 +28,9 @@ from croniter import croniter  # type: ignore[import-untyped]  # pgqueuer's depe
 from pgqueuer import AsyncpgDriver, Queries, SchedulerManager
 from pgqueuer.models import Schedule
 
+from service.db.database import Database
 from service.digests.periods import Period
 from service.digests.service import schedule_digest
-from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +53,21 @@ def fired_slot(schedule: Schedule) -> datetime:
 
 
 async def run_digest_scheduler(
-    rt: Runtime, stop: asyncio.Event, *, crons: dict[Period, str] | None = None
+    db: Database, daily_at: str | None, stop: asyncio.Event, *, crons: dict[Period, str] | None = None
 ) -> None:
-    """Run the briefing schedules until ``stop`` is set (``crons`` overrides the settings')."""
-    chosen = digest_crons(rt.settings.digest_daily_at) if crons is None else crons
+    """Run the briefing schedules (``daily_at``: SIGNALS_DIGEST_DAILY_AT) until ``stop`` is set
+    (``crons`` overrides them)."""
+    chosen = digest_crons(daily_at) if crons is None else crons
     if not chosen:
         log.info("briefing schedule off (SIGNALS_DIGEST_DAILY_AT=off)")
         return
-    conn = await rt.db.connect()
+    conn = await db.connect()
     sm = SchedulerManager(Queries(AsyncpgDriver(conn)))
 
     def register(period: Period, expression: str) -> None:
         @sm.schedule(SCHEDULE_ENTRYPOINT[period], expression)
         async def fire(schedule: Schedule) -> None:
-            await schedule_digest(rt, period, fired_slot(schedule))
+            await schedule_digest(db.pool, period, fired_slot(schedule))
 
     for period, expression in chosen.items():
         register(period, expression)

@@ -23,7 +23,8 @@ from uuid import UUID
 import msgspec
 
 from schemas.digests import DigestRequest
-from service.db.connections import Executor
+from service.analysis.client import Analyzer
+from service.db.connections import Executor, Pool
 from service.digests import repository
 from service.digests.periods import Period, PeriodWindow, period_window, previous_period
 from service.digests.present import to_item
@@ -44,9 +45,10 @@ from service.errors import (
     SignalsError,
 )
 from service.jobs.retry import RetryLater, Stopping, unless_stopping
+from service.jobs.waiter import JobWaiter
 from service.keys.repository import StoredKey
 from service.keys.service import may_see_submission
-from service.runtime import Runtime
+from service.settings import Settings
 from service.topics.repository import TopicRow
 from service.webhooks.events import publish_event
 
@@ -81,14 +83,19 @@ def _empty(window: PeriodWindow, topic: TopicRow | None) -> NotFound:
 
 
 async def request_digest(
-    rt: Runtime, body: DigestRequest, *, api_key_id: UUID | None, allowed_topics: tuple[int, ...] | None
+    pool: Pool,
+    settings: Settings,
+    body: DigestRequest,
+    *,
+    api_key_id: UUID | None,
+    allowed_topics: tuple[int, ...] | None,
 ) -> DigestJobRow:
     """Queue the writing of a period's briefing (a new version if one exists), or join the
     writing already in flight; 404 when the period has no signals, 422 for a future period."""
     window = period_window(body.period, body.date)
     if window.since > _now():
         raise InvalidRequest(f"{window.label()} has not started yet", reason="future_period")
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         topic = await find_topic(conn, body.topic, allowed_topics)
         _check_topic_allowed(topic, allowed_topics)
         topic_id = topic.id if topic else None
@@ -96,8 +103,8 @@ async def request_digest(
             conn, since=window.since, until=window.until, topic_id=topic_id
         ):
             raise _empty(window, topic)
-        if not rt.settings.llm_configured:
-            missing = rt.settings.llm_missing()
+        if not settings.llm_configured:
+            missing = settings.llm_missing()
             raise LLMNotConfigured(
                 "briefings need a language model: set " + " and ".join(missing), missing=missing
             )
@@ -117,15 +124,17 @@ async def request_digest(
     # Outside the block: a request holding its connection while it asks the pool for another
     # deadlocks once as many such requests arrive together as the pool has connections.
     if job is None:  # the one in flight finished between the two statements: ask again
-        return await request_digest(rt, body, api_key_id=api_key_id, allowed_topics=allowed_topics)
-    return await get_job(rt, job.id)
+        return await request_digest(
+            pool, settings, body, api_key_id=api_key_id, allowed_topics=allowed_topics
+        )
+    return await get_job(pool, job.id)
 
 
-async def schedule_digest(rt: Runtime, period: Period, slot: datetime) -> DigestJobRow | None:
+async def schedule_digest(pool: Pool, period: Period, slot: datetime) -> DigestJobRow | None:
     """A fired schedule: queue the general briefing of the period before ``slot``, unless the
     schedule already did (the unique scheduled-job rule) or one is being written right now."""
     window = previous_period(period, slot)
-    async with rt.db.pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, conn.transaction():
         job = await repository.insert_digest_job(
             conn, period=period, period_start=window.start, topic_id=None, trigger="schedule", api_key_id=None
         )
@@ -143,39 +152,45 @@ async def schedule_digest(rt: Runtime, period: Period, slot: datetime) -> Digest
     return job
 
 
-async def write_digest_job(rt: Runtime, job_id: UUID, stopping: asyncio.Event | None = None) -> None:
+async def write_digest_job(
+    pool: Pool,
+    settings: Settings,
+    analyzer: Analyzer | None,
+    job_id: UUID,
+    stopping: asyncio.Event | None = None,
+) -> None:
     """The queue worker's part: write the job's briefing and record the outcome on the job.
 
     Errors of ours (the model failing, no model configured) end the job as failed; anything
     else (the database went away) propagates so the queue retries the job. ``stopping`` set
     while the model is writing: the call is cancelled and the job goes back to ``queued``.
     """
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         job = await repository.start_digest_job(conn, job_id)
     if job is None:
         log.info("digest job %s is gone or already final; nothing to do", job_id)
         return
     try:
-        digest_id = await _write(rt, job, stopping)
+        digest_id = await _write(pool, settings, analyzer, job, stopping)
     except Stopping:
-        async with rt.db.pool.acquire() as conn:
+        async with pool.acquire() as conn:
             await repository.requeue_digest_job(conn, job_id)
         log.info("digest job %s: the worker is stopping; the job goes back to the queue", job_id)
         raise RetryLater(0, "the worker is stopping") from None
     except SignalsError as exc:
-        retries = rt.settings.digest_retry_schedule
+        retries = settings.digest_retry_schedule
         if job.trigger == "schedule" and isinstance(exc, TRANSIENT) and job.attempts <= len(retries):
             delay = retries[job.attempts - 1]
             log.warning(
                 "scheduled digest job %s: attempt %d failed (%s: %s); next attempt in %.0f s",
                 job_id, job.attempts, exc.code, exc.detail, delay,
             )  # fmt: skip
-            async with rt.db.pool.acquire() as conn, conn.transaction():
+            async with pool.acquire() as conn, conn.transaction():
                 await repository.requeue_digest_job(conn, job_id)
                 await enqueue_digest(conn, job_id, attempt=job.attempts, after=delay)
             return
         log.warning("digest job %s failed: %s: %s", job_id, exc.code, exc.detail)
-        async with rt.db.pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, conn.transaction():
             await repository.finish_digest_job(
                 conn,
                 job_id,
@@ -186,15 +201,21 @@ async def write_digest_job(rt: Runtime, job_id: UUID, stopping: asyncio.Event | 
             )
         return
     if digest_id is None:
-        async with rt.db.pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, conn.transaction():
             await repository.finish_digest_job(conn, job_id, status="empty")
 
 
-async def _write(rt: Runtime, job: DigestJobRow, stopping: asyncio.Event | None) -> UUID | None:
+async def _write(
+    pool: Pool,
+    settings: Settings,
+    analyzer: Analyzer | None,
+    job: DigestJobRow,
+    stopping: asyncio.Event | None,
+) -> UUID | None:
     """Select, write and store the job's briefing; None (nothing stored) for an empty period."""
     period: Period = "weekly" if job.period == "weekly" else "daily"
     window = period_window(period, job.period_start)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         candidates = await repository.list_candidates(
             conn, since=window.since, until=window.until, topic_id=job.topic_id
         )
@@ -202,13 +223,13 @@ async def _write(rt: Runtime, job: DigestJobRow, stopping: asyncio.Event | None)
             log.info("%s briefing of %s skipped: no signals entered in the period", period, window.start)
             return None
         ranked = rank_stories(candidates, window.since, window.until)
-        chosen = ranked[: rt.settings.digest_max_signals]
+        chosen = ranked[: settings.digest_max_signals]
         coverage = {r.signal_id: r.coverage for r in chosen}
         signals = await repository.get_source_signals(conn, [r.signal_id for r in chosen], coverage)
     scope = Scope(
         period=period, period_label=window.label(), today=_now().date(), topic_label=job.topic_label
     )
-    budget = rt.settings.digest_max_input_tokens
+    budget = settings.digest_max_input_tokens
     signals = fit_signals(scope, signals, budget)
     if len(signals) < len(chosen):
         log.info(
@@ -217,11 +238,11 @@ async def _write(rt: Runtime, job: DigestJobRow, stopping: asyncio.Event | None)
     if len(signals) == 1:
         written = write_from_template(scope, signals[0])
     else:
-        if rt.analyzer is None:
+        if analyzer is None:
             raise LLMNotConfigured("briefings of more than one signal need a language model")
-        written = await unless_stopping(write_digest(rt.analyzer, scope, signals), stopping)
+        written = await unless_stopping(write_digest(analyzer, scope, signals), stopping)
     written.card_tokens = card_tokens(signals)
-    async with rt.db.pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, conn.transaction():
         digest_id = await repository.insert_digest(
             conn,
             period=period,
@@ -256,20 +277,20 @@ async def announce_digest(conn: Executor, digest: DigestRow) -> None:
 # --- jobs -------------------------------------------------------------------------------------------
 
 
-async def get_job(rt: Runtime, job_id: UUID) -> DigestJobRow:
+async def get_job(pool: Pool, job_id: UUID) -> DigestJobRow:
     """A briefing job, whoever asked for it (the service's own use: waiting)."""
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         job = await repository.get_digest_job(conn, job_id)
     if job is None:
         raise NotFound(f"no digest job {job_id}")
     return job
 
 
-async def get_job_for(rt: Runtime, job_id: UUID, reader: StoredKey | None) -> DigestJobRow:
+async def get_job_for(pool: Pool, job_id: UUID, reader: StoredKey | None) -> DigestJobRow:
     """A briefing job as ``reader`` may see it: one it asked for, one a key of its partner asked
     for, or any for an admin key (scheduled jobs: admins only); and for a topic-restricted key
     only a job of a briefing on its topics. 404 otherwise, as for an unknown id."""
-    job = await get_job(rt, job_id)
+    job = await get_job(pool, job_id)
     allowed = reader.allowed_topic_ids if reader is not None else None
     if (
         reader is None
@@ -280,9 +301,11 @@ async def get_job_for(rt: Runtime, job_id: UUID, reader: StoredKey | None) -> Di
     return job
 
 
-async def wait_for_job(rt: Runtime, job: DigestJobRow, seconds: float) -> DigestJobRow:
+async def wait_for_job(
+    pool: Pool, waiter: JobWaiter | None, job: DigestJobRow, seconds: float
+) -> DigestJobRow:
     """The job once final, or as it stands after ``seconds`` (at most 60)."""
-    if rt.waiter is None:
+    if waiter is None:
         return job
     seconds = min(seconds, MAX_WAIT_SECONDS)
-    return await rt.waiter.until_final(job, seconds, lambda: get_job(rt, job.id), FINAL_STATUSES)
+    return await waiter.until_final(job, seconds, lambda: get_job(pool, job.id), FINAL_STATUSES)

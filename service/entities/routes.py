@@ -66,7 +66,8 @@ class EntitiesController(Controller):
         cursor: Cursor = None,
     ) -> EntityPage:
         page = await service.list_entities(
-            rt,
+            rt.db.pool,
+            rt.topic_cache,
             type_=type,
             q=q,
             sort=sort,
@@ -100,5 +101,7 @@ class EntitiesController(Controller):
     async def get_entity(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], entity_id: BigInt
     ) -> Response[EntityDetail]:
-        entity = await service.get_entity(rt, entity_id, allowed_topics(request), suppliers_seen(request))
+        entity = await service.get_entity(
+            rt.db.pool, rt.topic_cache, entity_id, allowed_topics(request), suppliers_seen(request)
+        )
         return etagged(request, entity)

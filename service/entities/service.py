@@ -18,14 +18,14 @@ from schemas.entities import (
 )
 from schemas.problems import FieldError
 from schemas.topics import TimeWindow
-from service.db.connections import Executor
+from service.db.connections import Executor, Pool
 from service.entities import repository
 from service.errors import BadRequest, NotFound
 from service.keys.suppliers import PUBLIC_ONLY, SupplierView
 from service.pagination import decode_cursor_as, encode_cursor
-from service.runtime import Runtime
 from service.signals.listing import SignalQuery
 from service.time_window import Window, resolve_window
+from service.topics.cache import TopicCache
 from service.topics.service import NEWEST_SIGNALS, newest_signals
 
 DEFAULT_WINDOW = timedelta(days=7)
@@ -49,7 +49,7 @@ class _EntitiesCursor(msgspec.Struct, frozen=True):
 
 
 async def resolve_topic_filter(
-    rt: Runtime,
+    topic_cache: TopicCache,
     conn: Executor,
     slugs: tuple[str, ...],
     allowed_topics: list[int] | None,
@@ -58,7 +58,7 @@ async def resolve_topic_filter(
     """The ids of the topics ``slugs`` name (directly or by alias); 404 for an unknown one,
     and for one outside ``allowed_topics`` (a restricted key's topics) or carried only by
     content of suppliers the reader does not see, worded alike."""
-    resolved = await rt.topic_cache.resolve(conn, sorted(set(slugs)), allowed_topics, suppliers)
+    resolved = await topic_cache.resolve(conn, sorted(set(slugs)), allowed_topics, suppliers)
     unknown = [slug for slug, topic_id in resolved.items() if topic_id is None]
     if unknown:
         raise NotFound(f"unknown topic {', '.join(repr(u) for u in unknown)}", reason="unknown_topic")
@@ -84,7 +84,8 @@ def _sort_for(sort: Sort | None, q: str | None) -> Sort:
 
 
 async def list_entities(
-    rt: Runtime,
+    pool: Pool,
+    topic_cache: TopicCache,
     *,
     type_: str | None,
     q: str | None,
@@ -131,8 +132,10 @@ async def list_entities(
         keys = {"count": after.count, "name": after.name, "relevance": after.score}
         if keys[chosen] is None:
             raise BadRequest("the cursor is not valid for this sort", reason="bad_cursor")
-    async with rt.db.pool.acquire() as conn:
-        topic_any = await resolve_topic_filter(rt, conn, topics, restrict, suppliers) if topics else None
+    async with pool.acquire() as conn:
+        topic_any = (
+            await resolve_topic_filter(topic_cache, conn, topics, restrict, suppliers) if topics else None
+        )
         rows = await repository.list_entities_page(
             conn,
             sort=chosen,
@@ -182,7 +185,11 @@ async def list_entities(
 
 
 async def get_entity(
-    rt: Runtime, entity_id: int, allowed_topics: tuple[int, ...] | None, suppliers: SupplierView
+    pool: Pool,
+    topic_cache: TopicCache,
+    entity_id: int,
+    allowed_topics: tuple[int, ...] | None,
+    suppliers: SupplierView,
 ) -> EntityDetail:
     """The entity, its counts, its top co-occurring entities and topics, its newest signals.
 
@@ -193,7 +200,7 @@ async def get_entity(
     the reader's own supplied ones.
     """
     restrict = sorted(allowed_topics) if allowed_topics is not None else None
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         entity = await repository.get_entity(conn, entity_id, suppliers)
         # asked whether the entity exists or not: a hidden one costs no more time than a missing one
         named = restrict is None or await repository.entity_named_on_topics(
@@ -208,7 +215,7 @@ async def get_entity(
     query = SignalQuery(
         entities=(entity_id,), limit=NEWEST_SIGNALS, restrict_topics=allowed_topics, suppliers=suppliers
     )
-    signals = await newest_signals(rt, query)
+    signals = await newest_signals(pool, topic_cache, query)
     return EntityDetail(
         id=entity.id,
         name=entity.name,

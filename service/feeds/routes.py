@@ -50,7 +50,8 @@ async def _answer(
     if_modified_since: str | None,
 ) -> Response[bytes]:
     feed = await build_feed(
-        rt,
+        rt.db.pool,
+        rt.topic_cache,
         fmt,
         feed_filter,
         restrict=allowed_topics(request),

@@ -20,10 +20,11 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Literal
 
 from schemas.signals import SignalCardPage
+from service.db.connections import Pool
 from service.feeds.render import FeedItem, FeedMeta, feed_item, render_atom, render_json, render_rss
 from service.keys.suppliers import SupplierView
-from service.runtime import Runtime
 from service.signals.listing import SignalQuery, list_signals
+from service.topics.cache import TopicCache
 
 FeedFormat = Literal["atom", "rss", "json"]
 FEED_ITEMS = 50
@@ -67,7 +68,8 @@ def _title(feed_filter: FeedFilter) -> str:
 
 
 async def build_feed(
-    rt: Runtime,
+    pool: Pool,
+    topic_cache: TopicCache,
     fmt: FeedFormat,
     feed_filter: FeedFilter,
     *,
@@ -79,7 +81,8 @@ async def build_feed(
     """The newest ``FEED_ITEMS`` current signals matching ``feed_filter``, rendered as ``fmt``.
     Unknown topics or entities are 404 problems, as on GET /v1/signals."""
     page = await list_signals(
-        rt,
+        pool,
+        topic_cache,
         SignalQuery(
             topics=feed_filter.topics,
             topic_match=feed_filter.topic_match,

@@ -21,7 +21,7 @@ class HealthController(Controller):
 
     @get("/readyz", summary="The database answers", responses={503: problem_spec("Database unreachable")})
     async def readyz(self, rt: NamedDependency[Runtime]) -> Readiness:
-        await check_database(rt)
+        await check_database(rt.db.pool)
         mode, context = rt.analyzer.describe() if rt.analyzer else (None, None)
         return Readiness(
             status="ready",

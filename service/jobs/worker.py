@@ -92,26 +92,52 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
     # (analyses and briefings alike)
 
     async def analyze(runtime: Runtime, job_id: UUID) -> None:
-        await process_job(runtime, job_id, stopping)
+        await process_job(
+            runtime.db.pool,
+            runtime.settings,
+            runtime.fetcher,
+            runtime.extractor_pool,
+            runtime.analyzer,
+            job_id,
+            stopping,
+        )
 
     _register(qm, rt, ANALYZE_ARTICLE, analyze, "job", 300)
-    _register(qm, rt, RELATE_SIGNAL, relate_signal, "signal", 600, RELATE_AT_ONCE)
+
+    async def relate(runtime: Runtime, signal_id: UUID) -> None:
+        await relate_signal(runtime.db.pool, runtime.embedder, runtime.settings, signal_id)
+
+    _register(qm, rt, RELATE_SIGNAL, relate, "signal", 600, RELATE_AT_ONCE)
 
     async def write_digest(runtime: Runtime, job_id: UUID) -> None:
-        await write_digest_job(runtime, job_id, stopping)
+        await write_digest_job(runtime.db.pool, runtime.settings, runtime.analyzer, job_id, stopping)
 
     _register(qm, rt, WRITE_DIGEST, write_digest, "digest job", 300)
-    _register(qm, rt, DELIVER_WEBHOOK, deliver_webhook, "webhook delivery", 300)
+
+    async def deliver(runtime: Runtime, delivery_id: UUID) -> None:
+        await deliver_webhook(
+            runtime.db.pool, runtime.settings, runtime.secret_box, runtime.webhook_sender, delivery_id
+        )
+
+    _register(qm, rt, DELIVER_WEBHOOK, deliver, "webhook delivery", 300)
 
     concurrency = max(2, rt.settings.worker_concurrency)
     # Every worker runs the briefing schedules; pgqueuer lets one of them fire each slot.
-    scheduler = asyncio.create_task(run_digest_scheduler(rt, stop), name="signals-digest-schedule")
+    scheduler = asyncio.create_task(
+        run_digest_scheduler(rt.db, rt.settings.digest_daily_at, stop), name="signals-digest-schedule"
+    )
     # Every worker runs a webhook dispatcher; a row lock lets one of them fan out at a time.
-    dispatcher = asyncio.create_task(run_dispatcher(rt, stop), name="signals-webhook-dispatch")
+    dispatcher = asyncio.create_task(
+        run_dispatcher(rt.db, rt.settings.webhook_poll_seconds, stop), name="signals-webhook-dispatch"
+    )
     # Every worker runs an alert matcher; a row lock lets one of them match at a time.
-    matcher = asyncio.create_task(run_matcher(rt, stop), name="signals-alert-match")
+    matcher = asyncio.create_task(
+        run_matcher(rt.db, rt.settings.webhook_poll_seconds, stop), name="signals-alert-match"
+    )
     # Every worker prunes old webhook history hourly; batches skip rows another one holds.
-    pruner = asyncio.create_task(run_pruner(rt, stop), name="signals-webhook-prune")
+    pruner = asyncio.create_task(
+        run_pruner(rt.db.pool, rt.settings.webhook_retention_days, stop), name="signals-webhook-prune"
+    )
     runner = asyncio.create_task(
         qm.run(
             dequeue_timeout=timedelta(seconds=5),

@@ -191,14 +191,19 @@ async def _read(caller: Caller, uri: str) -> Any:
     """A resource's value for ``caller``; NotFound for an unknown URI, as for an unknown id."""
     if match := _SIGNAL_URI.match(uri):
         return await signals.get_signal(
-            caller.rt, _uuid(match[1], uri), allowed_topics=caller.allowed_topics, suppliers=caller.suppliers
+            caller.rt.db.pool,
+            _uuid(match[1], uri),
+            allowed_topics=caller.allowed_topics,
+            suppliers=caller.suppliers,
         )
     if match := _BRIEFING_URI.match(uri):
-        return await digests.get_digest(caller.rt, _uuid(match[1], uri), allowed_topics=caller.allowed_topics)
+        return await digests.get_digest(
+            caller.rt.db.pool, _uuid(match[1], uri), allowed_topics=caller.allowed_topics
+        )
     if match := _LATEST_URI.match(uri):
         period: Period = "daily" if match[1] == "daily" else "weekly"
         return await digests.latest_digest(
-            caller.rt, period=period, topic=None, day=None, allowed_topics=caller.allowed_topics
+            caller.rt.db.pool, period=period, topic=None, day=None, allowed_topics=caller.allowed_topics
         )
     raise NotFound(f"no resource {uri}")
 

@@ -69,21 +69,21 @@ async def search_signals(caller: Caller, a: args.SearchSignals) -> dict[str, Any
         restrict_topics=caller.allowed_topics,
         suppliers=caller.suppliers,
     )
-    page = await list_signals(caller.rt, query)
+    page = await list_signals(caller.rt.db.pool, caller.rt.topic_cache, query)
     items = [_compact(item) for item in page.items if isinstance(item, SignalListItem)]
     return {"items": items, "next_cursor": page.next}
 
 
 async def get_signal(caller: Caller, a: args.GetSignal) -> dict[str, Any]:
     signal = await signals.get_signal(
-        caller.rt, a.id, allowed_topics=caller.allowed_topics, suppliers=caller.suppliers
+        caller.rt.db.pool, a.id, allowed_topics=caller.allowed_topics, suppliers=caller.suppliers
     )
     return dict(_plain(signal))
 
 
 async def get_related(caller: Caller, a: args.GetRelated) -> dict[str, Any]:
     found = await related.get_related(
-        caller.rt, a.id, a.limit, allowed_topics=caller.allowed_topics, suppliers=caller.suppliers
+        caller.rt.db.pool, a.id, a.limit, allowed_topics=caller.allowed_topics, suppliers=caller.suppliers
     )
     return dict(_plain(found))
 
@@ -91,12 +91,14 @@ async def get_related(caller: Caller, a: args.GetRelated) -> dict[str, Any]:
 async def get_story(caller: Caller, a: args.GetStory) -> dict[str, Any]:
     # As GET /v1/stories/{id}: stories hold fetched signals only (relating never links
     # supplied content), so the topic restriction is the whole of the caller's view.
-    return dict(_plain(await stories.get_story(caller.rt, a.id, allowed_topics=caller.allowed_topics)))
+    return dict(
+        _plain(await stories.get_story(caller.rt.db.pool, a.id, allowed_topics=caller.allowed_topics))
+    )
 
 
 async def list_topics(caller: Caller, a: args.ListTopics) -> dict[str, Any]:
     page = await topics.list_topics(
-        caller.rt,
+        caller.rt.db.pool,
         since=None,
         until=None,
         window=a.window,
@@ -112,7 +114,7 @@ async def list_topics(caller: Caller, a: args.ListTopics) -> dict[str, Any]:
 
 async def get_briefing(caller: Caller, a: args.GetBriefing) -> dict[str, Any]:
     digest = await digests.latest_digest(
-        caller.rt, period=a.period, topic=a.topic, day=a.date, allowed_topics=caller.allowed_topics
+        caller.rt.db.pool, period=a.period, topic=a.topic, day=a.date, allowed_topics=caller.allowed_topics
     )
     return dict(_plain(digest))
 
@@ -123,18 +125,20 @@ async def analyze_url(caller: Caller, a: args.AnalyzeUrl) -> dict[str, Any]:
     assert key is not None  # the scope check let only a key with signals:write through
     body = msgspec.convert({"url": a.url}, AnalyzeRequest)  # the route's own URL checks
     rt = caller.rt
-    submission = await signals.submit_analysis(rt, body, api_key_id=key.id, idempotency_key=None)
+    submission = await signals.submit_analysis(
+        rt.db.pool, rt.settings, rt.policy, body, api_key_id=key.id, idempotency_key=None
+    )
     job = submission.job
     if a.wait_seconds:
-        job = await signals.wait_for_job(rt, job, a.wait_seconds)
+        job = await signals.wait_for_job(rt.db.pool, rt.waiter, job, a.wait_seconds)
     if job.status == "failed" and job.error_code is not None:
         error = error_for_code(job.error_code, job.error_detail or "", job.error_reason)
         error.extra["job"] = f"/v1/jobs/{job.id}"
         raise error
-    wire = await signals.job_for_reader(rt, job, key)
+    wire = await signals.job_for_reader(rt.db.pool, job, key)
     if job.status == "done" and wire.signal_id is not None:
         signal = await signals.get_signal(
-            rt, wire.signal_id, allowed_topics=caller.allowed_topics, suppliers=caller.suppliers
+            rt.db.pool, wire.signal_id, allowed_topics=caller.allowed_topics, suppliers=caller.suppliers
         )
         return {"status": "done", "signal": _plain(signal)}
     # Still running, or done but on none of a topic-restricted key's topics (signal_outside_topics).

@@ -51,7 +51,7 @@ class ReaderPages(Controller):
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Response[bytes]:
         query = q.strip() if q else None
-        front = await service.front_page(rt, _reader(request), query)
+        front = await service.front_page(rt.db.pool, rt.topic_cache, _reader(request), query)
         return page(
             request, "front.html", front=front, query=query, title=f"Search: {query}" if query else "Signals"
         )
@@ -60,14 +60,14 @@ class ReaderPages(Controller):
     async def signal(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], signal_id: FromPath[UUID]
     ) -> Response[bytes]:
-        view = await service.signal_page(rt, _reader(request), signal_id)
+        view = await service.signal_page(rt.db.pool, _reader(request), signal_id)
         return page(request, "signal.html", view=view, signal=view.signal, title=view.signal.title)
 
     @get("/topics/{slug:str}", opt=_PAGE)
     async def topic(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], slug: FromPath[str]
     ) -> Response[bytes]:
-        view = await service.topic_page(rt, _reader(request), slug)
+        view = await service.topic_page(rt.db.pool, rt.topic_cache, _reader(request), slug)
         chart = timeline_chart(view.timeline.buckets)
         return page(request, "topic.html", view=view, chart=chart, title=view.topic.label)
 
@@ -75,7 +75,7 @@ class ReaderPages(Controller):
     async def story(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], story_id: FromPath[UUID]
     ) -> Response[bytes]:
-        story = await service.story_page(rt, _reader(request), story_id)
+        story = await service.story_page(rt.db.pool, _reader(request), story_id)
         return page(request, "story.html", story=story, title=story.title)
 
     @get("/digests/latest", opt=_PAGE)
@@ -85,14 +85,14 @@ class ReaderPages(Controller):
         request: Request[Any, Any, Any],
         period: Annotated[Period, QueryParameter(description="daily or weekly")] = "daily",
     ) -> Response[bytes]:
-        digest = await service.latest_briefing(rt, _reader(request), period)
+        digest = await service.latest_briefing(rt.db.pool, _reader(request), period)
         return _briefing(request, digest)
 
     @get("/digests/{digest_id:uuid}", opt=_PAGE)
     async def briefing(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], digest_id: FromPath[UUID]
     ) -> Response[bytes]:
-        digest = await service.briefing_page(rt, _reader(request), digest_id)
+        digest = await service.briefing_page(rt.db.pool, _reader(request), digest_id)
         return _briefing(request, digest)
 
     @get("/login")

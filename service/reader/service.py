@@ -12,16 +12,17 @@ from schemas.related import RelatedSignal
 from schemas.signals import Signal, SignalListItem, SignalPage
 from schemas.stories import Story
 from schemas.topics import TopicCount, TopicDetail, TopicTimeline
+from service.db.connections import Pool
 from service.digests import reading as digests
 from service.digests.periods import Period
 from service.errors import NotFound
 from service.keys.suppliers import SupplierView
 from service.related import service as related
-from service.runtime import Runtime
 from service.signals import service as signals
 from service.signals.listing import SignalQuery, list_signals
 from service.stories import service as stories
 from service.topics import service as topics
+from service.topics.cache import TopicCache
 
 NEWEST = 15
 """Signals listed on the front page and a search's answer."""
@@ -57,12 +58,13 @@ class TopicView:
     neighbours: list[TopicCount] = field(default_factory=list)
 
 
-async def front_page(rt: Runtime, reader: Reader, query: str | None) -> FrontPage:
+async def front_page(pool: Pool, topic_cache: TopicCache, reader: Reader, query: str | None) -> FrontPage:
     """The newest daily briefing (if one was written and the reader may see it) and the newest
     signals; with ``query``, the signals matching it instead (full text, by relevance)."""
     if query:
         found = await list_signals(
-            rt,
+            pool,
+            topic_cache,
             SignalQuery(
                 q=query,
                 sort="relevance",
@@ -74,12 +76,14 @@ async def front_page(rt: Runtime, reader: Reader, query: str | None) -> FrontPag
         return FrontPage(briefing=None, signals=_items(found), query=query)
     try:
         briefing: Digest | None = await digests.latest_digest(
-            rt, period="daily", topic=None, day=None, allowed_topics=reader.allowed_topics
+            pool, period="daily", topic=None, day=None, allowed_topics=reader.allowed_topics
         )
     except NotFound:
         briefing = None
     newest = await list_signals(
-        rt, SignalQuery(limit=NEWEST, restrict_topics=reader.allowed_topics, suppliers=reader.suppliers)
+        pool,
+        topic_cache,
+        SignalQuery(limit=NEWEST, restrict_topics=reader.allowed_topics, suppliers=reader.suppliers),
     )
     return FrontPage(briefing=briefing, signals=_items(newest))
 
@@ -90,23 +94,23 @@ def _items(page: object) -> list[SignalListItem]:
     return list(page.items)
 
 
-async def signal_page(rt: Runtime, reader: Reader, signal_id: UUID) -> SignalView:
+async def signal_page(pool: Pool, reader: Reader, signal_id: UUID) -> SignalView:
     """A signal card and its related coverage (404 as GET /v1/signals/{id} answers it)."""
     card = await signals.get_signal(
-        rt, signal_id, allowed_topics=reader.allowed_topics, suppliers=reader.suppliers
+        pool, signal_id, allowed_topics=reader.allowed_topics, suppliers=reader.suppliers
     )
     coverage = await related.get_related(
-        rt, signal_id, RELATED, allowed_topics=reader.allowed_topics, suppliers=reader.suppliers
+        pool, signal_id, RELATED, allowed_topics=reader.allowed_topics, suppliers=reader.suppliers
     )
     return SignalView(signal=card, related=list(coverage.items))
 
 
-async def topic_page(rt: Runtime, reader: Reader, slug: str) -> TopicView:
+async def topic_page(pool: Pool, topic_cache: TopicCache, reader: Reader, slug: str) -> TopicView:
     """A topic's newest signals, its last 30 days per day, and the trending topics its newest
     signals also carry (its neighbours)."""
-    detail = await topics.get_topic(rt, slug, reader.allowed_topics, reader.suppliers)
+    detail = await topics.get_topic(pool, topic_cache, slug, reader.allowed_topics, reader.suppliers)
     timeline = await topics.get_timeline(
-        rt,
+        pool,
         detail.slug,
         interval="day",
         since=None,
@@ -117,7 +121,7 @@ async def topic_page(rt: Runtime, reader: Reader, slug: str) -> TopicView:
     )
     carried = {t.slug for item in detail.signals for t in item.topics} - {detail.slug}
     trending = await topics.list_topics(
-        rt,
+        pool,
         since=None,
         until=None,
         window="7d",
@@ -130,18 +134,18 @@ async def topic_page(rt: Runtime, reader: Reader, slug: str) -> TopicView:
     return TopicView(topic=detail, timeline=timeline, neighbours=neighbours)
 
 
-async def story_page(rt: Runtime, reader: Reader, story_id: UUID) -> Story:
+async def story_page(pool: Pool, reader: Reader, story_id: UUID) -> Story:
     """Every outlet's signal on one event (as GET /v1/stories/{id})."""
-    return await stories.get_story(rt, story_id, allowed_topics=reader.allowed_topics)
+    return await stories.get_story(pool, story_id, allowed_topics=reader.allowed_topics)
 
 
-async def briefing_page(rt: Runtime, reader: Reader, digest_id: UUID) -> Digest:
+async def briefing_page(pool: Pool, reader: Reader, digest_id: UUID) -> Digest:
     """One briefing version (as GET /v1/digests/{id})."""
-    return await digests.get_digest(rt, digest_id, allowed_topics=reader.allowed_topics)
+    return await digests.get_digest(pool, digest_id, allowed_topics=reader.allowed_topics)
 
 
-async def latest_briefing(rt: Runtime, reader: Reader, period: Period) -> Digest:
+async def latest_briefing(pool: Pool, reader: Reader, period: Period) -> Digest:
     """The newest general briefing of ``period`` (as GET /v1/digests/latest)."""
     return await digests.latest_digest(
-        rt, period=period, topic=None, day=None, allowed_topics=reader.allowed_topics
+        pool, period=period, topic=None, day=None, allowed_topics=reader.allowed_topics
     )

@@ -47,5 +47,9 @@ class RelatedController(Controller):
         ] = 20,
     ) -> RelatedSignals:
         return await service.get_related(
-            rt, signal_id, limit, allowed_topics=allowed_topics(request), suppliers=suppliers_seen(request)
+            rt.db.pool,
+            signal_id,
+            limit,
+            allowed_topics=allowed_topics(request),
+            suppliers=suppliers_seen(request),
         )

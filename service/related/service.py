@@ -32,18 +32,19 @@ import logging
 from uuid import UUID
 
 from schemas.related import RelatedSignals
-from service.db.connections import Executor
-from service.embeddings import EmbeddingDimensionMismatch, EmbeddingsUnusable, vector_literal
+from service.db.connections import Executor, Pool
+from service.embeddings import Embedder, EmbeddingDimensionMismatch, EmbeddingsUnusable, vector_literal
 from service.errors import NotFound
 from service.keys.suppliers import SupplierView
 from service.related import repository
-from service.runtime import Runtime
+from service.settings import Settings
 from service.signals import repository as signals
 from service.similarity.features import Candidate, Rarity, Subject
 from service.similarity.scoring import Link, rank_links, score_link
 from service.stories import repository as stories
 from service.stories.candidates import candidate_features, candidate_ids, entity_keys, nearest_ids
 from service.stories.candidates import rarity as read_rarity
+from service.stories.matching import StoryRule
 from service.stories.placement import StorySearch, assign_story
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,12 @@ log = logging.getLogger(__name__)
 MAX_RELATED_LIMIT = 100
 
 
-async def relate_signal(rt: Runtime, signal_id: UUID) -> None:
+async def relate_signal(pool: Pool, embedder: Embedder | None, settings: Settings, signal_id: UUID) -> None:
     """Embed, place in a story and link related coverage for one stored signal (idempotent).
 
     Raises only for trouble worth retrying (embeddings server down, database errors).
     """
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         found = await repository.get_subject(conn, signal_id)
     if found is None:
         log.info("signal %s no longer exists; nothing to relate", signal_id)
@@ -65,22 +66,24 @@ async def relate_signal(rt: Runtime, signal_id: UUID) -> None:
     if not current:
         # A newer version of the article superseded it before this job ran; that version's
         # own job places it and links it. Old versions stay out of stories and lists.
-        async with rt.db.pool.acquire() as conn:
+        async with pool.acquire() as conn:
             await repository.mark_signal_related(conn, signal_id)
         return
-    use_meaning = await _embed(rt, subject)
+    use_meaning = await _embed(pool, embedder, subject)
     story_id: UUID | None = None
     search: StorySearch | None = None
     if subject.supplier_id is None:
-        story_id, search = await assign_story(rt, subject, use_meaning=use_meaning)
+        rule = StoryRule.from_settings(settings)
+        story_id, search = await assign_story(pool, embedder, rule, subject, use_meaning=use_meaning)
     subject = dataclasses.replace(subject, story_id=story_id)
-    links = await _find_related(rt, subject, use_meaning=use_meaning, search=search)
-    await _store_links(rt, subject, links)
+    keep = settings.related_keep
+    links = await _find_related(pool, embedder, keep, subject, use_meaning=use_meaning, search=search)
+    await _store_links(pool, keep, subject, links)
     log.info("signal %s related: story %s, %d links", signal_id, story_id, len(links))
 
 
 async def get_related(
-    rt: Runtime,
+    pool: Pool,
     signal_id: UUID,
     limit: int,
     *,
@@ -94,7 +97,7 @@ async def get_related(
     for a signal made of content of a supplier it does not see (``suppliers``).
     """
     restrict = sorted(allowed_topics) if allowed_topics is not None else None
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         # a hidden signal is turned away by the first query, as an unknown one is
         if restrict is not None and not await signals.signal_has_any_topic(
             conn, signal_id, restrict, suppliers=suppliers
@@ -109,12 +112,11 @@ async def get_related(
 # --- 1. embedding ---------------------------------------------------------------------------------
 
 
-async def _embed(rt: Runtime, subject: Subject) -> bool:
+async def _embed(pool: Pool, embedder: Embedder | None, subject: Subject) -> bool:
     """Make sure the signal has an embedding from the configured model; False: go without."""
-    embedder = rt.embedder
     if embedder is None:
         return False
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         if await repository.embedding_exists(conn, subject.id, embedder.model, embedder.dimensions):
             return True  # a retried job: the vector was stored by the earlier attempt
     try:
@@ -126,7 +128,7 @@ async def _embed(rt: Runtime, subject: Subject) -> bool:
     except EmbeddingsUnusable as exc:
         log.error("signal %s: no embedding, relating by entities, topics and text: %s", subject.id, exc)
         return False
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         await repository.store_embedding(
             conn, subject.id, embedder.model, embedder.dimensions, vector_literal(vector)
         )
@@ -137,13 +139,19 @@ async def _embed(rt: Runtime, subject: Subject) -> bool:
 
 
 async def _find_related(
-    rt: Runtime, subject: Subject, *, use_meaning: bool, search: StorySearch | None
+    pool: Pool,
+    embedder: Embedder | None,
+    keep: int,
+    subject: Subject,
+    *,
+    use_meaning: bool,
+    search: StorySearch | None,
 ) -> list[Link]:
     """The best links for the signal, scored and explained. ``search``: the story search, when
     it ran; its nearest neighbours and words are reused (one HNSW search a job, not two)."""
-    async with rt.db.pool.acquire() as conn, conn.transaction():  # the kNN's search options are local
+    async with pool.acquire() as conn, conn.transaction():  # the kNN's search options are local
         if search is None:
-            nearest = await nearest_ids(rt, conn, subject, use_meaning=use_meaning)
+            nearest = await nearest_ids(embedder, conn, subject, use_meaning=use_meaning)
             wording = None
         else:
             nearest, wording = search.nearest, search.wording
@@ -151,7 +159,7 @@ async def _find_related(
         candidates = await _features(conn, subject, list(dict.fromkeys(ids)), search)
         topic_ids = set(subject.topic_ids).union(*(c.topic_ids for c in candidates))
         rarity = await read_rarity(conn, entity_keys(subject, candidates), topic_ids)
-    return _best_links(subject, candidates, rarity, keep=rt.settings.related_keep, use_meaning=use_meaning)
+    return _best_links(subject, candidates, rarity, keep=keep, use_meaning=use_meaning)
 
 
 async def _features(
@@ -178,18 +186,16 @@ def _best_links(
 # --- 4. storing ----------------------------------------------------------------------------------------
 
 
-async def _store_links(rt: Runtime, subject: Subject, links: list[Link]) -> None:
+async def _store_links(pool: Pool, keep: int, subject: Subject, links: list[Link]) -> None:
     """Replace the signal's list; add the reverse links (none to a supplied signal), trimmed to
     the best of each list."""
     rows = [(subject.id, link.related_id, link.score, link.reason, link.same_story) for link in links]
     linked_back = links if subject.supplier_id is None else []
     rows += [(link.related_id, subject.id, link.score, link.reason, link.same_story) for link in linked_back]
-    async with rt.db.pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, conn.transaction():
         await repository.lock_related_writes(conn)
         await repository.delete_related_of_signal(conn, subject.id)
         await repository.delete_links_to_other_versions(conn, subject.article_id, subject.id)
         await repository.upsert_related_links(conn, rows)
-        await repository.trim_related_lists(
-            conn, [link.related_id for link in linked_back], rt.settings.related_keep
-        )
+        await repository.trim_related_lists(conn, [link.related_id for link in linked_back], keep)
         await repository.mark_signal_related(conn, subject.id)

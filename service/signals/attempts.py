@@ -15,9 +15,9 @@ import random
 import time
 
 from service.analysis.client import usage_of
+from service.db.connections import Pool
 from service.errors import LLMRateLimited, LLMTimeout, LLMUnavailable, SignalsError
 from service.jobs.retry import RetryLater
-from service.runtime import Runtime
 from service.signals import job_repository
 from service.signals.job_repository import JobRecord
 
@@ -43,8 +43,8 @@ class Stages:
         return ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in self.ms.items())
 
 
-async def hand_back(rt: Runtime, job: JobRecord) -> None:
-    async with rt.db.pool.acquire() as conn:
+async def hand_back(pool: Pool, job: JobRecord) -> None:
+    async with pool.acquire() as conn:
         handed = await job_repository.hand_back_job(conn, job.id, job.attempts)
     if handed:
         log.info("job %s: the worker is stopping; the job goes back to the queue", job.id)
@@ -54,14 +54,15 @@ _TRANSIENT = (LLMUnavailable, LLMRateLimited, LLMTimeout)
 """Model failures that pass: the server was unreachable, busy, failing or slow."""
 
 
-async def retry_later(rt: Runtime, job: JobRecord, exc: SignalsError) -> RetryLater | None:
+async def retry_later(
+    pool: Pool, schedule: list[float], job: JobRecord, exc: SignalsError
+) -> RetryLater | None:
     """For a passing model failure with retries left on SIGNALS_JOB_RETRY_SCHEDULE: mark the
     job ``retrying`` (with its next attempt's time) and say when to run it again."""
-    schedule = rt.settings.job_retry_schedule
     if not isinstance(exc, _TRANSIENT) or job.transient_failures >= len(schedule):
         return None
     delay = schedule[job.transient_failures] * random.uniform(0.9, 1.1)  # jitter only
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         at = await job_repository.retry_job_later(
             conn, job.id, job.attempts, delay_seconds=delay, error=exc, llm_usage=usage_of(exc)
         )

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from service.db.connections import Connection
+from service.db.connections import Connection, Pool
 from service.db.transactions import run_in_transaction
 from service.errors import NotFound
-from service.runtime import Runtime
 from service.signals import repository
 
 
-async def delete_signal(rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[int, ...] | None) -> None:
+async def delete_signal(pool: Pool, signal_id: UUID, *, allowed_topics: tuple[int, ...] | None) -> None:
     """Delete one signal; 404 when it does not exist or lies outside ``allowed_topics``.
     A transaction PostgreSQL rolls back to break a deadlock runs again."""
 
@@ -38,4 +37,4 @@ async def delete_signal(rt: Runtime, signal_id: UUID, *, allowed_topics: tuple[i
         for story_id in touched:
             await repository.refresh_story(conn, story_id)
 
-    await run_in_transaction(rt.db.pool, work, what=f"deleting signal {signal_id}")
+    await run_in_transaction(pool, work, what=f"deleting signal {signal_id}")

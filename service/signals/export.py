@@ -23,9 +23,10 @@ from typing import Literal
 
 from schemas.base import json_encoder
 from schemas.signals import Signal, SignalCardPage
-from service.runtime import Runtime
+from service.db.connections import Pool
 from service.signals.listing import MAX_LIMIT, SignalQuery, list_signals
 from service.signals.sentiment import sentiment_value
+from service.topics.cache import TopicCache
 
 ExportFormat = Literal["ndjson", "csv"]
 PAGE_SIZE = MAX_LIMIT
@@ -103,14 +104,14 @@ def _encode(fmt: ExportFormat, cards: list[Signal]) -> bytes:
     return b"".join(json_encoder.encode(card) + b"\n" for card in cards)
 
 
-async def _next_page(rt: Runtime, query: SignalQuery) -> SignalCardPage:
-    page = await list_signals(rt, query)
+async def _next_page(pool: Pool, topic_cache: TopicCache, query: SignalQuery) -> SignalCardPage:
+    page = await list_signals(pool, topic_cache, query)
     assert isinstance(page, SignalCardPage)  # include_card is on: full cards
     return page
 
 
 async def _stream(
-    rt: Runtime, fmt: ExportFormat, query: SignalQuery, first: SignalCardPage
+    pool: Pool, topic_cache: TopicCache, fmt: ExportFormat, query: SignalQuery, first: SignalCardPage
 ) -> AsyncIterator[bytes]:
     if fmt == "csv":
         yield _csv_chunk([CSV_COLUMNS])
@@ -121,19 +122,19 @@ async def _stream(
         if page.next is None:
             return
         # Each page is its own short query (keyset on created_at, id): nothing is held between them.
-        page = await _next_page(rt, replace(query, cursor=page.next))
+        page = await _next_page(pool, topic_cache, replace(query, cursor=page.next))
 
 
 async def prepare_export(
-    rt: Runtime, fmt: ExportFormat, query: SignalQuery, *, page_size: int = PAGE_SIZE
+    pool: Pool, topic_cache: TopicCache, fmt: ExportFormat, query: SignalQuery, *, page_size: int = PAGE_SIZE
 ) -> Export:
     """Validate the filter (400/404 problems come from here, before any byte is sent) and
     return the stream of every matching current signal, newest first."""
     query = replace(query, sort="newest", include_card=True, limit=page_size, cursor=None)
-    first = await _next_page(rt, query)
+    first = await _next_page(pool, topic_cache, query)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return Export(
         media_type=MEDIA_TYPES[fmt],
         filename=f"signals-{stamp}.{fmt}",
-        chunks=_stream(rt, fmt, query, first),
+        chunks=_stream(pool, topic_cache, fmt, query, first),
     )

@@ -89,7 +89,7 @@ class SignalExportController(Controller):
             restrict_topics=allowed_topics(request),
             suppliers=suppliers_seen(request),
         )
-        export = await prepare_export(rt, format, query)
+        export = await prepare_export(rt.db.pool, rt.topic_cache, format, query)
         return Stream(
             export.chunks,
             media_type=export.media_type,

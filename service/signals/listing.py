@@ -18,14 +18,14 @@ from uuid import UUID
 import msgspec
 
 from schemas.signals import EntityRef, SignalCardPage, SignalLinks, SignalListItem, SignalPage, Topic
-from service.db.connections import Executor
+from service.db.connections import Executor, Pool
 from service.errors import BadRequest, NotFound
 from service.keys.suppliers import PUBLIC_ONLY, SupplierView
 from service.pagination import decode_cursor_as, encode_cursor
-from service.runtime import Runtime
 from service.signals import repository
 from service.signals.sentiment import sentiment_value
 from service.time_window import check_day
+from service.topics.cache import TopicCache
 
 MAX_LIMIT = 100
 Sort = Literal["newest", "relevance"]
@@ -102,7 +102,7 @@ def _cursor_query(query: SignalQuery) -> dict[str, Any]:
     return bound
 
 
-async def _params(rt: Runtime, conn: Executor, query: SignalQuery) -> dict[str, Any]:
+async def _params(topic_cache: TopicCache, conn: Executor, query: SignalQuery) -> dict[str, Any]:
     """SQL parameters for ``query``: names resolved to ids, bounds checked."""
     if not 1 <= query.limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_parameter")
@@ -116,7 +116,7 @@ async def _params(rt: Runtime, conn: Executor, query: SignalQuery) -> dict[str, 
     # everyone else, a topic or entity only a supplier's own content names.
     restrict = sorted(query.restrict_topics) if query.restrict_topics is not None else None
     if query.topics:
-        resolved = await rt.topic_cache.resolve(conn, list(query.topics), restrict, query.suppliers)
+        resolved = await topic_cache.resolve(conn, list(query.topics), restrict, query.suppliers)
         unknown = [slug for slug in query.topics if resolved.get(slug) is None]
         if unknown:
             raise NotFound(f"unknown topic {', '.join(repr(u) for u in unknown)}", reason="unknown_topic")
@@ -176,10 +176,12 @@ def _snippet_html(fragment: str) -> str:
     return html.escape(fragment).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>")
 
 
-async def list_signals(rt: Runtime, query: SignalQuery) -> SignalPage | SignalCardPage:
+async def list_signals(
+    pool: Pool, topic_cache: TopicCache, query: SignalQuery
+) -> SignalPage | SignalCardPage:
     """One page of current signals matching ``query``; ``next`` is a cursor token or None."""
-    async with rt.db.pool.acquire() as conn:
-        params = await _params(rt, conn, query)
+    async with pool.acquire() as conn:
+        params = await _params(topic_cache, conn, query)
         rows = await repository.list_signal_rows(conn, relevance=query.sort == "relevance", **params)
         more = len(rows) > query.limit
         rows = rows[: query.limit]

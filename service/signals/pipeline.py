@@ -15,16 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from service.analysis.client import Analysis, usage_of
+from service.analysis.client import Analysis, Analyzer, usage_of
 from service.analysis.prompt import PROMPT_VERSION, ArticleForPrompt
-from service.db.connections import Connection
+from service.db.connections import Connection, Pool
 from service.db.transactions import run_in_transaction
 from service.errors import LLMNotConfigured, SignalsError, TopicsChanged
 from service.ingest.canonical import canonicalize_url, choose_canonical
 from service.ingest.extract import ExtractedArticle, article_from_text
+from service.ingest.fetch import Fetcher
+from service.ingest.pool import Extractor
 from service.jobs.queue import enqueue_relate
 from service.jobs.retry import RetryLater, Stopping, unless_stopping
-from service.runtime import Runtime
+from service.settings import Settings
 from service.signals import job_repository, repository
 from service.signals.attempts import Stages, hand_back, retry_later
 from service.signals.job_repository import JobRecord
@@ -42,11 +44,19 @@ class _Obtained:
     fetched_at: datetime | None
 
 
-async def process_job(rt: Runtime, job_id: UUID, stopping: asyncio.Event | None = None) -> None:
+async def process_job(
+    pool: Pool,
+    settings: Settings,
+    fetcher: Fetcher,
+    extractor: Extractor | None,
+    analyzer: Analyzer | None,
+    job_id: UUID,
+    stopping: asyncio.Event | None = None,
+) -> None:
     """Run one job to a final state. Never raises for a pipeline failure; raises ``RetryLater``
     when the job goes back to the queue: a passing model failure (``retrying``), or
     ``stopping`` set while the model is still answering (``queued``, for another worker)."""
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         job = await job_repository.start_job_attempt(conn, job_id)
     if job is None:
         log.info("job %s is already finished; nothing to do", job_id)
@@ -54,71 +64,84 @@ async def process_job(rt: Runtime, job_id: UUID, stopping: asyncio.Event | None 
     stages = Stages(job)
     article_id: UUID | None = None
     try:
-        obtained = await _obtain_article(rt, job, stages)
-        article_id, signal_id = await _store_article(rt, job, obtained)
+        obtained = await _obtain_article(pool, fetcher, extractor, settings.extract_min_words, job, stages)
+        article_id, signal_id = await _store_article(pool, job, obtained)
         stages.mark("store")
         if signal_id is not None:
-            await _finish_done(rt, job, signal_id, article_id, reused=True)
+            await _finish_done(pool, job, signal_id, article_id, reused=True)
             return
-        if rt.analyzer is None:
-            await _set_status(rt, job, "analyzing")
-            raise LLMNotConfigured("set " + " and ".join(rt.settings.llm_missing()) + " to enable analysis")
+        if analyzer is None:
+            await _set_status(pool, job, "analyzing")
+            raise LLMNotConfigured("set " + " and ".join(settings.llm_missing()) + " to enable analysis")
         # The status write overlaps the model call instead of delaying it.
-        status = asyncio.ensure_future(_set_status(rt, job, "analyzing"))
+        status = asyncio.ensure_future(_set_status(pool, job, "analyzing"))
         try:
             analysis = await unless_stopping(
-                rt.analyzer.analyze(_prompt_input(obtained), today=datetime.now(UTC).date()), stopping
+                analyzer.analyze(_prompt_input(obtained), today=datetime.now(UTC).date()), stopping
             )
         finally:
             await status
         stages.mark("model")
-        signal_id = await _store_signal(rt, job, article_id, obtained.article.content_hash, analysis)
+        signal_id = await _store_signal(pool, job, article_id, obtained.article.content_hash, analysis)
         stages.mark("signal")
         log.info("job %s done: signal %s (%s)", job.id, signal_id, stages)
     except Stopping:
-        await hand_back(rt, job)
+        await hand_back(pool, job)
         raise RetryLater(0, "the worker is stopping") from None
     except SignalsError as exc:
-        later = await retry_later(rt, job, exc)
+        later = await retry_later(pool, settings.job_retry_schedule, job, exc)
         if later is not None:
             raise later from exc
-        await _finish_failed(rt, job, exc, article_id)
+        await _finish_failed(pool, job, exc, article_id)
     except Exception as exc:
         log.exception("job %s failed unexpectedly", job.id)
-        await _finish_failed(rt, job, SignalsError(f"internal error ({type(exc).__name__})"), article_id)
+        await _finish_failed(pool, job, SignalsError(f"internal error ({type(exc).__name__})"), article_id)
 
 
-async def _set_status(rt: Runtime, job: JobRecord, status: str) -> None:
-    async with rt.db.pool.acquire() as conn:
+def _running(extractor: Extractor | None) -> Extractor:
+    """The extraction pool, asked for only when a job has html to extract."""
+    if extractor is None:
+        raise RuntimeError("this process runs no extraction pool (API-only)")
+    return extractor
+
+
+async def _set_status(pool: Pool, job: JobRecord, status: str) -> None:
+    async with pool.acquire() as conn:
         await job_repository.set_job_status(conn, job.id, job.attempts, status)
 
 
-async def _obtain_article(rt: Runtime, job: JobRecord, stages: Stages) -> _Obtained:
+async def _obtain_article(
+    pool: Pool,
+    fetcher: Fetcher,
+    extractor: Extractor | None,
+    min_words: int,
+    job: JobRecord,
+    stages: Stages,
+) -> _Obtained:
     payload = job.payload or {}
-    min_words = rt.settings.extract_min_words
     if job.input_kind == "text":
         url = job.url
         article = article_from_text(payload["text"], title=payload.get("title"), url=url, min_words=min_words)
-        await _set_status(rt, job, "extracting")
+        await _set_status(pool, job, "extracting")
         stages.mark("extract")
         return _Obtained(article, canonicalize_url(url) if url else None, url, None)
     if job.input_kind == "html":
         assert job.url is not None
-        await _set_status(rt, job, "extracting")
-        article = await rt.extractor.extract(payload["html"], job.url, min_words=min_words)
+        await _set_status(pool, job, "extracting")
+        article = await _running(extractor).extract(payload["html"], job.url, min_words=min_words)
         stages.mark("extract")
         return _Obtained(article, choose_canonical(job.url, article.canonical_url), job.url, None)
     assert job.url is not None
-    page = await rt.fetcher.fetch_article(job.url)
+    page = await fetcher.fetch_article(job.url)
     fetched_at = datetime.now(UTC)
     stages.mark("fetch")
     # Not awaited before extraction starts: the status write and the extraction overlap.
-    status = asyncio.ensure_future(_set_status(rt, job, "extracting"))
+    status = asyncio.ensure_future(_set_status(pool, job, "extracting"))
     try:
         if page.media_type == "text/plain":
             article = article_from_text(page.text, title=None, url=page.final_url, min_words=min_words)
         else:
-            article = await rt.extractor.extract(page.text, page.final_url, min_words=min_words)
+            article = await _running(extractor).extract(page.text, page.final_url, min_words=min_words)
     finally:
         await status
     stages.mark("extract")
@@ -126,7 +149,7 @@ async def _obtain_article(rt: Runtime, job: JobRecord, stages: Stages) -> _Obtai
     return _Obtained(article, canonical, job.url, fetched_at)
 
 
-async def _store_article(rt: Runtime, job: JobRecord, obtained: _Obtained) -> tuple[UUID, UUID | None]:
+async def _store_article(pool: Pool, job: JobRecord, obtained: _Obtained) -> tuple[UUID, UUID | None]:
     """Store the article; return its id and the existing signal for this exact text, if any.
 
     Fetched pages are stored by canonical URL. Content a caller supplied (text or html) is
@@ -136,7 +159,7 @@ async def _store_article(rt: Runtime, job: JobRecord, obtained: _Obtained) -> tu
     """
     a = obtained.article
     supplied = job.input_kind != "url"
-    async with rt.db.pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, conn.transaction():
         if supplied and obtained.canonical_url is not None:
             copy = await repository.find_analysed_copy(
                 conn,
@@ -192,7 +215,7 @@ def _prompt_input(obtained: _Obtained) -> ArticleForPrompt:
 
 
 async def _store_signal(
-    rt: Runtime, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
+    pool: Pool, job: JobRecord, article_id: UUID, content_hash: str, analysis: Analysis
 ) -> UUID:
     """Store the analysed signal in one transaction (service.db.transactions runs it again
     when PostgreSQL rolls it back to break a deadlock, or when a topic merge committed while
@@ -203,7 +226,7 @@ async def _store_signal(
         return await _store_signal_once(conn, job, article_id, content_hash, analysis)
 
     return await run_in_transaction(
-        rt.db.pool, work, what=f"job {job.id}: storing the signal", retry_on=(TopicsChanged,)
+        pool, work, what=f"job {job.id}: storing the signal", retry_on=(TopicsChanged,)
     )
 
 
@@ -281,20 +304,20 @@ class _AttemptLost(SignalsError):
 
 
 async def _finish_done(
-    rt: Runtime, job: JobRecord, signal_id: UUID, article_id: UUID, *, reused: bool
+    pool: Pool, job: JobRecord, signal_id: UUID, article_id: UUID, *, reused: bool
 ) -> None:
-    async with rt.db.pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, conn.transaction():
         await job_repository.finish_job_done(
             conn, job.id, job.attempts, signal_id=signal_id, article_id=article_id, reused=reused
         )
     log.info("job %s done: existing signal %s (no LLM call)", job.id, signal_id)
 
 
-async def _finish_failed(rt: Runtime, job: JobRecord, exc: SignalsError, article_id: UUID | None) -> None:
+async def _finish_failed(pool: Pool, job: JobRecord, exc: SignalsError, article_id: UUID | None) -> None:
     if isinstance(exc, _AttemptLost):
         log.warning("job %s: attempt %d was superseded; leaving the job to it", job.id, job.attempts)
         return
-    async with rt.db.pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, conn.transaction():
         await job_repository.finish_job_failed(
             conn,
             job.id,

@@ -123,11 +123,20 @@ class SignalsController(Controller):
             )
         key = getattr(request.state, "api_key", None)
         submission = await service.submit_analysis(
-            rt, data, api_key_id=key.id if key else None, idempotency_key=idempotency_key
+            rt.db.pool,
+            rt.settings,
+            rt.policy,
+            data,
+            api_key_id=key.id if key else None,
+            idempotency_key=idempotency_key,
         )
-        job = await service.wait_for_job(rt, submission.job, wait) if wait else submission.job
+        job = (
+            await service.wait_for_job(rt.db.pool, rt.waiter, submission.job, wait)
+            if wait
+            else submission.job
+        )
         if wait and job.status == "done" and job.signal_id is not None:
-            wire = await service.job_for_reader(rt, job, key)
+            wire = await service.job_for_reader(rt.db.pool, job, key)
             if wire.signal_id is None:
                 # The signal carries none of this key's topics: the finished job, not the card.
                 return Response(
@@ -136,7 +145,10 @@ class SignalsController(Controller):
                     headers={"Location": f"/v1/jobs/{job.id}", "Preference-Applied": f"wait={wait}"},
                 )
             signal = await service.get_signal(
-                rt, job.signal_id, allowed_topics=allowed_topics(request), suppliers=suppliers_seen(request)
+                rt.db.pool,
+                job.signal_id,
+                allowed_topics=allowed_topics(request),
+                suppliers=suppliers_seen(request),
             )
             return Response(
                 signal,
@@ -151,7 +163,7 @@ class SignalsController(Controller):
             error = error_for_code(job.error_code, job.error_detail or "", job.error_reason)
             error.extra["job"] = f"/v1/jobs/{job.id}"
             raise error
-        wire = await service.job_for_reader(rt, job, key)
+        wire = await service.job_for_reader(rt.db.pool, job, key)
         return Response(wire, status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
     @get(
@@ -224,7 +236,7 @@ class SignalsController(Controller):
             restrict_topics=allowed_topics(request),
             suppliers=suppliers_seen(request),
         )
-        page = await list_signals(rt, query)
+        page = await list_signals(rt.db.pool, rt.topic_cache, query)
         if page.next is not None:
             page.next = next_page_link(request.scope, page.next)
         return page
@@ -244,8 +256,8 @@ class SignalsController(Controller):
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], job_id: FromPath[UUID]
     ) -> Response[Job]:
         key = getattr(request.state, "api_key", None)
-        job = await service.get_job_for(rt, job_id, key)
-        return etagged(request, await service.job_for_reader(rt, job, key))
+        job = await service.get_job_for(rt.db.pool, job_id, key)
+        return etagged(request, await service.job_for_reader(rt.db.pool, job, key))
 
     @get(
         "/signals/{signal_id:uuid}",
@@ -261,7 +273,7 @@ class SignalsController(Controller):
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], signal_id: FromPath[UUID]
     ) -> Response[Signal]:
         signal = await service.get_signal(
-            rt, signal_id, allowed_topics=allowed_topics(request), suppliers=suppliers_seen(request)
+            rt.db.pool, signal_id, allowed_topics=allowed_topics(request), suppliers=suppliers_seen(request)
         )
         return etagged(request, signal)
 
@@ -280,7 +292,7 @@ class SignalsController(Controller):
     async def delete_signal(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], signal_id: FromPath[UUID]
     ) -> None:
-        await delete_signal(rt, signal_id, allowed_topics=allowed_topics(request))
+        await delete_signal(rt.db.pool, signal_id, allowed_topics=allowed_topics(request))
 
     @get(
         "/articles/{article_id:uuid}",
@@ -293,6 +305,6 @@ class SignalsController(Controller):
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], article_id: FromPath[UUID]
     ) -> Response[Article]:
         article = await service.get_article(
-            rt, article_id, allowed_topics=allowed_topics(request), suppliers=suppliers_seen(request)
+            rt.db.pool, article_id, allowed_topics=allowed_topics(request), suppliers=suppliers_seen(request)
         )
         return etagged(request, article)

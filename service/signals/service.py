@@ -12,19 +12,22 @@ from schemas.articles import Article
 from schemas.base import json_encoder
 from schemas.jobs import Job
 from schemas.signals import AnalyzeRequest, Signal
+from service.db.connections import Pool
 from service.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
     LLMNotConfigured,
     NotFound,
 )
+from service.ingest.addresses import AddressPolicy
 from service.ingest.canonical import canonicalize_url
 from service.ingest.fetch import check_url
 from service.jobs.queue import enqueue_analysis
+from service.jobs.waiter import JobWaiter
 from service.keys.repository import StoredKey
 from service.keys.service import may_see_submission
 from service.keys.suppliers import EVERY_SUPPLIER, SupplierView, supplier_view
-from service.runtime import Runtime
+from service.settings import Settings
 from service.signals import job_repository, repository
 from service.signals.job_repository import JobRecord
 
@@ -49,7 +52,7 @@ class _Prepared:
     fingerprint: str
 
 
-def _prepare(rt: Runtime, body: AnalyzeRequest) -> _Prepared:
+def _prepare(policy: AddressPolicy, body: AnalyzeRequest) -> _Prepared:
     """Check the request's shape and its URL; raise 422 problems for what cannot work."""
     fingerprint = hashlib.sha256(json_encoder.encode(body)).hexdigest()
     if body.html is not None and body.text is not None:
@@ -57,10 +60,10 @@ def _prepare(rt: Runtime, body: AnalyzeRequest) -> _Prepared:
     if body.html is not None:
         if body.url is None:
             raise InvalidRequest("an html body needs the page's url", reason="missing_url")
-        html_url = check_url(body.url, rt.policy, resolve_policy=False)
+        html_url = check_url(body.url, policy, resolve_policy=False)
         return _Prepared("html", html_url, None, {"html": body.html}, fingerprint)
     if body.text is not None:
-        url = check_url(body.url, rt.policy, resolve_policy=False) if body.url is not None else None
+        url = check_url(body.url, policy, resolve_policy=False) if body.url is not None else None
         payload: dict[str, str] = {"text": body.text}
         if body.title is not None:
             payload["title"] = body.title
@@ -69,12 +72,14 @@ def _prepare(rt: Runtime, body: AnalyzeRequest) -> _Prepared:
         raise InvalidRequest("send a url, {html, url} or {text}", reason="empty_body")
     if body.title is not None:
         raise InvalidRequest("title belongs with a text body", reason="unexpected_title")
-    url = check_url(body.url, rt.policy)
+    url = check_url(body.url, policy)
     return _Prepared("url", url, canonicalize_url(url), None, fingerprint)
 
 
 async def submit_analysis(
-    rt: Runtime,
+    pool: Pool,
+    settings: Settings,
+    policy: AddressPolicy,
     body: AnalyzeRequest,
     *,
     api_key_id: UUID | None,
@@ -89,17 +94,17 @@ async def submit_analysis(
       done once; each submitter sees its own job id and its own URL);
     - everything else is a new job, committed together with its queue entry.
     """
-    if not rt.settings.llm_configured:
-        missing = rt.settings.llm_missing()
+    if not settings.llm_configured:
+        missing = settings.llm_missing()
         raise LLMNotConfigured(
             "analysis needs a language model: set "
             + " and ".join(missing)
             + " (any OpenAI-compatible server; `signals llm-stub` serves a development one)",
             missing=missing,
         )
-    prepared = _prepare(rt, body)
+    prepared = _prepare(policy, body)
     for _ in range(5):
-        async with rt.db.pool.acquire() as conn:
+        async with pool.acquire() as conn:
             if idempotency_key is not None:
                 earlier = await job_repository.get_job_by_idempotency_key(conn, api_key_id, idempotency_key)
                 if earlier is not None:
@@ -150,53 +155,54 @@ async def submit_analysis(
     raise RuntimeError("could not create or find a job after 5 tries")
 
 
-async def get_job(rt: Runtime, job_id: UUID) -> JobRecord:
+async def get_job(pool: Pool, job_id: UUID) -> JobRecord:
     """One job, whoever submitted it (the service's own use: waiting, the CLI)."""
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         job = await job_repository.get_job_by_id(conn, job_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
     return job
 
 
-async def get_job_for(rt: Runtime, job_id: UUID, reader: StoredKey | None) -> JobRecord:
+async def get_job_for(pool: Pool, job_id: UUID, reader: StoredKey | None) -> JobRecord:
     """One job as ``reader`` may see it: one it submitted, one a key of its partner submitted,
     or any job for an admin key; 404 otherwise, as if there were none. Jobs are never public:
     a keyless read (SIGNALS_PUBLIC_READ) finds none."""
-    job = await get_job(rt, job_id)
+    job = await get_job(pool, job_id)
     if reader is None or not may_see_submission(reader, job.api_key_id, job.submitter_partner_id):
         raise NotFound(f"no job {job_id}")
     return job
 
 
-async def job_for_reader(rt: Runtime, job: JobRecord, reader: StoredKey | None) -> Job:
+async def job_for_reader(pool: Pool, job: JobRecord, reader: StoredKey | None) -> Job:
     """The job on the wire for ``reader``: a topic-restricted key does not see the id of a
     signal that carries none of its topics (``signal_outside_topics`` says so instead)."""
     if job.signal_id is None or reader is None or reader.allowed_topic_ids is None:
         return job.to_wire()
-    visible = await _signal_visible(rt, job.signal_id, reader.allowed_topic_ids, supplier_view(reader))
+    visible = await _signal_visible(pool, job.signal_id, reader.allowed_topic_ids, supplier_view(reader))
     return job.to_wire(signal_visible=visible)
 
 
 async def _signal_visible(
-    rt: Runtime, signal_id: UUID, allowed_topics: list[int], suppliers: SupplierView
+    pool: Pool, signal_id: UUID, allowed_topics: list[int], suppliers: SupplierView
 ) -> bool:
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         return await repository.signal_has_any_topic(
             conn, signal_id, list(allowed_topics), suppliers=suppliers
         )
 
 
-async def wait_for_job(rt: Runtime, job: JobRecord, seconds: float) -> JobRecord:
-    """The job once final, or as it stands after ``seconds`` (at most 60)."""
-    if rt.waiter is None:
+async def wait_for_job(pool: Pool, waiter: JobWaiter | None, job: JobRecord, seconds: float) -> JobRecord:
+    """The job once final, or as it stands after ``seconds`` (at most 60); at once without a
+    ``waiter`` (a process that listens for no job changes)."""
+    if waiter is None:
         return job
     seconds = min(seconds, MAX_WAIT_SECONDS)
-    return await rt.waiter.until_final(job, seconds, lambda: get_job(rt, job.id), FINAL_STATUSES)
+    return await waiter.until_final(job, seconds, lambda: get_job(pool, job.id), FINAL_STATUSES)
 
 
 async def get_signal(
-    rt: Runtime,
+    pool: Pool,
     signal_id: UUID,
     *,
     allowed_topics: tuple[int, ...] | None = None,
@@ -207,7 +213,7 @@ async def get_signal(
     another supplier sent (``suppliers``: what the reader sees; by default everything, for
     the service's own use)."""
     restrict = sorted(allowed_topics) if allowed_topics is not None else None
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         signal = await repository.get_signal(conn, signal_id, restrict, suppliers=suppliers)
         if (
             signal is not None
@@ -223,12 +229,12 @@ async def get_signal(
 
 
 async def get_article(
-    rt: Runtime, article_id: UUID, *, allowed_topics: tuple[int, ...] | None, suppliers: SupplierView
+    pool: Pool, article_id: UUID, *, allowed_topics: tuple[int, ...] | None, suppliers: SupplierView
 ) -> Article:
     """One extracted article; a key restricted to topics reads only articles with a signal
     on one of them, and a reader only fetched articles and its own supplier's (404 otherwise,
     as for signals)."""
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         restrict = sorted(allowed_topics) if allowed_topics is not None else None
         article = await repository.get_article(conn, article_id, restrict, suppliers=suppliers)
         if (

@@ -16,8 +16,7 @@ from uuid import UUID
 
 from service.db.connections import Connection, Executor
 from service.db.queries import Query, queries
-from service.embeddings import sized
-from service.runtime import Runtime
+from service.embeddings import Embedder, sized
 from service.similarity.features import Candidate, Rarity, Subject, split_by_reach
 from service.similarity.wording import trigram_codes, wording_similarity
 
@@ -43,12 +42,14 @@ NEWEST_PER_CANDIDATE = 4
 # --- the search ------------------------------------------------------------------------------------
 
 
-async def nearest_ids(rt: Runtime, conn: Connection, subject: Subject, *, use_meaning: bool) -> list[UUID]:
+async def nearest_ids(
+    embedder: Embedder | None, conn: Connection, subject: Subject, *, use_meaning: bool
+) -> list[UUID]:
     """The signals nearest the subject in meaning, best first (in a transaction)."""
-    if not use_meaning or rt.embedder is None:
+    if not use_meaning or embedder is None:
         return []
     found = await nearest_by_embedding(
-        conn, subject.id, rt.embedder.model, rt.embedder.dimensions, NEAREST_CANDIDATES
+        conn, subject.id, embedder.model, embedder.dimensions, NEAREST_CANDIDATES
     )
     return list(found)
 

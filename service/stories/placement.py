@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from service.db.connections import Connection, Executor
-from service.runtime import Runtime
+from service.db.connections import Connection, Executor, Pool
+from service.embeddings import Embedder
 from service.signals import repository as signals
 from service.similarity.features import Candidate, Rarity, Subject
 from service.stories import repository
@@ -58,21 +58,20 @@ class StorySearch:
 
 
 async def assign_story(
-    rt: Runtime, subject: Subject, *, use_meaning: bool
+    pool: Pool, embedder: Embedder | None, rule: StoryRule, subject: Subject, *, use_meaning: bool
 ) -> tuple[UUID, StorySearch | None]:
     """The signal's story: the one it is already in (a retry), its article's (a new version),
     the closest same-event signal's, or a new one; and the search, if it searched.
 
     The search runs without the story lock, so relate steps on several workers overlap; only
     the placement holds it (see ``place_in_story``)."""
-    rule = StoryRule.from_settings(rt.settings)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         search = None
         if await _placed_story(conn, subject) is None:
             async with conn.transaction():  # the kNN's search options are local
-                search = await search_story(rt, conn, subject, rule, use_meaning=use_meaning)
+                search = await search_story(embedder, conn, subject, rule, use_meaning=use_meaning)
         async with conn.transaction():
-            story_id = await place_in_story(rt, conn, subject, search, rule, use_meaning=use_meaning)
+            story_id = await place_in_story(embedder, conn, subject, search, rule, use_meaning=use_meaning)
     return story_id, search
 
 
@@ -85,13 +84,13 @@ async def _placed_story(conn: Executor, subject: Subject) -> UUID | None:
 
 
 async def search_story(
-    rt: Runtime, conn: Connection, subject: Subject, rule: StoryRule, *, use_meaning: bool
+    embedder: Embedder | None, conn: Connection, subject: Subject, rule: StoryRule, *, use_meaning: bool
 ) -> StorySearch:
     """Current signals that may report the subject's event, compared with it. Run inside a
     transaction; the placement log's mark is read before anything else."""
     mark = await repository.story_placement_mark(conn)
     started = time.monotonic()
-    nearest = await nearest_ids(rt, conn, subject, use_meaning=use_meaning)
+    nearest = await nearest_ids(embedder, conn, subject, use_meaning=use_meaning)
     # without vectors, wording is how copies of the report are found when the model named no
     # one in them (or spelled the names differently), and other reports of the event when the
     # names rule is off
@@ -111,7 +110,7 @@ async def search_story(
 
 
 async def place_in_story(
-    rt: Runtime,
+    embedder: Embedder | None,
     conn: Connection,
     subject: Subject,
     search: StorySearch | None,
@@ -129,7 +128,7 @@ async def place_in_story(
     story_id = await _placed_story(conn, subject)
     if story_id is None:
         if search is None or time.monotonic() - search.started > SEARCH_FRESH_FOR.total_seconds():
-            search = await search_story(rt, conn, subject, rule, use_meaning=use_meaning)
+            search = await search_story(embedder, conn, subject, rule, use_meaning=use_meaning)
         candidates, rarity = await _brought_up_to_date(conn, subject, search)
         story_id = choose_story(subject, candidates, rarity, rule, use_meaning=use_meaning)
         if story_id is None:

@@ -44,7 +44,7 @@ class StoriesController(Controller):
         ] = None,
     ) -> StoryPage:
         listing = await service.list_stories(
-            rt, limit=limit, cursor=cursor, allowed_topics=allowed_topics(request)
+            rt.db.pool, limit=limit, cursor=cursor, allowed_topics=allowed_topics(request)
         )
         next_url = None
         if listing.next_cursor is not None:
@@ -61,5 +61,5 @@ class StoriesController(Controller):
     async def get_story(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], story_id: FromPath[UUID]
     ) -> Response[Story]:
-        story = await service.get_story(rt, story_id, allowed_topics=allowed_topics(request))
+        story = await service.get_story(rt.db.pool, story_id, allowed_topics=allowed_topics(request))
         return etagged(request, story)

@@ -15,9 +15,9 @@ from uuid import UUID
 import msgspec
 
 from schemas.stories import Story, StoryLinks, StoryListItem
+from service.db.connections import Pool
 from service.errors import BadRequest, NotFound
 from service.pagination import decode_cursor_as, encode_cursor
-from service.runtime import Runtime
 from service.stories import repository
 from service.stories.repository import StoryRow
 
@@ -62,7 +62,7 @@ def _item(row: StoryRow) -> StoryListItem:
 
 
 async def list_stories(
-    rt: Runtime, *, limit: int, cursor: str | None, allowed_topics: tuple[int, ...] | None = None
+    pool: Pool, *, limit: int, cursor: str | None, allowed_topics: tuple[int, ...] | None = None
 ) -> StoryListing:
     """Up to ``limit`` (1..100) stories after ``cursor``, most recently active first.
 
@@ -73,7 +73,7 @@ async def list_stories(
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_parameter")
     position = _decode_position(cursor) if cursor else None
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         rows = await repository.list_stories_page(
             conn,
             after_seen=position.seen if position else None,
@@ -94,12 +94,12 @@ def _restriction(allowed_topics: tuple[int, ...] | None) -> list[int] | None:
     return sorted(allowed_topics) if allowed_topics is not None else None
 
 
-async def get_story(rt: Runtime, story_id: UUID, allowed_topics: tuple[int, ...] | None = None) -> Story:
+async def get_story(pool: Pool, story_id: UUID, allowed_topics: tuple[int, ...] | None = None) -> Story:
     """One story with its sources and its newest 100 signals (404 if unknown). A key
     restricted to ``allowed_topics`` sees only its signals on those topics, and 404 for a
     story with none."""
     restrict = _restriction(allowed_topics)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         row = await repository.get_story(conn, story_id, restrict)
         if row is None:
             raise NotFound(f"no story {story_id}")

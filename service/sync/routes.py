@@ -52,7 +52,7 @@ class SyncController(Controller):
         ] = DEFAULT_LIMIT,
     ) -> SyncPage:
         page = await service.pull_changes(
-            rt,
+            rt.db.pool,
             cursor=cursor,
             limit=limit,
             restrict=allowed_topics(request),

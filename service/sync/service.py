@@ -16,10 +16,10 @@ from __future__ import annotations
 import msgspec
 
 from schemas.sync import SignalChange, SyncPage
+from service.db.connections import Pool
 from service.errors import BadRequest
 from service.keys.suppliers import SupplierView
 from service.pagination import decode_cursor_as, encode_cursor
-from service.runtime import Runtime
 from service.signals.repository import get_signal_cards
 from service.sync import repository
 
@@ -55,7 +55,7 @@ def decode_position(token: str | None) -> tuple[int, int]:
 
 
 async def pull_changes(
-    rt: Runtime,
+    pool: Pool,
     *,
     cursor: str | None,
     limit: int,
@@ -74,7 +74,7 @@ async def pull_changes(
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", reason="bad_parameter")
     after = decode_position(cursor)
     scan_limit = limit + 1 if restrict is None else min(limit * _RESTRICTED_SCAN, 20_000)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         scan = await repository.scan_changes(
             conn,
             after_xid=after[0],

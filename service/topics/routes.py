@@ -49,7 +49,7 @@ class TopicsController(Controller):
         cursor: Cursor = None,
     ) -> TopicPage:
         page = await service.list_topics(
-            rt,
+            rt.db.pool,
             since=since,
             until=until,
             window=window,
@@ -80,7 +80,9 @@ class TopicsController(Controller):
     async def get_topic(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], slug: FromPath[str]
     ) -> Response[TopicDetail]:
-        topic = await service.get_topic(rt, slug, allowed_topics(request), suppliers_seen(request))
+        topic = await service.get_topic(
+            rt.db.pool, rt.topic_cache, slug, allowed_topics(request), suppliers_seen(request)
+        )
         headers = {"Content-Location": topic.links.self} if topic.slug != slug else {}
         return etagged(request, topic, headers=headers)
 
@@ -112,7 +114,7 @@ class TopicsController(Controller):
         window: WindowLength = None,
     ) -> TopicTimeline:
         return await service.get_timeline(
-            rt,
+            rt.db.pool,
             slug,
             interval=interval,
             since=since,
@@ -149,4 +151,4 @@ class TopicAdminController(Controller):
     async def merge_topic(
         self, rt: NamedDependency[Runtime], slug: FromPath[str], data: JSONBody[TopicMergeRequest]
     ) -> TopicMerge:
-        return await service.merge_topics(rt, slug, data.into)
+        return await service.merge_topics(rt.db.pool, slug, data.into)

@@ -21,15 +21,15 @@ from schemas.topics import (
     TopicRef,
     TopicTimeline,
 )
-from service.db.connections import Connection, Executor
+from service.db.connections import Connection, Executor, Pool
 from service.db.transactions import run_in_transaction
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.keys.suppliers import EVERY_SUPPLIER, SupplierView
 from service.pagination import decode_cursor_as, encode_cursor
-from service.runtime import Runtime
 from service.signals.listing import SignalQuery, list_signals
 from service.time_window import Window, resolve_window
 from service.topics import repository
+from service.topics.cache import TopicCache
 from service.topics.repository import TopicRow
 from service.topics.taxonomy import topic_slug
 from service.topics.visibility import is_hidden
@@ -69,7 +69,7 @@ def _now() -> datetime:
 
 
 async def list_topics(
-    rt: Runtime,
+    pool: Pool,
     *,
     since: str | None,
     until: str | None,
@@ -87,7 +87,7 @@ async def list_topics(
     if after is not None:
         current = Window(after.since, after.until)
     previous = current.previous()
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         rows = await repository.count_topics_page(
             conn,
             sort=sort,
@@ -139,25 +139,29 @@ async def _find_topic(
     return topic
 
 
-async def newest_signals(rt: Runtime, query: SignalQuery) -> list[SignalListItem]:
+async def newest_signals(pool: Pool, topic_cache: TopicCache, query: SignalQuery) -> list[SignalListItem]:
     """The first page of ``GET /v1/signals`` for ``query``, as compact items."""
-    page = await list_signals(rt, query)
+    page = await list_signals(pool, topic_cache, query)
     assert isinstance(page, SignalPage)  # include_card is off: compact items
     return page.items
 
 
 async def get_topic(
-    rt: Runtime, slug: str, allowed_topics: tuple[int, ...] | None, suppliers: SupplierView
+    pool: Pool,
+    topic_cache: TopicCache,
+    slug: str,
+    allowed_topics: tuple[int, ...] | None,
+    suppliers: SupplierView,
 ) -> TopicDetail:
     """The topic ``slug`` (or an alias of it) names: label, aliases, counts (of public signals,
     as every aggregate), newest signals (those the reader sees)."""
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         topic = await _find_topic(conn, slug, allowed_topics, suppliers)
         day, week, month = await repository.topic_signal_counts(conn, topic.id, _now())
     query = SignalQuery(
         topics=(topic.slug,), limit=NEWEST_SIGNALS, restrict_topics=allowed_topics, suppliers=suppliers
     )
-    signals = await newest_signals(rt, query)
+    signals = await newest_signals(pool, topic_cache, query)
     return TopicDetail(
         slug=topic.slug,
         label=topic.label,
@@ -200,7 +204,7 @@ def timeline_window(
 
 
 async def get_timeline(
-    rt: Runtime,
+    pool: Pool,
     slug: str,
     *,
     interval: Interval,
@@ -212,7 +216,7 @@ async def get_timeline(
 ) -> TopicTimeline:
     """Counts and mean sentiment of the topic's current public signals per bucket, zero-filled."""
     span = timeline_window(interval=interval, since=since, until=until, window=window, now=_now())
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         topic = await _find_topic(conn, slug, allowed_topics, suppliers)
         rows = await repository.topic_timeline(conn, topic.id, interval, span.since, span.until)
     return TopicTimeline(
@@ -227,7 +231,7 @@ async def get_timeline(
     )
 
 
-async def merge_topics(rt: Runtime, slug: str, into: str) -> TopicMerge:
+async def merge_topics(pool: Pool, slug: str, into: str) -> TopicMerge:
     """Merge topic ``slug`` into ``into``, in one transaction: every signal (link rows and
     topic_ids arrays, order kept, no repeats) moves to the target, the source slug and its
     aliases become the target's aliases, and the source topic is deleted. A transaction
@@ -254,9 +258,7 @@ async def merge_topics(rt: Runtime, slug: str, into: str) -> TopicMerge:
         )
         return source, moved, await repository.get_topic_by_slug_or_alias(conn, target.slug, EVERY_SUPPLIER)
 
-    source, moved, merged = await run_in_transaction(
-        rt.db.pool, work, what=f"merging topic {slug!r} into {into!r}"
-    )
+    source, moved, merged = await run_in_transaction(pool, work, what=f"merging topic {slug!r} into {into!r}")
     assert merged is not None
     return TopicMerge(
         merged=source.slug,

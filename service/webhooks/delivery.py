@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from service.db.connections import Connection, Executor
+from service.db.connections import Connection, Executor, Pool
 from service.errors import SignalsError
 from service.jobs.queue import queue_on
-from service.runtime import Runtime
+from service.settings import Settings
 from service.webhooks import repository
 from service.webhooks.repository import ClaimedDelivery
 from service.webhooks.secrets import SecretBox
-from service.webhooks.sender import AttemptResult, signature_headers
+from service.webhooks.sender import AttemptResult, WebhookSender, signature_headers
 
 log = logging.getLogger(__name__)
 
@@ -104,31 +104,33 @@ def signing_secrets(box: SecretBox, claim: ClaimedDelivery, now: datetime) -> li
     return found
 
 
-async def deliver_webhook(rt: Runtime, delivery_id: UUID) -> None:
+async def deliver_webhook(
+    pool: Pool, settings: Settings, secret_box: SecretBox, sender: WebhookSender, delivery_id: UUID
+) -> None:
     """Make one attempt of a delivery, if it is due and ours; record it and schedule what follows.
 
     Raises ``DeliveryBusy`` when another worker's lease is still running (the queue job should
     come back after ``seconds``), and database errors (the job should be retried).
     """
-    lease = rt.settings.webhook_timeout_seconds + _LEASE_MARGIN_SECONDS
-    async with rt.db.pool.acquire() as conn:
+    lease = settings.webhook_timeout_seconds + _LEASE_MARGIN_SECONDS
+    async with pool.acquire() as conn:
         claim = await repository.claim_delivery(conn, delivery_id, lease)
         if claim is None:
             await _not_claimed(conn, delivery_id)
             return
     started_at = datetime.now(UTC)
     try:
-        secrets = signing_secrets(rt.secret_box, claim, started_at)
+        secrets = signing_secrets(secret_box, claim, started_at)
     except SignalsError as exc:
         # A configuration problem (key missing or replaced): counted as a failed attempt so the
         # schedule retries it once the operator fixed it, with the reason on record.
         result = AttemptResult(None, f"cannot sign: {exc.title}", None, 0)
     else:
         headers = signature_headers(claim.message_id, claim.body, secrets, started_at)
-        result = await rt.webhook_sender.send(claim.url, headers, claim.body)
-    outcome = decide(result, claim.attempt, rt.settings.webhook_retry_schedule)
+        result = await sender.send(claim.url, headers, claim.body)
+    outcome = decide(result, claim.attempt, settings.webhook_retry_schedule)
     next_at = started_at + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         # One statement when nothing else follows (the common case); otherwise one transaction.
         follow_up = outcome.disable or outcome.retry_in is not None
         transaction = conn.transaction() if follow_up else contextlib.nullcontext()

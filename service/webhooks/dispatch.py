@@ -28,9 +28,9 @@ from typing import Any
 import msgspec
 
 from schemas.base import json_encoder
-from service.db.connections import Executor
+from service.db.connections import Executor, Pool
+from service.db.database import Database
 from service.keys.suppliers import EVERY_SUPPLIER
-from service.runtime import Runtime
 from service.signals.repository import get_signal_cards
 from service.webhooks import repository
 from service.webhooks.delivery import enqueue_deliveries
@@ -75,10 +75,10 @@ async def _bodies(conn: Executor, events: list[PendingEvent]) -> dict[int, str]:
     return bodies
 
 
-async def dispatch_batch(rt: Runtime, batch: int = BATCH) -> int | None:
+async def dispatch_batch(pool: Pool, batch: int = BATCH) -> int | None:
     """Fan out the next ``batch`` ready events; how many were handled (None: another
     dispatcher is running)."""
-    async with rt.db.pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, conn.transaction():
         position = await repository.lock_dispatch_cursor(conn)
         if position is None:
             return None
@@ -105,12 +105,12 @@ async def dispatch_batch(rt: Runtime, batch: int = BATCH) -> int | None:
     return len(events)
 
 
-async def dispatch_pending(rt: Runtime) -> int:
+async def dispatch_pending(pool: Pool) -> int:
     """Fan out every ready event; how many were handled by this call."""
-    return await drain(lambda: dispatch_batch(rt), BATCH)
+    return await drain(lambda: dispatch_batch(pool), BATCH)
 
 
-async def run_dispatcher(rt: Runtime, stop: asyncio.Event) -> None:
+async def run_dispatcher(db: Database, poll_seconds: float, stop: asyncio.Event) -> None:
     """Dispatch until ``stop`` is set (service.webhooks.follow: on each outbox NOTIFY, and every
     SIGNALS_WEBHOOK_POLL_SECONDS without one)."""
-    await follow_outbox(rt, stop, lambda: dispatch_pending(rt), "webhook dispatch")
+    await follow_outbox(db, poll_seconds, stop, lambda: dispatch_pending(db.pool), "webhook dispatch")

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from service.runtime import Runtime
+from service.db.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ async def drain(batch: Callable[[], Awaitable[int | None]], size: int) -> int:
 
 
 async def follow_outbox(
-    rt: Runtime,
+    db: Database,
+    poll_seconds: float,
     stop: asyncio.Event,
     work: Callable[[], Awaitable[int]],
     what: str,
@@ -56,7 +57,7 @@ async def follow_outbox(
     while not stop.is_set():
         if conn is None or conn.is_closed():
             with contextlib.suppress(Exception):
-                conn = await rt.db.connect()
+                conn = await db.connect()
                 await conn.add_listener(CHANNEL, lambda *_args: wake.set())
         wake.clear()  # before reading: a NOTIFY that arrives meanwhile wakes the next wait
         if woken and gather_seconds:
@@ -68,7 +69,7 @@ async def follow_outbox(
             log.exception("%s failed; retrying at the next poll", what)
             handled = 0
         soon = handled == 0 and loop.time() < recheck_until
-        timeout = RECHECK_SECONDS if soon else rt.settings.webhook_poll_seconds
+        timeout = RECHECK_SECONDS if soon else poll_seconds
         stopper = asyncio.create_task(stop.wait())
         waker = asyncio.create_task(wake.wait())
         done, pending = await asyncio.wait(

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 from service.db.connections import Pool
 from service.db.queries import queries
-from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +45,17 @@ async def prune_webhook_history(
     return totals[0], totals[1]
 
 
-async def run_pruner(rt: Runtime, stop: asyncio.Event, *, interval: float = INTERVAL_SECONDS) -> None:
-    """Prune at start and then every ``interval`` seconds until ``stop`` is set."""
-    days = rt.settings.webhook_retention_days
+async def run_pruner(
+    pool: Pool, days: int, stop: asyncio.Event, *, interval: float = INTERVAL_SECONDS
+) -> None:
+    """Prune history older than ``days`` (0: keep it forever) at start and then every
+    ``interval`` seconds until ``stop`` is set."""
     if days == 0:
         log.info("webhook history is kept forever (SIGNALS_WEBHOOK_RETENTION_DAYS=0)")
         return
     while not stop.is_set():
         try:
-            messages, events = await prune_webhook_history(rt.db.pool, keep=timedelta(days=days))
+            messages, events = await prune_webhook_history(pool, keep=timedelta(days=days))
             if messages or events:
                 log.info(
                     "webhook history older than %d days pruned: %d messages, %d outbox events",

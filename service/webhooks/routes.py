@@ -69,7 +69,7 @@ class WebhooksController(Controller):
     async def create_webhook(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], data: JSONBody[WebhookCreate]
     ) -> Response[WebhookCreated]:
-        created = await service.create_webhook(rt, _key(request), data)
+        created = await service.create_webhook(rt.db.pool, rt.policy, rt.secret_box, _key(request), data)
         return Response(created, status_code=201, headers={"Location": created.links.self})
 
     @get(
@@ -85,7 +85,7 @@ class WebhooksController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> WebhookPage:
-        page = await service.list_webhooks(rt, _key(request), limit=limit, cursor=cursor)
+        page = await service.list_webhooks(rt.db.pool, _key(request), limit=limit, cursor=cursor)
         if page.next is not None:
             page.next = next_page_link(request.scope, page.next)
         return page
@@ -94,7 +94,7 @@ class WebhooksController(Controller):
     async def get_webhook(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], webhook_id: FromPath[UUID]
     ) -> Webhook:
-        return await service.get_webhook(rt, _key(request), webhook_id)
+        return await service.get_webhook(rt.db.pool, _key(request), webhook_id)
 
     @patch(
         "/{webhook_id:uuid}",
@@ -110,7 +110,7 @@ class WebhooksController(Controller):
         webhook_id: FromPath[UUID],
         data: JSONBody[WebhookUpdate],
     ) -> Webhook:
-        return await service.update_webhook(rt, _key(request), webhook_id, data)
+        return await service.update_webhook(rt.db.pool, rt.policy, _key(request), webhook_id, data)
 
     @delete(
         "/{webhook_id:uuid}",
@@ -122,7 +122,7 @@ class WebhooksController(Controller):
     async def delete_webhook(
         self, rt: NamedDependency[Runtime], request: Request[Any, Any, Any], webhook_id: FromPath[UUID]
     ) -> None:
-        await service.delete_webhook(rt, _key(request), webhook_id)
+        await service.delete_webhook(rt.db.pool, _key(request), webhook_id)
 
     @post(
         "/{webhook_id:uuid}/rotate-secret",
@@ -143,7 +143,9 @@ class WebhooksController(Controller):
         webhook_id: FromPath[UUID],
         data: JSONBody[SecretRotation | None] = None,
     ) -> SecretRotated:
-        return await service.rotate_secret(rt, _key(request), webhook_id, data or SecretRotation())
+        return await service.rotate_secret(
+            rt.db.pool, rt.secret_box, _key(request), webhook_id, data or SecretRotation()
+        )
 
     @get(
         "/{webhook_id:uuid}/deliveries",
@@ -163,7 +165,9 @@ class WebhooksController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> DeliveryPage:
-        page = await service.list_deliveries(rt, _key(request), webhook_id, limit=limit, cursor=cursor)
+        page = await service.list_deliveries(
+            rt.db.pool, _key(request), webhook_id, limit=limit, cursor=cursor
+        )
         if page.next is not None:
             page.next = next_page_link(request.scope, page.next)
         return page
@@ -186,4 +190,4 @@ class WebhooksController(Controller):
         webhook_id: FromPath[UUID],
         delivery_id: FromPath[UUID],
     ) -> Delivery:
-        return await service.redeliver(rt, _key(request), webhook_id, delivery_id)
+        return await service.redeliver(rt.db.pool, _key(request), webhook_id, delivery_id)

@@ -39,19 +39,18 @@ from schemas.webhooks import (
     WebhookPage,
     WebhookUpdate,
 )
-from service.db.connections import Executor
+from service.db.connections import Executor, Pool
 from service.errors import FetchFailed, FetchRefused, Forbidden, InvalidRequest, NotFound, WebhookUrlRefused
-from service.ingest.addresses import resolve_checked
+from service.ingest.addresses import AddressPolicy, resolve_checked
 from service.ingest.fetch import check_url
 from service.keys.repository import StoredKey
 from service.keys.suppliers import supplier_view
 from service.pagination import decode_cursor_as, encode_cursor
-from service.runtime import Runtime
 from service.topics.slugs import topic_ids_for_slugs
 from service.webhooks import repository
 from service.webhooks.delivery import enqueue_deliveries
 from service.webhooks.repository import Owner
-from service.webhooks.secrets import new_webhook_secret
+from service.webhooks.secrets import SecretBox, new_webhook_secret
 
 
 class _Position(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,13 +76,13 @@ def owner_of(key: StoredKey) -> Owner:
     )
 
 
-async def checked_webhook_url(rt: Runtime, url: str) -> str:
+async def checked_webhook_url(policy: AddressPolicy, url: str) -> str:
     """``url`` normalised, if deliveries may go there now; 422 ``webhook_url_refused`` if not."""
     try:
-        checked = check_url(url, rt.policy)
+        checked = check_url(url, policy)
         parts = urlsplit(checked)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        await resolve_checked(parts.hostname or "", port, rt.policy)
+        await resolve_checked(parts.hostname or "", port, policy)
     except FetchRefused as exc:
         raise WebhookUrlRefused(exc.detail, reason=exc.reason) from None
     except FetchFailed:
@@ -122,7 +121,9 @@ async def _topic_ids(
     return ids
 
 
-async def create_webhook(rt: Runtime, key: StoredKey, body: WebhookCreate) -> WebhookCreated:
+async def create_webhook(
+    pool: Pool, policy: AddressPolicy, secret_box: SecretBox, key: StoredKey, body: WebhookCreate
+) -> WebhookCreated:
     """Create an endpoint; the answer carries its secret, the only time it is shown. The key
     must also read signals: every event carries a card or a briefing (fan-out checks it too)."""
     if "admin" not in key.scopes and "signals:read" not in key.scopes:
@@ -130,11 +131,11 @@ async def create_webhook(rt: Runtime, key: StoredKey, body: WebhookCreate) -> We
             "webhooks deliver signals and briefings: this key also needs the 'signals:read' scope",
             reason="missing_scope",
         )
-    url = await checked_webhook_url(rt, body.url)
+    url = await checked_webhook_url(policy, body.url)
     secret = new_webhook_secret()
-    ciphertext = rt.secret_box.encrypt(secret)  # 503 before anything is stored, if no key
+    ciphertext = secret_box.encrypt(secret)  # 503 before anything is stored, if no key
     owner = owner_of(key)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         topic_ids = await _topic_ids(conn, key, body.topics)
         webhook_id = await repository.insert_webhook(
             conn,
@@ -150,21 +151,21 @@ async def create_webhook(rt: Runtime, key: StoredKey, body: WebhookCreate) -> We
     return WebhookCreated(**msgspec.structs.asdict(webhook), secret=secret)
 
 
-async def get_webhook(rt: Runtime, key: StoredKey, webhook_id: UUID) -> Webhook:
-    async with rt.db.pool.acquire() as conn:
+async def get_webhook(pool: Pool, key: StoredKey, webhook_id: UUID) -> Webhook:
+    async with pool.acquire() as conn:
         webhook = await repository.get_owned_webhook(conn, owner_of(key), webhook_id)
     if webhook is None:
         raise NotFound(f"no webhook {webhook_id}")
     return webhook
 
 
-async def list_webhooks(rt: Runtime, key: StoredKey, *, limit: int, cursor: str | None) -> WebhookPage:
+async def list_webhooks(pool: Pool, key: StoredKey, *, limit: int, cursor: str | None) -> WebhookPage:
     """The caller's endpoints, oldest first; ``next`` is a cursor token or None."""
     after = None
     if cursor is not None:
         position = decode_cursor_as(cursor, "webhooks", _Position)
         after = (position.c, position.i)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         items = await repository.list_owned_webhooks(conn, owner_of(key), after=after, limit=limit + 1)
     token = None
     if len(items) > limit:
@@ -173,12 +174,14 @@ async def list_webhooks(rt: Runtime, key: StoredKey, *, limit: int, cursor: str 
     return WebhookPage(items=items, next=token, limit=limit)
 
 
-async def update_webhook(rt: Runtime, key: StoredKey, webhook_id: UUID, body: WebhookUpdate) -> Webhook:
+async def update_webhook(
+    pool: Pool, policy: AddressPolicy, key: StoredKey, webhook_id: UUID, body: WebhookUpdate
+) -> Webhook:
     """Change what ``body`` sends (404 unless the caller manages the endpoint); new topics stay
     within the caller's restriction and the owning key's."""
     changes: dict[str, Any] = {}
     if body.url is not msgspec.UNSET:
-        changes["url"] = await checked_webhook_url(rt, body.url)
+        changes["url"] = await checked_webhook_url(policy, body.url)
     if body.description is not msgspec.UNSET:
         changes["description"] = body.description
     if body.event_types is not msgspec.UNSET:
@@ -186,7 +189,7 @@ async def update_webhook(rt: Runtime, key: StoredKey, webhook_id: UUID, body: We
     if body.enabled is not msgspec.UNSET:
         changes["enabled"] = body.enabled
     owner = owner_of(key)
-    async with rt.db.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         if body.topics is not msgspec.UNSET:
             owning = await repository.get_owning_key(conn, owner, webhook_id)
             if owning is None:
@@ -200,17 +203,19 @@ async def update_webhook(rt: Runtime, key: StoredKey, webhook_id: UUID, body: We
     return webhook
 
 
-async def delete_webhook(rt: Runtime, key: StoredKey, webhook_id: UUID) -> None:
-    async with rt.db.pool.acquire() as conn:
+async def delete_webhook(pool: Pool, key: StoredKey, webhook_id: UUID) -> None:
+    async with pool.acquire() as conn:
         if not await repository.delete_owned_webhook(conn, owner_of(key), webhook_id):
             raise NotFound(f"no webhook {webhook_id}")
 
 
-async def rotate_secret(rt: Runtime, key: StoredKey, webhook_id: UUID, body: SecretRotation) -> SecretRotated:
+async def rotate_secret(
+    pool: Pool, secret_box: SecretBox, key: StoredKey, webhook_id: UUID, body: SecretRotation
+) -> SecretRotated:
     """A new secret (shown once); the old one also signs until the overlap ends."""
     secret = new_webhook_secret()
-    ciphertext = rt.secret_box.encrypt(secret)
-    async with rt.db.pool.acquire() as conn:
+    ciphertext = secret_box.encrypt(secret)
+    async with pool.acquire() as conn:
         row = await repository.rotate_owned_webhook_secret(
             conn,
             owner_of(key),
@@ -226,7 +231,7 @@ async def rotate_secret(rt: Runtime, key: StoredKey, webhook_id: UUID, body: Sec
 
 
 async def list_deliveries(
-    rt: Runtime, key: StoredKey, webhook_id: UUID, *, limit: int, cursor: str | None
+    pool: Pool, key: StoredKey, webhook_id: UUID, *, limit: int, cursor: str | None
 ) -> DeliveryPage:
     """An endpoint's deliveries, newest first, each with every attempt."""
     query = {"w": str(webhook_id)}
@@ -234,8 +239,8 @@ async def list_deliveries(
     if cursor is not None:
         position = decode_cursor_as(cursor, "webhook-deliveries", _Position, query=query)
         after = (position.c, position.i)
-    await get_webhook(rt, key, webhook_id)
-    async with rt.db.pool.acquire() as conn:
+    await get_webhook(pool, key, webhook_id)
+    async with pool.acquire() as conn:
         items = await repository.list_deliveries(conn, webhook_id, after=after, limit=limit + 1)
     token = None
     if len(items) > limit:
@@ -246,10 +251,10 @@ async def list_deliveries(
     return DeliveryPage(items=items, next=token, limit=limit)
 
 
-async def redeliver(rt: Runtime, key: StoredKey, webhook_id: UUID, delivery_id: UUID) -> Delivery:
+async def redeliver(pool: Pool, key: StoredKey, webhook_id: UUID, delivery_id: UUID) -> Delivery:
     """Send a delivery's message again as a new delivery (the same ``webhook-id``)."""
-    await get_webhook(rt, key, webhook_id)
-    async with rt.db.pool.acquire() as conn:
+    await get_webhook(pool, key, webhook_id)
+    async with pool.acquire() as conn:
         async with conn.transaction():
             new_id = await repository.insert_redelivery(conn, webhook_id, delivery_id)
             if new_id is None:

@@ -82,18 +82,18 @@ async def test_signals_committed_out_of_order_are_each_matched_once(api, world, 
         connected(database_url) as late,
         connected(database_url) as conn,
     ):
-        await match_pending(rt)  # the log so far is behind us
+        await match_pending(rt.db.pool)  # the log so far is behind us
         transaction = early.transaction()
         await transaction.start()
         # the earlier transaction writes first (smaller xid) and commits last
         first = await seed_signal(early, SeedSignal(title="Lighthouse keepers vote to stay", topics=["Rail"]))
         second = await seed_signal(late, SeedSignal(title="Lighthouse repairs begin", topics=["Rail"]))
-        await match_pending(rt)
+        await match_pending(rt.db.pool)
         # the later commit waits behind the open transaction: nothing before it can be skipped
         assert await matched(conn, alert) == []
         await transaction.commit()
-        await match_pending(rt)
-        await match_pending(rt)  # a second run finds nothing new
+        await match_pending(rt.db.pool)
+        await match_pending(rt.db.pool)  # a second run finds nothing new
         assert await matched(conn, alert) == [first, second]
     async with keyed_client(api, world.keys["all"], timeout=30) as http:
         page = (await http.get(f"/v1/alerts/{alert}/matches")).json()
@@ -134,7 +134,7 @@ async def test_each_alert_matches_what_its_query_and_its_key_allow(api, world, r
                 conn, SeedSignal(title="Neuer Crane im Hafen", topics=["Ports"], language="de")
             ),
         }
-        await match_pending(rt)
+        await match_pending(rt.db.pool)
         got = {name: set(await matched(conn, alert)) for name, alert in alerts.items()}
     assert got["words"] == {s["harbour"]}
     assert got["phrase_not"] == {s["collapse"]}
@@ -150,18 +150,18 @@ async def test_each_alert_matches_what_its_query_and_its_key_allow(api, world, r
 async def test_only_signals_after_the_alert_and_each_new_version_are_matched(api, world, rt, database_url):
     async with connected(database_url) as conn:
         before = await seed_signal(conn, SeedSignal(title="Ferry timetable changes", topics=["Coast"]))
-        await match_pending(rt)
+        await match_pending(rt.db.pool)
         alert = await new_alert(api, world.keys["all"], q="ferry")
         url = "https://coast.example/ferry-fares"
         v1 = await seed_signal(conn, SeedSignal(title="Ferry fares rise", url=url, topics=["Coast"]))
         gone = await seed_signal(conn, SeedSignal(title="Ferry strike called off", topics=["Coast"]))
         await conn.execute("DELETE FROM signals WHERE id = $1", gone)  # deleted before it was matched
-        await match_pending(rt)
+        await match_pending(rt.db.pool)
         v2 = await seed_signal(
             conn, SeedSignal(title="Ferry fares rise again", url=url, topics=["Coast"], text="Revised. " * 50)
         )
-        await match_pending(rt)
-        await match_pending(rt)
+        await match_pending(rt.db.pool)
+        await match_pending(rt.db.pool)
         assert await matched(conn, alert) == [v1, v2]
         assert before not in await matched(conn, alert)
 
@@ -188,6 +188,6 @@ async def test_a_changed_query_matches_what_it_now_says(api, world, rt, database
     async with connected(database_url) as conn:
         old = await seed_signal(conn, SeedSignal(title="Glacier retreats", topics=["Rail"]))
         new = await seed_signal(conn, SeedSignal(title="Avalanche closes the pass", topics=["Rail"]))
-        await match_pending(rt)
+        await match_pending(rt.db.pool)
         assert await matched(conn, alert) == [new]
         assert old not in await matched(conn, alert)

@@ -69,7 +69,9 @@ async def test_two_workers_fire_each_slot_once_and_write_the_day_once(settings, 
         async with open_runtime(settings, extraction=False) as rt:
             await asyncio.gather(
                 run_worker(rt, stop),
-                run_digest_scheduler(rt, stop, crons={"daily": EVERY_TWO_SECONDS}),
+                run_digest_scheduler(
+                    rt.db, rt.settings.digest_daily_at, stop, crons={"daily": EVERY_TWO_SECONDS}
+                ),
             )
 
     workers = [asyncio.create_task(worker()) for _ in range(2)]
@@ -113,10 +115,10 @@ async def test_an_empty_period_is_skipped_without_a_model_call(settings, stub, d
     # A Monday slot years back: the previous week has no signals in this database.
     slot = datetime(2020, 6, 8, 6, 0, tzinfo=UTC)
     async with open_runtime(settings, extraction=False) as rt:
-        job = await schedule_digest(rt, "weekly", slot)
+        job = await schedule_digest(rt.db.pool, "weekly", slot)
         assert job is not None and job.period_start.isoformat() == "2020-06-01"
-        assert await schedule_digest(rt, "weekly", slot) is None  # a second firing: nothing
-        await write_digest_job(rt, job.id)
+        assert await schedule_digest(rt.db.pool, "weekly", slot) is None  # a second firing: nothing
+        await write_digest_job(rt.db.pool, rt.settings, rt.analyzer, job.id)
     row = await db.fetchrow("SELECT status, digest_id FROM digest_jobs WHERE id = $1", job.id)
     assert row["status"] == "empty" and row["digest_id"] is None
     assert stub.state.stats()["chat_completions"] == 0
@@ -145,7 +147,9 @@ async def test_a_scheduled_briefing_is_tried_again_after_a_passing_model_failure
     stub.state.push_faults([{"kind": "status", "status": 503}] * failures)
     stop = asyncio.Event()
     async with open_runtime(settings, extraction=False) as rt:
-        job = await schedule_digest(rt, "daily", datetime.combine(day + timedelta(days=1), time(6), UTC))
+        job = await schedule_digest(
+            rt.db.pool, "daily", datetime.combine(day + timedelta(days=1), time(6), UTC)
+        )
         assert job is not None
         runner = asyncio.create_task(run_worker(rt, stop))
         try:

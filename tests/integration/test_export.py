@@ -168,7 +168,9 @@ async def test_pages_are_read_only_as_the_client_reads(make_settings, seeded, db
     """The export asks the database for page n+1 only after page n was consumed: signals
     dropped between two reads are missing from the rest of the download."""
     async with open_runtime(make_settings(), extraction=False) as rt:
-        export = await prepare_export(rt, "ndjson", SignalQuery(topics=("export-topic",)), page_size=50)
+        export = await prepare_export(
+            rt.db.pool, rt.topic_cache, "ndjson", SignalQuery(topics=("export-topic",)), page_size=50
+        )
         first = await anext(export.chunks)
         assert len(first.splitlines()) == 50  # one page, newest first: minutes 229..180
         # Drop the oldest 100 signals now: pages not read yet must not contain them.

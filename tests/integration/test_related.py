@@ -189,10 +189,11 @@ async def test_a_retried_job_changes_nothing(signals, db, settings_for):
     target = signals["recall-ledger"]
     query = "SELECT signal_id, related_id, score, reason, same_story FROM signal_related ORDER BY 1, 2"
     async with open_runtime(settings_for(), extraction=False) as rt:
-        await relate_signal(rt, target)  # refreshed with what arrived since its first run
+        # refreshed with what arrived since its first run
+        await relate_signal(rt.db.pool, rt.embedder, rt.settings, target)
         first = [tuple(r) for r in await db.fetch(query)]
         stories = await db.fetch("SELECT * FROM stories ORDER BY id")
-        await relate_signal(rt, target)  # the retry
+        await relate_signal(rt.db.pool, rt.embedder, rt.settings, target)  # the retry
     assert [tuple(r) for r in await db.fetch(query)] == first
     after = await db.fetch("SELECT * FROM stories ORDER BY id")
     assert [(s["id"], s["signal_count"], s["lead_signal_id"]) for s in after] == [
@@ -249,7 +250,8 @@ async def test_a_server_that_ignores_dimensions_is_one_clear_error_not_a_retry_l
     with running_asgi(fake_embeddings) as base:
         async with open_runtime(settings_for(openai_base_url=f"{base}/v1"), extraction=False) as rt:
             for target in targets:
-                await relate_signal(rt, target)  # completes: no exception, so no retry
+                # completes: no exception, so no retry
+                await relate_signal(rt.db.pool, rt.embedder, rt.settings, target)
     assert len(calls) == 1 and calls[0]["dimensions"] == 384  # asked once, then embeddings are off
     errors = [
         r
@@ -272,7 +274,7 @@ async def test_related_coverage_without_an_embeddings_endpoint(signals, client, 
     target = signals["recall-ledger"]
     async with open_runtime(settings_for(embedding_model=None), extraction=False) as rt:
         assert rt.embedder is None
-        await relate_signal(rt, target)
+        await relate_signal(rt.db.pool, rt.embedder, rt.settings, target)
     assert await db.fetchval("SELECT count(*) FROM signal_embeddings") == 0
     found = by_id(await related_of(client, target), signals)
     for other in ("recall-courier", "recall-dispatch"):

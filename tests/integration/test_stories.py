@@ -132,7 +132,9 @@ async def test_concurrent_reports_of_one_event_make_one_story(labelled, db, sett
                 "UPDATE signals SET story_id = NULL, is_story_lead = true WHERE id = ANY($1)", pair
             )
             await db.execute("DELETE FROM stories WHERE id = $1", old)
-            await asyncio.gather(*(relate_signal(rt, signal_id) for signal_id in pair))
+            await asyncio.gather(
+                *(relate_signal(rt.db.pool, rt.embedder, rt.settings, signal_id) for signal_id in pair)
+            )
             stories = await db.fetch("SELECT DISTINCT story_id FROM signals WHERE id = ANY($1)", pair)
             assert len(stories) == 1 and stories[0]["story_id"] is not None
             count = await db.fetchval(
@@ -165,12 +167,13 @@ async def test_a_report_placed_while_another_searched_joins_its_story(labelled, 
         if unseen:
             await db.execute("UPDATE signals SET is_current = false WHERE id = $1", a)
         async with conn.transaction():
-            search = await search_story(rt, conn, subject, rule, use_meaning=True)
+            search = await search_story(rt.embedder, conn, subject, rule, use_meaning=True)
         if unseen:
             await db.execute("UPDATE signals SET is_current = true WHERE id = $1", a)
         assert (a in {c.id for c in search.candidates}) is not unseen
         assert choose_story(subject, search.candidates, search.rarity, rule, use_meaning=True) is None
-        await relate_signal(rt, a)  # A is placed, in a story of its own, while B waits
+        # A is placed, in a story of its own, while B waits
+        await relate_signal(rt.db.pool, rt.embedder, rt.settings, a)
         story_of_a = await db.fetchval("SELECT story_id FROM signals WHERE id = $1", a)
         assert story_of_a is not None
         if case == "stale-search":
@@ -178,7 +181,7 @@ async def test_a_report_placed_while_another_searched_joins_its_story(labelled, 
             started = time.monotonic() - SEARCH_FRESH_FOR.total_seconds() - 1
             search = dataclasses.replace(search, started=started)
         async with conn.transaction():
-            story_of_b = await place_in_story(rt, conn, subject, search, rule, use_meaning=True)
+            story_of_b = await place_in_story(rt.embedder, conn, subject, search, rule, use_meaning=True)
     assert story_of_b == story_of_a
     assert await db.fetchval("SELECT story_id FROM signals WHERE id = $1", b) == story_of_a
     assert await db.fetchval("SELECT signal_count FROM stories WHERE id = $1", story_of_a) == 2

@@ -114,7 +114,7 @@ async def rerun_clustering(
     )
     async with open_runtime(settings, extraction=False) as rt:
         for row in order:
-            await relate_signal(rt, row["id"])
+            await relate_signal(rt.db.pool, rt.embedder, rt.settings, row["id"])
     stories = await story_by_key(db, signals)
     precision, recall = pairwise_scores(dict(stories))
     return precision, recall, stories
