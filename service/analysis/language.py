@@ -15,7 +15,7 @@ often names).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -98,9 +98,13 @@ def reads_as(text: str, asked: str) -> str | None:
     return seen
 
 
-def wrong_language_fields(card: _Card, asked: str = CARD_LANGUAGE) -> dict[str, str]:
-    """Field name → the language it reads as, for each prose field not written in ``asked``."""
+def wrong_language_fields(
+    card: _Card, asked: str = CARD_LANGUAGE, *, detail_texts: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Field name → the language it reads as, for each prose field not written in ``asked``;
+    the key details' texts (``detail_texts``, else the card's own) are read together."""
     texts = {name: getattr(card, name) for name in PROSE_FIELDS}
-    texts["key_details"] = " ".join(detail.text for detail in card.key_details)
+    details = detail_texts if detail_texts is not None else (detail.text for detail in card.key_details)
+    texts["key_details"] = " ".join(details)
     found = {name: seen for name, text in texts.items() if (seen := reads_as(text, asked))}
     return found

@@ -40,29 +40,10 @@ class Card:
     draft: SignalDraft
     key_details: list[citations.CitedDetail]
 
-    @property
-    def summary(self) -> str:
-        return self.draft.summary
-
-    @property
-    def eli5(self) -> str:
-        return self.draft.eli5
-
-    @property
-    def analysis(self) -> str:
-        return self.draft.analysis
-
-    @property
-    def impact(self) -> str:
-        return self.draft.impact
-
-    @property
-    def optimistic_outlook(self) -> str:
-        return self.draft.optimistic_outlook
-
-    @property
-    def pessimistic_outlook(self) -> str:
-        return self.draft.pessimistic_outlook
+    def wrong_fields(self, asked: str) -> dict[str, str]:
+        """The fields not written in ``asked`` (service.analysis.language), the usable key
+        details' texts standing for the draft's."""
+        return wrong_language_fields(self.draft, asked, detail_texts=[d.text for d in self.key_details])
 
 
 @functools.cache
@@ -116,7 +97,7 @@ async def in_card_language(
     """``card`` with every field in ``asked``: as it is, or with the wrong ones translated by
     one more call in ``conversation`` (when ``may_ask``: re-asks are left); raise
     LLMInvalidOutput when some still are not."""
-    wrong = wrong_language_fields(card, asked)
+    wrong = card.wrong_fields(asked)
     if not wrong:
         return card
     if not may_ask:
@@ -140,7 +121,7 @@ async def in_card_language(
             for d, text in zip(card.key_details, texts, strict=True)
         ]
     translated = Card(card.draft.model_copy(update=got), details)
-    still = wrong_language_fields(translated, asked)
+    still = translated.wrong_fields(asked)
     if still:
         raise _not_in(asked, still, " even after asking for a translation")
     return translated

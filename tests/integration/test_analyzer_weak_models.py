@@ -9,7 +9,6 @@ import pytest
 
 from service.analysis.client import Analyzer, usage_of
 from service.analysis.language import wrong_language_fields
-from service.analysis.translation import Card
 from service.errors import AnalysisUngrounded, LLMInvalidOutput, LLMNotConfigured, LLMTruncated
 from service.llm_settings import LLMMode
 from service.settings import Settings
@@ -143,7 +142,7 @@ async def test_fields_written_in_the_article_s_language_are_asked_for_in_english
     assert '"summary"' in sent and '"key_details"' in sent and '"eli5"' not in sent
     assert "in English" in result.draft.summary
     assert all("in English" in d.text and d.evidence in text for d in result.key_details)
-    assert wrong_language_fields(Card(result.draft, result.key_details)) == {}
+    assert wrong_language_fields(result.draft, detail_texts=[d.text for d in result.key_details]) == {}
     assert result.attempts == 2
 
 
