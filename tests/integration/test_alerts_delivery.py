@@ -6,22 +6,19 @@ stub, a webhook receiver, all on loopback, a real PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import feedparser
 import pytest
-from cryptography.fernet import Fernet
 from standardwebhooks import Webhook as Verifier
 
-from service.app import create_app
 from service.keys import service as keys
+from tests.support import webhooks
 from tests.support.articles import article_text
-from tests.support.clients import connected, keyed_client, stub_llm
+from tests.support.clients import connected, keyed_client
 from tests.support.problems import assert_problem
 from tests.support.receivers import Receiver, eventually
-from tests.support.servers import running_asgi
 from tests.support.webhooks import create_webhook
 
 pytestmark = pytest.mark.timeout(180)
@@ -38,18 +35,7 @@ MATCHER_DONE = """SELECT NOT EXISTS (SELECT 1 FROM signal_changes s, alert_match
                                      WHERE (s.xid, s.id) > (c.xid, c.id))"""
 
 
-@pytest.fixture(scope="module")
-def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[str]:
-    settings = make_settings(
-        **stub_llm(stub),
-        public_read=True,
-        digest_daily_at=None,
-        secret_key=Fernet.generate_key().decode(),
-        webhook_poll_seconds=0.3,
-        job_heartbeat_seconds=10,
-    )
-    with running_asgi(create_app(settings, worker=True)) as base:
-        yield base
+api = webhooks.api
 
 
 @pytest.fixture(scope="module")

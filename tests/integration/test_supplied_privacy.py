@@ -13,22 +13,20 @@ Partners") nothing else names; a key without a partner (KX) supplies a text of i
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 
-from service.app import create_app
 from service.keys import service as keys
+from tests.support import webhooks
 from tests.support.articles import article_page, article_text
-from tests.support.clients import connected, keyed_client, stub_llm
+from tests.support.clients import connected, keyed_client
 from tests.support.db_snapshot import settle
 from tests.support.receivers import Receiver
-from tests.support.servers import running_asgi
 from tests.support.webhooks import create_webhook
 
 pytestmark = pytest.mark.timeout(300)
@@ -58,18 +56,7 @@ OUTSIDERS = ("k2", "kx", "public")
 """Readers that must not learn the P1 text exists: another partner, a key without a partner, no key."""
 
 
-@pytest.fixture(scope="module")
-def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[str]:
-    settings = make_settings(
-        **stub_llm(stub),
-        public_read=True,
-        digest_daily_at=None,
-        secret_key=Fernet.generate_key().decode(),
-        webhook_poll_seconds=0.3,
-        job_heartbeat_seconds=10,
-    )
-    with running_asgi(create_app(settings, worker=True)) as base:
-        yield base
+api = webhooks.api
 
 
 @pytest.fixture(scope="module")

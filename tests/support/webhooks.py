@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from service.app import create_app
+from tests.support.clients import stub_llm
+from tests.support.servers import running_asgi
+
+
+@pytest.fixture(scope="module")
+def api(make_settings: Any, stub: SimpleNamespace) -> Iterator[str]:
+    """The API with its worker, public reads and webhooks dispatched every 0.3 s (a module's
+    own: take it as ``api = webhooks.api``)."""
+    settings = make_settings(
+        **stub_llm(stub),
+        public_read=True,
+        digest_daily_at=None,
+        secret_key=Fernet.generate_key().decode(),
+        webhook_poll_seconds=0.3,
+        job_heartbeat_seconds=10,
+    )
+    with running_asgi(create_app(settings, worker=True)) as base:
+        yield base
 
 
 async def create_webhook(http: httpx.AsyncClient, url: str, **body: Any) -> dict[str, Any]:
